@@ -1,0 +1,53 @@
+"""Authentication and role checks as FastAPI dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.accounts import service
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.core.deps import ClockDep, SessionDep
+from app.core.errors import ForbiddenError, UnauthorizedError
+
+SESSION_COOKIE = "exambank_session"
+
+
+def _token_from(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return token.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def get_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
+    token = _token_from(request)
+    if not token:
+        raise UnauthorizedError("not authenticated")
+    principal = await service.resolve_token(session, token, clock.now())
+    if principal is None:
+        raise UnauthorizedError("session expired or revoked; log in again")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through admins and anyone holding one of ``roles``."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(*roles):
+            raise ForbiddenError("this needs one of the roles: " + ", ".join(roles))
+        return principal
+
+    return check
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]

@@ -1,0 +1,267 @@
+"""Accounts: login sessions, lockout, user administration, the bootstrap administrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import column, func, select, table, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import AuthSession, Role, User
+from app.accounts.principal import Principal
+from app.accounts.schemas import PasswordChange, UserCreate, UserUpdate
+from app.core.audit import AuditEntry, record_audit
+from app.core.config import Settings
+from app.core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    TooManyRequestsError,
+    UnauthorizedError,
+    UnprocessableError,
+    field_error,
+)
+from app.core.security import (
+    hash_password,
+    is_pin_hash,
+    new_session_token,
+    token_digest,
+    verify_password,
+    verify_pin,
+)
+
+# Accounts sit below the org domain, so the unit binding is checked against the table by name.
+_units = table("units", column("id"))
+
+INVALID_LOGIN = "用户名或密码错误 (invalid username or password)"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+async def _credentials_match(user: User, password: str, settings: Settings) -> bool:
+    if is_pin_hash(user.password_hash):
+        return verify_pin(password, user.password_hash, settings.secret_key.get_secret_value())
+    return await verify_password(password, user.password_hash)
+
+
+async def login(
+    session: AsyncSession, *, username: str, password: str, settings: Settings, now: datetime
+) -> IssuedSession:
+    """Check credentials, count failures per account, and open a server-side session."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        raise UnauthorizedError(INVALID_LOGIN)
+    if user.locked_until is not None and user.locked_until > now:
+        raise TooManyRequestsError(
+            f"账号已锁定，请于 {user.locked_until.isoformat(timespec='seconds')} 后再试 (account locked)"
+        )
+    if not await _credentials_match(user, password, settings):
+        failures = user.failed_logins + 1
+        locked_until = None
+        if failures >= settings.login_max_failures:
+            locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+            failures = 0
+        await session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=failures, locked_until=locked_until)
+        )
+        # The failure count must survive the error response that follows.
+        await session.commit()
+        raise UnauthorizedError(INVALID_LOGIN)
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins = 0
+        user.locked_until = None
+    token = new_session_token()
+    expires_at = now + timedelta(hours=settings.session_ttl_hours)
+    session.add(AuthSession(token_digest=token_digest(token), user_id=user.id, created_at=now, expires_at=expires_at))
+    await session.flush()
+    return IssuedSession(token=token, expires_at=expires_at, user=user)
+
+
+async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:
+    """The principal behind a session token, or None when it is unknown, revoked or expired."""
+    digest = token_digest(token)
+    row = (
+        await session.execute(
+            select(User.id, User.username, User.roles, User.unit_id)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.token_digest == digest,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+                User.is_active.is_(True),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Principal(
+        id=row.id,
+        username=row.username,
+        roles=frozenset(Role(r) for r in row.roles),
+        unit_id=row.unit_id,
+        session_digest=digest,
+    )
+
+
+async def logout(session: AsyncSession, *, principal: Principal, now: datetime) -> None:
+    """Revoke the caller's session."""
+    await session.execute(
+        update(AuthSession).where(AuthSession.token_digest == principal.session_digest).values(revoked_at=now)
+    )
+
+
+async def revoke_user_sessions(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    """Revoke every open session of a user (disable, password reset, PIN re-issue)."""
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def _check_unit_binding(session: AsyncSession, roles: list[Role], unit_id: int | None) -> None:
+    if unit_id is not None and await session.scalar(select(_units.c.id).where(_units.c.id == unit_id)) is None:
+        raise UnprocessableError(field_error("unit_id", f"unit {unit_id} does not exist"))
+    if Role.unit_admin in roles and unit_id is None:
+        raise UnprocessableError(field_error("unit_id", "a unit_admin must be bound to one unit"))
+
+
+async def create_user(session: AsyncSession, *, data: UserCreate, actor_id: int | None) -> User:
+    """Create a staff account."""
+    if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise ConflictError(f"username {data.username!r} is taken")
+    await _check_unit_binding(session, data.roles, data.unit_id)
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=await hash_password(data.password),
+        roles=[str(r) for r in data.roles],
+        unit_id=data.unit_id,
+    )
+    session.add(user)
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="user.create",
+        entity="user",
+        entity_id=user.id,
+        detail={"username": user.username, "roles": user.roles, "unit_id": user.unit_id},
+    )
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return user
+
+
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+    """Staff and examinee accounts, newest last."""
+    total = await session.scalar(select(func.count()).select_from(User)) or 0
+    users = (await session.scalars(select(User).order_by(User.id).limit(limit).offset(offset))).all()
+    return list(users), total
+
+
+async def update_user(
+    session: AsyncSession, *, user_id: int, data: UserUpdate, actor_id: int, now: datetime
+) -> User:
+    """Change roles, unit binding, display name or the active flag (disabling revokes sessions)."""
+    user = await get_user(session, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "roles" in changes and changes["roles"] is None:
+        raise UnprocessableError(field_error("roles", "roles cannot be null"))
+    roles = [Role(r) for r in changes.get("roles", user.roles)]
+    unit_id = changes.get("unit_id", user.unit_id)
+    await _check_unit_binding(session, roles, unit_id)
+    if user_id == actor_id and (changes.get("is_active") is False or Role.admin not in roles):
+        raise BadRequestError("you cannot disable yourself or remove your own admin role")
+    before = {"roles": user.roles, "unit_id": user.unit_id, "is_active": user.is_active}
+    if "roles" in changes:
+        user.roles = [str(r) for r in roles]
+    for name in ("unit_id", "display_name", "is_active"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if changes.get("is_active") is False:
+        await revoke_user_sessions(session, user_id=user.id, now=now)
+    await session.flush()
+    after = {"roles": user.roles, "unit_id": user.unit_id, "is_active": user.is_active}
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="user.update",
+        entity="user",
+        entity_id=user.id,
+        detail={"before": before, "after": after},
+    )
+    return user
+
+
+async def reset_password(
+    session: AsyncSession, *, user_id: int, password: str, actor_id: int, now: datetime
+) -> None:
+    """Set a new password, unlock the account and end its sessions."""
+    user = await get_user(session, user_id)
+    user.password_hash = await hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    await revoke_user_sessions(session, user_id=user.id, now=now)
+    await session.flush()
+    await record_audit(session, actor_id=actor_id, action="user.reset_password", entity="user", entity_id=user.id)
+
+
+async def change_own_password(session: AsyncSession, *, principal: Principal, data: PasswordChange) -> None:
+    """A staff member changes his own password after proving the current one."""
+    user = await get_user(session, principal.id)
+    if is_pin_hash(user.password_hash):
+        raise BadRequestError("an admission-ticket PIN cannot be changed here")
+    if not await verify_password(data.current_password, user.password_hash):
+        raise UnprocessableError(field_error("current_password", "the current password is wrong"))
+    user.password_hash = await hash_password(data.new_password)
+    await session.flush()
+    await record_audit(
+        session, actor_id=principal.id, action="user.change_password", entity="user", entity_id=user.id
+    )
+
+
+async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> bool:
+    """Create the configured administrator once; returns whether it was created."""
+    if await session.scalar(select(User.id).where(User.username == username)) is not None:
+        return False
+    session.add(User(username=username, password_hash=await hash_password(password), roles=[str(r) for r in Role]))
+    await session.flush()
+    await record_audit(session, actor_id=None, action="user.bootstrap_admin", entity="user", detail={"username": username})
+    return True
+
+
+async def list_audit(
+    session: AsyncSession,
+    *,
+    entity: str | None,
+    entity_id: str | None,
+    actor_id: int | None,
+    action: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[AuditEntry], int]:
+    """Audit rows, newest first, filtered."""
+    query = select(AuditEntry)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if actor_id is not None:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+    return list(rows), total

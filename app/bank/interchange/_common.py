@@ -1,0 +1,205 @@
+"""Building blocks shared by every reader: item dicts, skip reasons, file-level errors."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from app.bank.interchange._text import file_name_of
+from app.bank.interchange.base import InterchangeResult, ItemError, ParsedItem, QuestionDict, SkippedItem
+
+Outcome = ParsedItem | SkippedItem | ItemError
+
+OPTION_KEYS = "ABCDEFGH"
+MIN_OPTIONS = 2
+MAX_OPTIONS = len(OPTION_KEYS)
+# exambank's own writers put a 判断 question into single-answer-only formats (Aiken, QTI) as
+# this exact pair, so readers turn the pair back into a judge question.
+JUDGE_AS_CHOICE = ("正确", "错误")
+TRUE_KEY, FALSE_KEY = "T", "F"
+
+# Row 0 is not an item: it marks a problem with the file as a whole.
+FILE_ROW = 0
+
+_KIND_NAMES: dict[str, tuple[str, str]] = {
+    "essay": ("essay", "问答题"),
+    "match": ("matching", "匹配题"),
+    "matching": ("matching", "匹配题"),
+    "randomsamatch": ("random short-answer matching", "随机匹配题"),
+    "numerical": ("numerical", "数值题"),
+    "shortanswer": ("short-answer", "简答/填空题"),
+    "cloze": ("cloze (embedded answers)", "完形填空（嵌入答案）题"),
+    "multianswer": ("cloze (embedded answers)", "完形填空（嵌入答案）题"),
+    "description": ("description (text without a question)", "说明文字（非题目）"),
+    "calculated": ("calculated", "计算题"),
+    "calculatedsimple": ("calculated", "计算题"),
+    "calculatedmulti": ("calculated multichoice", "计算选择题"),
+    "ddwtos": ("drag-and-drop into text", "拖放填空题"),
+    "ddimageortext": ("drag-and-drop onto image", "拖放图片题"),
+    "ddmarker": ("drag-and-drop markers", "拖放标记题"),
+    "gapselect": ("select missing words", "选词填空题"),
+    "ordering": ("ordering", "排序题"),
+    "random": ("random", "随机题"),
+}
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be read; the message is shown to the uploader."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def rejected_file(message: str) -> InterchangeResult:
+    """A result holding one file-level error (row 0) and no items."""
+    return InterchangeResult(errors=[ItemError(FILE_ROW, "file", message)])
+
+
+def collect(outcomes: Iterable[Outcome]) -> InterchangeResult:
+    """Sort per-item outcomes into the result's three lists, keeping file order."""
+    result = InterchangeResult()
+    for outcome in outcomes:
+        if isinstance(outcome, ParsedItem):
+            result.items.append(outcome)
+        elif isinstance(outcome, SkippedItem):
+            result.skipped.append(outcome)
+        else:
+            result.errors.append(outcome)
+    return result
+
+
+def unsupported(row: int, kind: str) -> SkippedItem:
+    """A skip for a question type exambank does not have, in English and Chinese."""
+    english, chinese = _KIND_NAMES.get(kind.lower(), (kind, f"“{kind}”题型"))
+    return SkippedItem(row, f"{english} questions are not supported (不支持{chinese})")
+
+
+@dataclass(slots=True)
+class Extras:
+    """What a format may carry besides the question itself."""
+
+    explanation: str | None = None
+    tags: list[str] = field(default_factory=list)
+    knowledge_point: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def choice_item(
+    row: int,
+    stem: str,
+    options: Sequence[str],
+    right: Sequence[int],
+    *,
+    multiple: bool,
+    extras: Extras,
+) -> ParsedItem | ItemError:
+    """Build a single/multiple item; ``right`` holds 0-based option positions.
+
+    A multiple-response question with exactly one right option becomes ``single`` because an
+    exambank 多选 needs at least two keys.
+    """
+    problem = _choice_problem(row, stem, options, right, multiple=multiple)
+    if problem is not None:
+        return problem
+    right_set = sorted(set(right))
+    if not multiple and tuple(options) == JUDGE_AS_CHOICE:
+        return judge_item(row, stem, right_set == [0], extras)
+    data: QuestionDict = {
+        "type": "multiple" if len(right_set) > 1 else "single",
+        "stem": stem,
+        "options": [{"key": OPTION_KEYS[i], "text": text} for i, text in enumerate(options)],
+        "answer": [OPTION_KEYS[i] for i in right_set],
+    }
+    return ParsedItem(row, _with_extras(data, extras))
+
+
+def _choice_problem(
+    row: int, stem: str, options: Sequence[str], right: Sequence[int], *, multiple: bool
+) -> ItemError | None:
+    if not stem:
+        return ItemError(row, "stem", "the question has no text")
+    if len(options) < MIN_OPTIONS:
+        return ItemError(row, "options", f"{len(options)} option(s); a choice question needs at least 2")
+    if len(options) > MAX_OPTIONS:
+        return ItemError(row, "options", f"{len(options)} options; exambank allows at most {MAX_OPTIONS}")
+    for position, text in enumerate(options):
+        if not text:
+            return ItemError(row, "options", f"option {OPTION_KEYS[position]} has no text")
+    if not right:
+        return ItemError(row, "answer", "no option is marked as the right answer")
+    if not multiple and len(set(right)) > 1:
+        count = len(set(right))
+        return ItemError(row, "answer", f"{count} options are marked right in a single-answer question")
+    return None
+
+
+def judge_item(row: int, stem: str, truth: bool, extras: Extras) -> ParsedItem | ItemError:
+    """Build a 判断 item whose answer is ``T`` when ``truth`` else ``F``."""
+    if not stem:
+        return ItemError(row, "stem", "the question has no text")
+    data: QuestionDict = {"type": "judge", "stem": stem, "answer": [TRUE_KEY if truth else FALSE_KEY]}
+    return ParsedItem(row, _with_extras(data, extras))
+
+
+def _with_extras(data: QuestionDict, extras: Extras) -> QuestionDict:
+    data["explanation"] = extras.explanation or None
+    data["tags"] = list(dict.fromkeys(tag for tag in extras.tags if tag))
+    data["knowledge_point"] = extras.knowledge_point or None
+    if extras.warnings:
+        data["warnings"] = list(dict.fromkeys(extras.warnings))
+    return data
+
+
+def media_warnings(sources: Iterable[str]) -> list[str]:
+    """One warning per distinct embedded image or file that the import leaves behind."""
+    names = dict.fromkeys(file_name_of(src) for src in sources)
+    return [_media_warning(name) for name in names]
+
+
+def _media_warning(name: str) -> str:
+    if name.lower().endswith(_IMAGE_SUFFIXES) or name.startswith("data:image"):
+        shown = "(inline data)" if name.startswith("data:") else name
+        return f"embedded image {shown} not imported (图片未导入)"
+    return f"embedded file {name} not imported (附件未导入)"
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_text(content: bytes) -> str:
+    """Decode an uploaded text file: BOM-marked Unicode, UTF-8, or GB18030 saved by Chinese Windows."""
+    if not content.strip():
+        raise FileRejected("the file is empty")
+    text = _decode(content)
+    if _looks_binary(text):
+        raise FileRejected("this is not a text file")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _decode(content: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            try:
+                return content.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise FileRejected(f"the file is not valid {encoding} text") from exc
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise FileRejected("the file is neither UTF-8 nor GB18030 text")
+
+
+def _looks_binary(text: str) -> bool:
+    # GB18030 accepts almost any byte soup, so binary files are told apart by control characters.
+    controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f")
+    return "\x00" in text or controls * 100 > len(text)

@@ -1,0 +1,95 @@
+"""Reading uploaded zip packages without trusting their headers or paths."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+import zlib
+from urllib.parse import unquote, urlsplit
+
+from app.bank.interchange._common import FileRejected
+
+MAX_ARCHIVE_BYTES = 50 * 1024 * 1024
+MAX_ENTRIES = 2000
+MAX_ENTRY_BYTES = 10 * 1024 * 1024
+MAX_TOTAL_BYTES = 100 * 1024 * 1024
+# Real XML compresses around 5-20x; far beyond that on a sizeable entry is a zip bomb.
+MAX_RATIO = 200
+_RATIO_CHECK_FLOOR = 1024 * 1024
+
+_READ_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError
+)
+
+
+class SafeZip:
+    """A zip archive opened from memory, vetted as a whole before any member is read."""
+
+    def __init__(self, content: bytes) -> None:
+        if not content:
+            raise FileRejected("the file is empty")
+        if len(content) > MAX_ARCHIVE_BYTES:
+            raise FileRejected(f"the archive is larger than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MB")
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(content))
+            infos = self._zip.infolist()
+        except _READ_ERRORS as exc:
+            raise FileRejected(f"the file is not a readable zip archive ({exc})") from exc
+        _vet_entries(infos)
+        self._members = {info.filename: info for info in infos if not info.is_dir()}
+        self._bytes_read = 0
+
+    def has(self, name: str) -> bool:
+        """Whether the archive holds a file at this exact path."""
+        return name in self._members
+
+    def read(self, name: str) -> bytes:
+        """Read one member, stopping at the size limit whatever its header claims."""
+        info = self._members.get(name)
+        if info is None:
+            raise KeyError(name)
+        try:
+            with self._zip.open(info) as member:
+                data = member.read(MAX_ENTRY_BYTES + 1)
+        except _READ_ERRORS as exc:
+            raise FileRejected(f"{name} cannot be read from the archive ({exc})") from exc
+        self._bytes_read += len(data)
+        if len(data) > MAX_ENTRY_BYTES or self._bytes_read > MAX_TOTAL_BYTES:
+            raise FileRejected(f"{name} unpacks to more data than allowed; the archive is refused")
+        return data
+
+
+def _vet_entries(infos: list[zipfile.ZipInfo]) -> None:
+    if len(infos) > MAX_ENTRIES:
+        raise FileRejected(f"the archive has {len(infos)} entries; at most {MAX_ENTRIES} are allowed")
+    total = 0
+    for info in infos:
+        if not is_safe_member_name(info.filename):
+            raise FileRejected(f"the archive contains an unsafe path {info.filename!r}; it is refused")
+        if info.flag_bits & 0x1:
+            raise FileRejected(f"{info.filename} is encrypted")
+        if info.file_size > MAX_ENTRY_BYTES:
+            raise FileRejected(f"{info.filename} unpacks to more than {MAX_ENTRY_BYTES // (1024 * 1024)} MB")
+        if info.file_size > _RATIO_CHECK_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise FileRejected(f"{info.filename} is compressed suspiciously well (a zip bomb?); refused")
+        total += info.file_size
+    if total > MAX_TOTAL_BYTES:
+        raise FileRejected(f"the archive unpacks to more than {MAX_TOTAL_BYTES // (1024 * 1024)} MB")
+
+
+def is_safe_member_name(name: str) -> bool:
+    """A relative path that stays inside the archive (no ``..``, no root, no drive, no backslash)."""
+    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
+        return False
+    parts = name.split("/")
+    return ".." not in parts and not parts[0].endswith(":")
+
+
+def resolve_href(base_dir: str, href: str) -> str | None:
+    """The archive path an href points to, or None when it leaves the archive or is a URL."""
+    split = urlsplit(href.strip())
+    if split.scheme or split.netloc or not split.path:
+        return None
+    path = posixpath.normpath(posixpath.join(base_dir, unquote(split.path)))
+    return path if is_safe_member_name(path) and path != "." else None

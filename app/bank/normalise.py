@@ -1,0 +1,290 @@
+"""Pure validation and normalisation of one question, shared by the API, the imports and the exports.
+
+Every entry point turns its input into a plain dict and calls ``normalise_question``; it returns either
+the cleaned question or every problem found, each naming its field, so an import can report row by row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.bank.models import Category, QuestionType
+
+OPTION_KEYS = "ABCDEFGH"
+JUDGE_OPTIONS = ({"key": "T", "text": "正确"}, {"key": "F", "text": "错误"})
+JUDGE_WORDS = {
+    "T": "T", "TRUE": "T", "对": "T", "正确": "T", "√": "T", "✓": "T", "✔": "T", "是": "T", "Y": "T", "YES": "T",
+    "F": "F", "FALSE": "F", "错": "F", "错误": "F", "×": "F", "✗": "F", "✘": "F", "X": "F", "否": "F", "N": "F",
+    "NO": "F",
+}  # fmt: skip
+TYPE_WORDS = {
+    "single": QuestionType.single, "单选": QuestionType.single, "单选题": QuestionType.single,
+    "单项选择": QuestionType.single, "单项选择题": QuestionType.single,
+    "multiple": QuestionType.multiple, "多选": QuestionType.multiple, "多选题": QuestionType.multiple,
+    "多项选择": QuestionType.multiple, "多项选择题": QuestionType.multiple,
+    "judge": QuestionType.judge, "判断": QuestionType.judge, "判断题": QuestionType.judge,
+}  # fmt: skip
+CATEGORY_WORDS = {
+    "theory": Category.theory, "理论": Category.theory, "基本理论": Category.theory,
+    "应知应会基本理论知识": Category.theory, "基本理论知识": Category.theory,
+    "law": Category.law, "法律": Category.law, "基础法律": Category.law, "基础法律知识": Category.law,
+    "policy": Category.policy, "政策": Category.policy, "业务": Category.policy, "部门政策业务": Category.policy,
+    "部门政策业务知识": Category.policy, "政策业务": Category.policy,
+}  # fmt: skip
+
+MAX_STEM = 4000
+MAX_OPTION = 1000
+MAX_TEXT = 4000
+_TAG_RE = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>", re.IGNORECASE)
+_HTML_TAG_RE = re.compile(r"<[^>]+>")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
+_ANSWER_SPLIT_RE = re.compile(r"[\s,，、;；/|]+")
+
+
+class Problems(list[tuple[str, str]]):
+    """(field, message) pairs found while normalising one question."""
+
+    def add(self, field_name: str, message: str) -> None:
+        self.append((field_name, message))
+
+
+@dataclass(slots=True)
+class CleanQuestion:
+    type: QuestionType
+    category: Category
+    stem: str
+    options: list[dict[str, str]]
+    answer: list[str]
+    unit_id: int | None = None
+    unit_code: str | None = None
+    difficulty: int = 3
+    knowledge_point: str | None = None
+    explanation: str | None = None
+    legal_basis: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def content(self) -> dict[str, Any]:
+        """The fields a version snapshots (what an edit may change)."""
+        return {
+            "type": str(self.type),
+            "category": str(self.category),
+            "unit_id": self.unit_id,
+            "stem": self.stem,
+            "options": self.options,
+            "answer": self.answer,
+            "difficulty": self.difficulty,
+            "knowledge_point": self.knowledge_point,
+            "explanation": self.explanation,
+            "legal_basis": self.legal_basis,
+            "tags": self.tags,
+        }
+
+
+def clean_text(value: object) -> str:
+    """Decode HTML entities, drop markup, fold runs of spaces; keep the words as written."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "<" in text and ">" in text:
+        text = _TAG_RE.sub("\n", text)
+        text = _HTML_TAG_RE.sub("", text)
+    text = html.unescape(text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES_RE.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def fold_key(value: str) -> str:
+    """NFKC-fold and upper-case an option letter: ``ａ`` and ``Ａ`` both become ``A``."""
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+def parse_answer(value: object, question_type: QuestionType) -> list[str] | None:
+    """Answer keys from ``["A","C"]``, ``"AC"``, ``"A,C"``, ``"A、C"``, ``"ＡＣ"``, or 对/错 for judge questions."""
+    if value is None:
+        return None
+    parts: list[str]
+    if isinstance(value, list | tuple):
+        parts = [fold_key(str(v)) for v in value]
+    else:
+        text = fold_key(str(value))
+        if question_type == QuestionType.judge:
+            parts = [text]
+        elif _ANSWER_SPLIT_RE.search(text):
+            parts = [p for p in _ANSWER_SPLIT_RE.split(text) if p]
+        else:
+            parts = list(text)
+    if question_type == QuestionType.judge:
+        mapped = [JUDGE_WORDS.get(p, p) for p in parts]
+        return mapped
+    keys: list[str] = []
+    for part in parts:
+        if len(part) > 1 and all(c in OPTION_KEYS for c in part):
+            keys.extend(part)
+        else:
+            keys.append(part)
+    return sorted(dict.fromkeys(keys), key=lambda k: (OPTION_KEYS.find(k) if k in OPTION_KEYS else 99, k))
+
+
+def _enum_word(value: object, words: dict[str, Any]) -> Any:
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return words.get(text) or words.get(text.lower())
+
+
+def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
+    if not isinstance(raw, list):
+        problems.add("options", "options must be a list of {key, text}")
+        return []
+    options: list[dict[str, str]] = []
+    for index, item in enumerate(raw):
+        if isinstance(item, dict):
+            key = fold_key(str(item.get("key") or (OPTION_KEYS[index] if index < len(OPTION_KEYS) else "?")))
+            text = clean_text(item.get("text"))
+        else:
+            key = OPTION_KEYS[index] if index < len(OPTION_KEYS) else "?"
+            text = clean_text(item)
+        if not text:
+            problems.add(f"options.{key}", f"option {key} has no text")
+        elif len(text) > MAX_OPTION:
+            problems.add(f"options.{key}", f"option {key} is longer than {MAX_OPTION} characters")
+        options.append({"key": key, "text": text})
+    keys = [o["key"] for o in options]
+    if len(set(keys)) != len(keys):
+        problems.add("options", "option keys repeat: " + ",".join(keys))
+    elif keys != list(OPTION_KEYS[: len(keys)]):
+        problems.add("options", "option keys must run A, B, C … in order; got " + ",".join(keys))
+    return options
+
+
+def _optional_text(data: dict[str, Any], name: str, problems: Problems, limit: int = MAX_TEXT) -> str | None:
+    text = clean_text(data.get(name))
+    if len(text) > limit:
+        problems.add(name, f"{name} is longer than {limit} characters")
+    return text or None
+
+
+def _difficulty(value: object, problems: Problems) -> int:
+    if value is None or value == "":
+        return 3
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        problems.add("difficulty", f"difficulty {value!r} is not a number from 1 to 5")
+        return 3
+    if not number.is_integer() or not 1 <= number <= 5:
+        problems.add("difficulty", f"difficulty {value!r} is not a whole number from 1 to 5")
+        return 3
+    return int(number)
+
+
+def _tags(value: object, problems: Problems) -> list[str]:
+    if value is None or value == "":
+        return []
+    raw = value if isinstance(value, list) else re.split(r"[,，;；、|]", str(value))
+    tags = [clean_text(t) for t in raw]
+    tags = list(dict.fromkeys(t for t in tags if t))
+    if any(len(t) > 64 for t in tags):
+        problems.add("tags", "a tag is longer than 64 characters")
+    return tags
+
+
+def _check_answer(qtype: QuestionType, options: list[dict[str, str]], answer: list[str], problems: Problems) -> None:
+    if not answer:
+        problems.add("answer", "answer is required")
+        return
+    if qtype == QuestionType.judge:
+        if len(answer) != 1 or answer[0] not in {"T", "F"}:
+            problems.add("answer", "a judge question's answer is T/F (对/错, 正确/错误, √/×)")
+        return
+    if not 2 <= len(options) <= 8:
+        problems.add("options", f"a {qtype} question has 2 to 8 options, not {len(options)}")
+    keys = {o["key"] for o in options}
+    unknown = [k for k in answer if k not in keys]
+    if unknown:
+        problems.add("answer", "answer key(s) " + ",".join(unknown) + " are not among the options")
+    if qtype == QuestionType.single and len(answer) != 1:
+        problems.add("answer", f"a single-choice question has exactly one key, not {len(answer)}")
+    if qtype == QuestionType.multiple and len(answer) < 2:
+        problems.add("answer", "a multiple-choice question has at least two keys")
+
+
+def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Problems]:
+    """Validate and clean one question dict; returns the question or the problems (never both)."""
+    problems = Problems()
+    qtype = _enum_word(data.get("type"), TYPE_WORDS)
+    if qtype is None:
+        problems.add("type", f"type {data.get('type')!r} is not single/multiple/judge (单选/多选/判断)")
+    category = _enum_word(data.get("category"), CATEGORY_WORDS)
+    if category is None:
+        problems.add("category", f"category {data.get('category')!r} is not theory/law/policy")
+    stem = clean_text(data.get("stem"))
+    if not stem:
+        problems.add("stem", "stem is required")
+    elif len(stem) > MAX_STEM:
+        problems.add("stem", f"stem is longer than {MAX_STEM} characters")
+    unit_id = data.get("unit_id")
+    unit_code = clean_text(data.get("unit_code")) or None
+    if unit_id is not None and (not isinstance(unit_id, int) or isinstance(unit_id, bool)):
+        problems.add("unit_id", "unit_id must be an integer")
+        unit_id = None
+    has_unit = unit_id is not None or unit_code is not None
+    if category == Category.policy and not has_unit:
+        problems.add("unit_id", "a policy question belongs to one unit: unit_id (or unit_code) is required")
+    if category in {Category.theory, Category.law} and has_unit:
+        problems.add("unit_id", f"a {category} question is shared by all units and has no unit")
+    options: list[dict[str, str]] = []
+    answer: list[str] = []
+    if qtype == QuestionType.judge:
+        if data.get("options") not in (None, [], ""):
+            raw = data["options"]
+            texts = {clean_text(o.get("text") if isinstance(o, dict) else o) for o in raw} if isinstance(raw, list) else set()
+            if not texts <= {"正确", "错误", "对", "错", "True", "False", "true", "false"}:
+                problems.add("options", "a judge question has no options (it is always T 正确 / F 错误)")
+        options = [dict(o) for o in JUDGE_OPTIONS]
+    elif qtype is not None:
+        options = _clean_options(data.get("options"), problems)
+    if qtype is not None:
+        answer = parse_answer(data.get("answer"), qtype) or []
+        _check_answer(qtype, options, answer, problems)
+    difficulty = _difficulty(data.get("difficulty"), problems)
+    knowledge_point = _optional_text(data, "knowledge_point", problems, limit=255)
+    explanation = _optional_text(data, "explanation", problems)
+    legal_basis = _optional_text(data, "legal_basis", problems)
+    tags = _tags(data.get("tags"), problems)
+    if problems or qtype is None or category is None:
+        return None, problems
+    return (
+        CleanQuestion(
+            type=qtype,
+            category=category,
+            stem=stem,
+            options=options,
+            answer=answer,
+            unit_id=unit_id,
+            unit_code=unit_code,
+            difficulty=difficulty,
+            knowledge_point=knowledge_point,
+            explanation=explanation,
+            legal_basis=legal_basis,
+            tags=tags,
+        ),
+        problems,
+    )
+
+
+def search_text(stem: str, options: list[dict[str, str]]) -> str:
+    """What text search looks in: the stem and option texts, NFKC-folded and lower-cased."""
+    joined = "\n".join([stem, *(o["text"] for o in options)])
+    return unicodedata.normalize("NFKC", joined).lower()
+
+
+def stem_fingerprint(question_type: str, stem: str) -> str:
+    """Digest of a stem with punctuation and spacing folded: equal digests are exact duplicates."""
+    folded = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", stem).lower())
+    return hashlib.sha256(f"{question_type}:{folded}".encode()).hexdigest()

@@ -1,0 +1,67 @@
+"""Queries over the question bank (no rules here: the service decides who may see what)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.bank.models import Category, Question, QuestionTag
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionFilter:
+    type: str | None = None
+    category: str | None = None
+    unit_id: int | None = None
+    tag: str | None = None
+    knowledge_point: str | None = None
+    status: str | None = None
+    q: str | None = None
+    # Restricts a unit admin to the shared bank plus his own unit's policy questions.
+    visible_unit_id: int | None = None
+    ids: tuple[int, ...] | None = None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_questions(flt: QuestionFilter) -> Select[Any]:
+    query = select(Question)
+    if flt.type:
+        query = query.where(Question.type == flt.type)
+    if flt.category:
+        query = query.where(Question.category == flt.category)
+    if flt.unit_id is not None:
+        query = query.where(Question.unit_id == flt.unit_id)
+    if flt.status:
+        query = query.where(Question.status == flt.status)
+    if flt.knowledge_point:
+        query = query.where(Question.knowledge_point == flt.knowledge_point)
+    if flt.tag:
+        query = query.where(
+            Question.id.in_(select(QuestionTag.question_id).where(QuestionTag.tag == flt.tag))
+        )
+    if flt.q:
+        for word in flt.q.lower().split():
+            query = query.where(Question.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
+    if flt.visible_unit_id is not None:
+        query = query.where(
+            or_(Question.category != Category.policy, Question.unit_id == flt.visible_unit_id)
+        )
+    if flt.ids is not None:
+        query = query.where(Question.id.in_(flt.ids))
+    return query
+
+
+async def count_questions(session: AsyncSession, flt: QuestionFilter) -> int:
+    subquery = filtered_questions(flt).with_only_columns(Question.id).subquery()
+    return await session.scalar(select(func.count()).select_from(subquery)) or 0
+
+
+async def page_questions(session: AsyncSession, flt: QuestionFilter, *, limit: int, offset: int) -> list[Question]:
+    query = filtered_questions(flt).order_by(Question.id).limit(limit).offset(offset)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,73 @@
+"""The ``exambank`` command: serve, migrate, load the demo, import questions."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from app.core.config import get_settings
+from app.core.migrate import upgrade_database
+
+cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    upgrade_database(get_settings().database_url)
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="load the demo data set first")] = False,
+) -> None:
+    """Apply pending migrations once, then serve (several workers share the database)."""
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    if demo:
+        from app.demo.loader import load_demo
+
+        summary = asyncio.run(load_demo(settings))
+        typer.echo(summary)
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level=settings.log_level.lower(), proxy_headers=True,
+    )
+
+
+@cli.command("demo")
+def demo_command() -> None:
+    """Load the demo data set (units, rosters, questions, accounts) into the configured database."""
+    from app.demo.loader import load_demo
+
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    typer.echo(asyncio.run(load_demo(settings)))
+
+
+@cli.command("import-questions")
+def import_questions_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    category: Annotated[str | None, typer.Option(help="category for items that state none")] = None,
+    unit_code: Annotated[str | None, typer.Option(help="unit for policy items that state none")] = None,
+    difficulty: Annotated[int | None, typer.Option(min=1, max=5)] = None,
+) -> None:
+    """Import a question file (.xlsx, .csv, .json, Moodle XML, GIFT, Aiken, QTI) with a progress bar."""
+    from app.bank.cli import run_import
+
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    code = asyncio.run(run_import(settings, file, category=category, unit_code=unit_code, difficulty=difficulty))
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,47 @@
+"""Settings read from ``EXAMBANK_*`` environment variables (and an optional ``.env``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "exambank-development-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXAMBANK_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///exambank.db"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+    session_ttl_hours: int = 12
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    save_grace_seconds: int = 10
+    sweep_interval_seconds: float = 5.0
+    run_sweeper: bool = True
+    event_cap_per_attempt: int = 200
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+            raise ValueError("EXAMBANK_SECRET_KEY must be set to a secret of your own in production")
+        if self.environment == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("EXAMBANK_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,124 @@
+"""Database plumbing: URL translation, engines for SQLite (WAL) and PostgreSQL, the declarative base."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+# A write transaction on SQLite takes the lock up front, so two writers never deadlock on an upgrade.
+SQLITE_BEGIN_OPTION = "exambank_sqlite_begin"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+def async_database_url(url: str) -> str:
+    """Translate a plain ``sqlite:///`` or ``postgresql://`` URL to its async driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in {"postgresql", "postgres"}:
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL {parsed.drivername!r}: use sqlite:/// or postgresql://")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (savepoints need it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    """An async engine for a plain database URL, tuned per backend."""
+    async_url = async_database_url(url)
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database in (None, "", ":memory:"):
+            raise ValueError("exambank needs a SQLite file, not an in-memory database")
+        engine = create_async_engine(
+            async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, connect_args={"timeout": 30}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+class Database:
+    """An engine and two session factories: one for reads, one for writes (SQLite locks up front)."""
+
+    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.is_sqlite = is_sqlite(url)
+        write_bind = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.write_sessions = async_sessionmaker(write_bind, expire_on_commit=False, autoflush=False)
+
+    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+        factory = self.write_sessions if write else self.read_sessions
+        async with factory() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

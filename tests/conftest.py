@@ -1,0 +1,139 @@
+"""Test fixtures: one migrated database per run (SQLite file or a fresh PostgreSQL database), each test in a
+rolled-back transaction, and an HTTP client that goes through the real application.
+
+``EXAMBANK_TEST_DATABASE_URL`` selects the backend: unset → a SQLite file; ``postgresql://…`` → a new
+database created next to the named one and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx2
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import FrozenClock
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.deps import get_session
+from app.core.migrate import upgrade_database
+from app.main import create_app
+
+TEST_SECRET = "exambank-test-secret-0123456789abcdef"
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _postgres_admin_dsn(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _create_postgres_database(url: str) -> str:
+    import asyncpg
+
+    name = f"exambank_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(_postgres_admin_dsn(url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(admin_url: str, url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_postgres_admin_dsn(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
+    if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
+        url = asyncio.run(_create_postgres_database(configured))
+        upgrade_database(url)
+        yield url
+        asyncio.run(_drop_postgres_database(configured, url))
+        return
+    url = configured or f"sqlite:///{tmp_path_factory.mktemp('db') / 'exambank-test.db'}"
+    upgrade_database(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, pool_size=5)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test; commits become savepoints."""
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        db_session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield db_session
+        finally:
+            await db_session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(environment="test", database_url=database_url, secret_key=TEST_SECRET, run_sweeper=False)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 9, 10, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: FrozenClock, session: AsyncSession):  # type: ignore[no-untyped-def]
+    application = create_app(settings, database=database, clock=clock, background=False)
+
+    async def _test_session() -> AsyncIterator[AsyncSession]:
+        # Like production: the handler's writes are flushed by services and committed here (a savepoint).
+        session.expunge_all()
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+    application.dependency_overrides[get_session] = _test_session
+    return application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx2.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://exambank.test") as http:
+        yield http
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED_DIR.is_dir():
+        pytest.skip("../shared is not present next to the repository")
+    return SHARED_DIR
