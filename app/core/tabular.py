@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from python_calamine import CalamineWorkbook
 
-from app.core.errors import UnprocessableError
+from app.core.errors import ImportRejectedError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -58,27 +58,27 @@ def _decode_csv(content: bytes) -> str:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise UnprocessableError([{"row": 0, "field": "file", "message": "CSV is neither UTF-8 nor GBK text"}])
+    raise ImportRejectedError([{"row": 0, "field": "file", "message": "CSV is neither UTF-8 nor GBK text"}])
 
 
 def read_table(filename: str, content: bytes) -> list[TableRow]:
     """Rows of an .xlsx (first sheet) or .csv upload, as header → text (blocking: run in a thread)."""
     suffix = PurePath(filename or "").suffix.lower()
     if len(content) > MAX_UPLOAD_BYTES:
-        raise UnprocessableError([{"row": 0, "field": "file", "message": "file is larger than 20 MB"}])
+        raise ImportRejectedError([{"row": 0, "field": "file", "message": "file is larger than 20 MB"}])
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
         try:
             workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
             sheet = workbook.get_sheet_by_index(0)
             matrix: list[list[object]] = sheet.to_python(skip_empty_area=False)
         except Exception as exc:  # calamine raises its own error types for every kind of bad file
-            raise UnprocessableError(
+            raise ImportRejectedError(
                 [{"row": 0, "field": "file", "message": f"not a readable spreadsheet: {exc}"}]
             ) from exc
         return _rows_from_matrix(matrix)
     if suffix == ".csv":
         text = _decode_csv(content)
         return _rows_from_matrix([list(r) for r in csv.reader(io.StringIO(text))])
-    raise UnprocessableError(
+    raise ImportRejectedError(
         [{"row": 0, "field": "file", "message": f"unsupported file type {suffix or '(none)'}"}]
     )
