@@ -38,8 +38,13 @@ def serve(
         summary = asyncio.run(load_demo(settings))
         typer.echo(summary)
     uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level=settings.log_level.lower(), proxy_headers=True,
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
     )
 
 

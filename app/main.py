@@ -97,7 +97,13 @@ def create_app(
         return {"status": "ok"}
 
     for router in (
-        accounts_router, org_router, bank_router, papers_router, exams_router, attempts_router, reports_router,
+        accounts_router,
+        org_router,
+        bank_router,
+        papers_router,
+        exams_router,
+        attempts_router,
+        reports_router,
         web_router,
     ):
         app.include_router(router)

@@ -48,7 +48,11 @@ async def make_cadre(session: AsyncSession, unit: Unit, **overrides: Any) -> Cad
 
 
 async def make_user(
-    session: AsyncSession, *roles: Role, unit_id: int | None = None, password: str = PASSWORD, **overrides: Any
+    session: AsyncSession,
+    *roles: Role,
+    unit_id: int | None = None,
+    password: str = PASSWORD,
+    **overrides: Any,
 ) -> User:
     user = User(
         username=overrides.pop("username", unique("user")),
@@ -66,8 +70,14 @@ async def auth_headers(session: AsyncSession, user: User, *, now: datetime | Non
     """A bearer header for a fresh server-side session of ``user`` (skips the slow password check)."""
     token = new_session_token()
     now = now or datetime(2026, 9, 10, 1, 0, tzinfo=UTC)
-    session.add(AuthSession(token_digest=token_digest(token), user_id=user.id, created_at=now - timedelta(minutes=1),
-                            expires_at=now + timedelta(days=365)))
+    session.add(
+        AuthSession(
+            token_digest=token_digest(token),
+            user_id=user.id,
+            created_at=now - timedelta(minutes=1),
+            expires_at=now + timedelta(days=365),
+        )
+    )
     await session.commit()
     return {"Authorization": f"Bearer {token}"}
 
@@ -79,7 +89,11 @@ async def headers_for(session: AsyncSession, *roles: Role, unit_id: int | None =
 def question_data(
     type: str = "single", category: str = "theory", unit_id: int | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": type, "category": category, "stem": unique("依据宪法，下列说法正确的是第") + "题"}
+    data: dict[str, Any] = {
+        "type": type,
+        "category": category,
+        "stem": unique("依据宪法，下列说法正确的是第") + "题",
+    }
     if type == "single":
         data |= {"options": [{"key": k, "text": f"选项{k}"} for k in "ABCD"], "answer": ["B"]}
     elif type == "multiple":
@@ -93,7 +107,10 @@ def question_data(
 
 
 async def make_question(
-    session: AsyncSession, type: str = "single", category: str = "theory", unit_id: int | None = None,
+    session: AsyncSession,
+    type: str = "single",
+    category: str = "theory",
+    unit_id: int | None = None,
     **overrides: Any,
 ) -> Question:
     """A stored question (version 1) written straight through the bank service's row builder."""

@@ -106,6 +106,12 @@ async def list_audit(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[AuditRead]:
     rows, total = await service.list_audit(
-        session, entity=entity, entity_id=entity_id, actor_id=actor_id, action=action, limit=limit, offset=offset
+        session,
+        entity=entity,
+        entity_id=entity_id,
+        actor_id=actor_id,
+        action=action,
+        limit=limit,
+        offset=offset,
     )
     return Page[AuditRead](items=[AuditRead.model_validate(r) for r in rows], total=total)

@@ -171,9 +171,7 @@ async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple
     return list(users), total
 
 
-async def update_user(
-    session: AsyncSession, *, user_id: int, data: UserUpdate, actor_id: int, now: datetime
-) -> User:
+async def update_user(session: AsyncSession, *, user_id: int, data: UserUpdate, actor_id: int, now: datetime) -> User:
     """Change roles, unit binding, display name or the active flag (disabling revokes sessions)."""
     user = await get_user(session, user_id)
     changes = data.model_dump(exclude_unset=True)
@@ -205,9 +203,7 @@ async def update_user(
     return user
 
 
-async def reset_password(
-    session: AsyncSession, *, user_id: int, password: str, actor_id: int, now: datetime
-) -> None:
+async def reset_password(session: AsyncSession, *, user_id: int, password: str, actor_id: int, now: datetime) -> None:
     """Set a new password, unlock the account and end its sessions."""
     user = await get_user(session, user_id)
     user.password_hash = await hash_password(password)
@@ -227,9 +223,7 @@ async def change_own_password(session: AsyncSession, *, principal: Principal, da
         raise UnprocessableError(field_error("current_password", "the current password is wrong"))
     user.password_hash = await hash_password(data.new_password)
     await session.flush()
-    await record_audit(
-        session, actor_id=principal.id, action="user.change_password", entity="user", entity_id=user.id
-    )
+    await record_audit(session, actor_id=principal.id, action="user.change_password", entity="user", entity_id=user.id)
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> bool:
@@ -238,7 +232,9 @@ async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, passwo
         return False
     session.add(User(username=username, password_hash=await hash_password(password), roles=[str(r) for r in Role]))
     await session.flush()
-    await record_audit(session, actor_id=None, action="user.bootstrap_admin", entity="user", detail={"username": username})
+    await record_audit(
+        session, actor_id=None, action="user.bootstrap_admin", entity="user", detail={"username": username}
+    )
     return True
 
 

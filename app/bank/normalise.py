@@ -119,8 +119,7 @@ def parse_answer(value: object, question_type: QuestionType) -> list[str] | None
         else:
             parts = list(text)
     if question_type == QuestionType.judge:
-        mapped = [JUDGE_WORDS.get(p, p) for p in parts]
-        return mapped
+        return [JUDGE_WORDS.get(p, p) for p in parts]
     keys: list[str] = []
     for part in parts:
         if len(part) > 1 and all(c in OPTION_KEYS for c in part):
@@ -243,7 +242,11 @@ def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Prob
     if qtype == QuestionType.judge:
         if data.get("options") not in (None, [], ""):
             raw = data["options"]
-            texts = {clean_text(o.get("text") if isinstance(o, dict) else o) for o in raw} if isinstance(raw, list) else set()
+            texts = (
+                {clean_text(o.get("text") if isinstance(o, dict) else o) for o in raw}
+                if isinstance(raw, list)
+                else set()
+            )
             if not texts <= {"正确", "错误", "对", "错", "True", "False", "true", "false"}:
                 problems.add("options", "a judge question has no options (it is always T 正确 / F 错误)")
         options = [dict(o) for o in JUDGE_OPTIONS]

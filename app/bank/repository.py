@@ -42,16 +42,12 @@ def filtered_questions(flt: QuestionFilter) -> Select[Any]:
     if flt.knowledge_point:
         query = query.where(Question.knowledge_point == flt.knowledge_point)
     if flt.tag:
-        query = query.where(
-            Question.id.in_(select(QuestionTag.question_id).where(QuestionTag.tag == flt.tag))
-        )
+        query = query.where(Question.id.in_(select(QuestionTag.question_id).where(QuestionTag.tag == flt.tag)))
     if flt.q:
         for word in flt.q.lower().split():
             query = query.where(Question.search_text.like(f"%{_like_escape(word)}%", escape="\\"))
     if flt.visible_unit_id is not None:
-        query = query.where(
-            or_(Question.category != Category.policy, Question.unit_id == flt.visible_unit_id)
-        )
+        query = query.where(or_(Question.category != Category.policy, Question.unit_id == flt.visible_unit_id))
     if flt.ids is not None:
         query = query.where(Question.id.in_(flt.ids))
     return query

@@ -31,8 +31,13 @@ def _filter(
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> QuestionFilter:
     return QuestionFilter(
-        type=type, category=category, unit_id=unit_id, tag=tag, knowledge_point=knowledge_point,
-        status=status, q=q.strip() if q else None,
+        type=type,
+        category=category,
+        unit_id=unit_id,
+        tag=tag,
+        knowledge_point=knowledge_point,
+        status=status,
+        q=q.strip() if q else None,
     )
 
 
@@ -73,7 +78,11 @@ async def import_questions(
     content = await file.read()
     defaults = importer.ImportDefaults(category=category, unit_code=unit_code or None, difficulty=difficulty)
     return await importer.import_questions(
-        session, filename=file.filename or "", content=content, defaults=defaults, principal=principal,
+        session,
+        filename=file.filename or "",
+        content=content,
+        defaults=defaults,
+        principal=principal,
         now=clock.now(),
     )
 

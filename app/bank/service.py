@@ -71,7 +71,13 @@ async def _resolve_unit(session: AsyncSession, clean: CleanQuestion) -> None:
         ids = await org_service.units_by_code(session, {clean.unit_code})
         if clean.unit_code not in ids:
             raise UnprocessableError(
-                [{"loc": ["body", "unit_code"], "msg": f"unit {clean.unit_code!r} does not exist", "type": "value_error"}]
+                [
+                    {
+                        "loc": ["body", "unit_code"],
+                        "msg": f"unit {clean.unit_code!r} does not exist",
+                        "type": "value_error",
+                    }
+                ]
             )
         clean.unit_id = ids[clean.unit_code]
 
@@ -84,17 +90,29 @@ def clean_or_raise(data: dict[str, Any]) -> CleanQuestion:
 
 
 async def _write_version(
-    session: AsyncSession, question_id: int, version: int, clean: CleanQuestion, *, actor_id: int | None,
-    note: str | None, now: datetime,
+    session: AsyncSession,
+    question_id: int,
+    version: int,
+    clean: CleanQuestion,
+    *,
+    actor_id: int | None,
+    note: str | None,
+    now: datetime,
 ) -> int:
     version_id = await session.scalar(
         insert(QuestionVersion)
-        .values(question_id=question_id, version=version, change_note=note, created_by=actor_id, created_at=now,
-                **clean.content())
+        .values(
+            question_id=question_id,
+            version=version,
+            change_note=note,
+            created_by=actor_id,
+            created_at=now,
+            **clean.content(),
+        )
         .returning(QuestionVersion.id)
     )
     assert version_id is not None
-    return version_id
+    return int(version_id)
 
 
 async def _replace_tags(session: AsyncSession, question_id: int, tags: list[str]) -> None:
@@ -118,8 +136,14 @@ async def create_question(
     )
     await _replace_tags(session, question.id, clean.tags)
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="question.create", entity="question",
-                       entity_id=question.id, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="question.create",
+        entity="question",
+        entity_id=question.id,
+        at=now,
+    )
     return question
 
 
@@ -174,8 +198,15 @@ async def update_question(
     await _replace_tags(session, question.id, clean.tags)
     await session.flush()
     changed = {k: {"old": before[k], "new": v} for k, v in clean.content().items() if before[k] != v}
-    await record_audit(session, actor_id=principal.id, action="question.update", entity="question",
-                       entity_id=question.id, detail={"version": version, "changes": changed, "note": note}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="question.update",
+        entity="question",
+        entity_id=question.id,
+        detail={"version": version, "changes": changed, "note": note},
+        at=now,
+    )
     return question
 
 
@@ -189,15 +220,23 @@ async def set_status(
         question.status = status
         question.updated_at = now
         await session.flush()
-        await record_audit(session, actor_id=principal.id, action=f"question.{'retire' if status == QuestionStatus.retired else 'restore'}",
-                           entity="question", entity_id=question.id, at=now)
+        await record_audit(
+            session,
+            actor_id=principal.id,
+            action=f"question.{'retire' if status == QuestionStatus.retired else 'restore'}",
+            entity="question",
+            entity_id=question.id,
+            at=now,
+        )
     return question
 
 
 async def list_versions(session: AsyncSession, question_id: int) -> Sequence[QuestionVersion]:
-    return (await session.scalars(
-        select(QuestionVersion).where(QuestionVersion.question_id == question_id).order_by(QuestionVersion.version)
-    )).all()
+    return (
+        await session.scalars(
+            select(QuestionVersion).where(QuestionVersion.question_id == question_id).order_by(QuestionVersion.version)
+        )
+    ).all()
 
 
 async def search_questions(

@@ -49,7 +49,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
 
 
 def async_database_url(url: str) -> str:
@@ -99,9 +103,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
-        async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    return create_async_engine(async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 class Database:

@@ -70,7 +70,7 @@ def read_table(filename: str, content: bytes) -> list[TableRow]:
         try:
             workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
             sheet = workbook.get_sheet_by_index(0)
-            matrix: list[list[object]] = sheet.to_python(skip_empty_area=False)
+            matrix: list[list[object]] = [list(row) for row in sheet.to_python(skip_empty_area=False)]
         except Exception as exc:  # calamine raises its own error types for every kind of bad file
             raise ImportRejectedError(
                 [{"row": 0, "field": "file", "message": f"not a readable spreadsheet: {exc}"}]
@@ -79,6 +79,4 @@ def read_table(filename: str, content: bytes) -> list[TableRow]:
     if suffix == ".csv":
         text = _decode_csv(content)
         return _rows_from_matrix([list(r) for r in csv.reader(io.StringIO(text))])
-    raise ImportRejectedError(
-        [{"row": 0, "field": "file", "message": f"unsupported file type {suffix or '(none)'}"}]
-    )
+    raise ImportRejectedError([{"row": 0, "field": "file", "message": f"unsupported file type {suffix or '(none)'}"}])

@@ -55,9 +55,7 @@ async def delete_unit(unit_id: int, principal: UnitManager, session: SessionDep)
 
 
 @router.post("/api/units/{unit_id}/cadres", response_model=CadreRead, status_code=status.HTTP_201_CREATED)
-async def create_cadre(
-    unit_id: int, body: CadreCreate, principal: CurrentPrincipal, session: SessionDep
-) -> CadreRead:
+async def create_cadre(unit_id: int, body: CadreCreate, principal: CurrentPrincipal, session: SessionDep) -> CadreRead:
     ensure_roster_write(principal, unit_id)
     cadre = await service.create_cadre(session, unit_id=unit_id, data=body, actor_id=principal.id)
     return CadreRead.model_validate(cadre)

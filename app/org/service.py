@@ -29,8 +29,14 @@ async def create_unit(session: AsyncSession, *, data: UnitCreate, actor_id: int)
     unit = Unit(**data.model_dump())
     session.add(unit)
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="unit.create", entity="unit", entity_id=unit.id,
-                       detail=data.model_dump())
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="unit.create",
+        entity="unit",
+        entity_id=unit.id,
+        detail=data.model_dump(),
+    )
     return unit
 
 
@@ -50,7 +56,7 @@ async def units_by_code(session: AsyncSession, codes: set[str]) -> dict[str, int
     if not codes:
         return {}
     rows = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))
-    return {code: unit_id for code, unit_id in rows.tuples()}
+    return dict(rows.tuples().all())
 
 
 async def update_unit(session: AsyncSession, *, unit_id: int, data: UnitUpdate, actor_id: int) -> Unit:
@@ -60,8 +66,9 @@ async def update_unit(session: AsyncSession, *, unit_id: int, data: UnitUpdate, 
     for name, value in changes.items():
         setattr(unit, name, value)
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="unit.update", entity="unit", entity_id=unit.id,
-                       detail=changes)
+    await record_audit(
+        session, actor_id=actor_id, action="unit.update", entity="unit", entity_id=unit.id, detail=changes
+    )
     return unit
 
 
@@ -75,8 +82,14 @@ async def delete_unit(session: AsyncSession, *, unit_id: int, actor_id: int) -> 
             await session.execute(delete(Unit).where(Unit.id == unit_id))
     except IntegrityError as exc:
         raise ConflictError("the unit is referenced by questions, accounts or exams and cannot be deleted") from exc
-    await record_audit(session, actor_id=actor_id, action="unit.delete", entity="unit", entity_id=unit_id,
-                       detail={"code": unit.code})
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="unit.delete",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"code": unit.code},
+    )
 
 
 async def _employee_no_taken(session: AsyncSession, unit_id: int, employee_no: str, exclude_id: int | None) -> bool:
@@ -95,8 +108,14 @@ async def create_cadre(session: AsyncSession, *, unit_id: int, data: CadreCreate
     cadre = Cadre(unit_id=unit_id, name=data.name, rank=data.rank, employee_no=employee_no)
     session.add(cadre)
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="cadre.create", entity="cadre", entity_id=cadre.id,
-                       detail={"unit_id": unit_id, "name": cadre.name, "rank": cadre.rank})
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="cadre.create",
+        entity="cadre",
+        entity_id=cadre.id,
+        detail={"unit_id": unit_id, "name": cadre.name, "rank": cadre.rank},
+    )
     return cadre
 
 
@@ -133,8 +152,14 @@ async def update_cadre(session: AsyncSession, *, cadre: Cadre, data: CadreUpdate
             raise UnprocessableError(field_error(name, "must not be null"))
         setattr(cadre, name, value)
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="cadre.update", entity="cadre", entity_id=cadre.id,
-                       detail={k: str(v) for k, v in changes.items()})
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="cadre.update",
+        entity="cadre",
+        entity_id=cadre.id,
+        detail={k: str(v) for k, v in changes.items()},
+    )
     return cadre
 
 
@@ -144,11 +169,15 @@ async def delete_cadre(session: AsyncSession, *, cadre: Cadre, actor_id: int) ->
         async with session.begin_nested():
             await session.execute(delete(Cadre).where(Cadre.id == cadre.id))
     except IntegrityError as exc:
-        raise ConflictError(
-            "the cadre has exam records and cannot be deleted; set is_active to false instead"
-        ) from exc
-    await record_audit(session, actor_id=actor_id, action="cadre.delete", entity="cadre", entity_id=cadre.id,
-                       detail={"unit_id": cadre.unit_id, "name": cadre.name})
+        raise ConflictError("the cadre has exam records and cannot be deleted; set is_active to false instead") from exc
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="cadre.delete",
+        entity="cadre",
+        entity_id=cadre.id,
+        detail={"unit_id": cadre.unit_id, "name": cadre.name},
+    )
 
 
 async def import_roster(
@@ -162,9 +191,7 @@ async def import_roster(
         raise ImportRejectedError([{"row": 0, "field": "file", "message": "the file has no data rows"}])
     missing = [h for h in ("姓名", "职级") if h not in rows[0].values]
     if missing:
-        raise ImportRejectedError(
-            [{"row": 1, "field": h, "message": f"missing column {h}"} for h in missing]
-        )
+        raise ImportRejectedError([{"row": 1, "field": h, "message": f"missing column {h}"} for h in missing])
     seen: dict[str, int] = {}
     parsed: list[tuple[str, Rank, str | None]] = []
     for row in rows:
@@ -177,12 +204,22 @@ async def import_roster(
             errors.append({"row": row.row, "field": "姓名", "message": "name is longer than 64 characters"})
         rank = RANK_WORDS.get(rank_text) or RANK_WORDS.get(rank_text.lower())
         if rank is None:
-            errors.append({"row": row.row, "field": "职级",
-                           "message": f"rank {rank_text!r} is not one of 厅级, 处级, 科级"})
+            errors.append(
+                {
+                    "row": row.row,
+                    "field": "职级",
+                    "message": f"rank {rank_text!r} is not one of 厅级, 处级, 科级",
+                }
+            )
         if employee_no is not None:
             if employee_no in seen:
-                errors.append({"row": row.row, "field": "工号",
-                               "message": f"工号 {employee_no} repeats row {seen[employee_no]}"})
+                errors.append(
+                    {
+                        "row": row.row,
+                        "field": "工号",
+                        "message": f"工号 {employee_no} repeats row {seen[employee_no]}",
+                    }
+                )
             seen[employee_no] = row.row
         if rank is not None and name:
             parsed.append((name, rank, employee_no))
@@ -190,9 +227,9 @@ async def import_roster(
         raise ImportRejectedError(errors)
     existing = {
         c.employee_no: c
-        for c in (await session.scalars(
-            select(Cadre).where(Cadre.unit_id == unit_id, Cadre.employee_no.in_(list(seen)))
-        )).all()
+        for c in (
+            await session.scalars(select(Cadre).where(Cadre.unit_id == unit_id, Cadre.employee_no.in_(list(seen))))
+        ).all()
     }
     created = updated = 0
     for name, rank, employee_no in parsed:
@@ -204,8 +241,14 @@ async def import_roster(
             cadre.name, cadre.rank, cadre.is_active = name, rank, True
             updated += 1
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="cadre.import", entity="unit", entity_id=unit_id,
-                       detail={"filename": filename, "created": created, "updated": updated})
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="cadre.import",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"filename": filename, "created": created, "updated": updated},
+    )
     return created, updated
 
 
@@ -216,13 +259,23 @@ async def set_duties(session: AsyncSession, *, unit_id: int, knowledge_points: l
     await session.execute(delete(UnitDuty).where(UnitDuty.unit_id == unit_id))
     session.add_all(UnitDuty(unit_id=unit_id, knowledge_point=p) for p in points)
     await session.flush()
-    await record_audit(session, actor_id=actor_id, action="unit.duties", entity="unit", entity_id=unit_id,
-                       detail={"count": len(points)})
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="unit.duties",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"count": len(points)},
+    )
     return points
 
 
 async def list_duties(session: AsyncSession, *, unit_id: int) -> list[str]:
     await get_unit(session, unit_id)
-    return list((await session.scalars(
-        select(UnitDuty.knowledge_point).where(UnitDuty.unit_id == unit_id).order_by(UnitDuty.id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(UnitDuty.knowledge_point).where(UnitDuty.unit_id == unit_id).order_by(UnitDuty.id)
+            )
+        ).all()
+    )

@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("employee_no", sa.String(length=64), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_cadres_unit_id_units"), ondelete="RESTRICT"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_cadres_unit_id_units"), ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cadres")),
         sa.UniqueConstraint("unit_id", "employee_no", name=op.f("uq_cadres_unit_id_employee_no")),
     )
@@ -56,9 +54,7 @@ def upgrade() -> None:
             ["unit_id"], ["units.id"], name=op.f("fk_unit_duties_unit_id_units"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_duties")),
-        sa.UniqueConstraint(
-            "unit_id", "knowledge_point", name=op.f("uq_unit_duties_unit_id_knowledge_point")
-        ),
+        sa.UniqueConstraint("unit_id", "knowledge_point", name=op.f("uq_unit_duties_unit_id_knowledge_point")),
     )
     with op.batch_alter_table("unit_duties", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_unit_duties_unit_id"), ["unit_id"], unique=False)
@@ -80,9 +76,7 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_users_unit_id_units"), ondelete="RESTRICT"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_users_unit_id_units"), ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -319,15 +313,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["cadre_id"], ["cadres.id"], name=op.f("fk_absences_cadre_id_cadres"), ondelete="RESTRICT"
         ),
-        sa.ForeignKeyConstraint(
-            ["exam_id"], ["exams.id"], name=op.f("fk_absences_exam_id_exams"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_absences_exam_id_exams"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["recorded_by"], ["users.id"], name=op.f("fk_absences_recorded_by_users"), ondelete="SET NULL"
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_absences_unit_id_units"), ondelete="RESTRICT"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_absences_unit_id_units"), ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
         sa.UniqueConstraint("exam_id", "cadre_id", name=op.f("uq_absences_exam_id_cadre_id")),
     )
@@ -359,9 +349,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["cadre_id"], ["cadres.id"], name=op.f("fk_incidents_cadre_id_cadres"), ondelete="RESTRICT"
         ),
-        sa.ForeignKeyConstraint(
-            ["exam_id"], ["exams.id"], name=op.f("fk_incidents_exam_id_exams"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_incidents_exam_id_exams"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["recorded_by"], ["users.id"], name=op.f("fk_incidents_recorded_by_users"), ondelete="SET NULL"
         ),
@@ -392,12 +380,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["exam_id"], ["exams.id"], name=op.f("fk_papers_exam_id_exams"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_papers_unit_id_units"), ondelete="RESTRICT"
-        ),
+        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_papers_exam_id_exams"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_papers_unit_id_units"), ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_papers")),
         sa.UniqueConstraint("exam_id", "unit_id", name=op.f("uq_papers_exam_id_unit_id")),
     )
@@ -466,9 +450,7 @@ def upgrade() -> None:
         sa.Column("focus_losses", sa.Integer(), nullable=False),
         sa.Column("event_count", sa.Integer(), nullable=False),
         sa.Column("session_digest", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["exam_id"], ["exams.id"], name=op.f("fk_attempts_exam_id_exams"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["exam_id"], ["exams.id"], name=op.f("fk_attempts_exam_id_exams"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["paper_id"], ["papers.id"], name=op.f("fk_attempts_paper_id_papers"), ondelete="RESTRICT"
         ),
@@ -478,13 +460,9 @@ def upgrade() -> None:
             name=op.f("fk_attempts_participant_id_participants"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_attempts_unit_id_units"), ondelete="RESTRICT"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_attempts_unit_id_units"), ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attempts")),
-        sa.UniqueConstraint(
-            "participant_id", "attempt_no", name=op.f("uq_attempts_participant_id_attempt_no")
-        ),
+        sa.UniqueConstraint("participant_id", "attempt_no", name=op.f("uq_attempts_participant_id_attempt_no")),
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.create_index("ix_attempts_exam_status", ["exam_id", "status"], unique=False)
@@ -520,9 +498,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("paper_slots", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_paper_slots_question_id"), ["question_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_paper_slots_question_version_id"), ["question_version_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_paper_slots_question_version_id"), ["question_version_id"], unique=False)
 
     op.create_table(
         "attempt_answers",

@@ -17,14 +17,21 @@ async def login(client: httpx2.AsyncClient, username: str, password: str = PASSW
     return await client.post("/api/auth/login", json={"username": username, "password": password})
 
 
-async def test_login_returns_bearer_token_and_httponly_cookie(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+async def test_login_returns_bearer_token_and_httponly_cookie(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
     user = await make_user(session, Role.organiser)
     response = await login(client, user.username)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert body["user"] == {"id": user.id, "username": user.username, "roles": ["organiser"], "unit_id": None,
-                            "display_name": None}
+    assert body["user"] == {
+        "id": user.id,
+        "username": user.username,
+        "roles": ["organiser"],
+        "unit_id": None,
+        "display_name": None,
+    }
     cookie = response.headers["set-cookie"]
     assert "exambank_session=" in cookie and "HttpOnly" in cookie
     me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
@@ -68,8 +75,9 @@ async def test_logout_revokes_the_session(client: httpx2.AsyncClient, session: A
     assert (await client.get("/api/auth/me", headers=headers)).status_code == 401
 
 
-async def test_session_expires(client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock,
-                               settings: Settings) -> None:
+async def test_session_expires(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, settings: Settings
+) -> None:
     user = await make_user(session, Role.supervisor)
     token = (await login(client, user.username)).json()["access_token"]
     clock.advance(hours=settings.session_ttl_hours, seconds=1)

@@ -11,7 +11,12 @@ async def test_admin_creates_user_and_it_is_audited(client: httpx2.AsyncClient, 
     unit = await make_unit(session)
     response = await client.post(
         "/api/users",
-        json={"username": "li.ming", "password": "long enough pw", "roles": ["unit_admin"], "unit_id": unit.id},
+        json={
+            "username": "li.ming",
+            "password": "long enough pw",
+            "roles": ["unit_admin"],
+            "unit_id": unit.id,
+        },
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -28,11 +33,15 @@ async def test_admin_creates_user_and_it_is_audited(client: httpx2.AsyncClient, 
 async def test_user_validation_names_the_field(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     headers = await headers_for(session, Role.admin)
     no_unit = await client.post(
-        "/api/users", json={"username": "ua", "password": "long enough pw", "roles": ["unit_admin"]}, headers=headers
+        "/api/users",
+        json={"username": "ua", "password": "long enough pw", "roles": ["unit_admin"]},
+        headers=headers,
     )
     assert no_unit.status_code == 422 and "unit_id" in no_unit.text
     bad_role = await client.post(
-        "/api/users", json={"username": "ub", "password": "long enough pw", "roles": ["king"]}, headers=headers
+        "/api/users",
+        json={"username": "ub", "password": "long enough pw", "roles": ["king"]},
+        headers=headers,
     )
     assert bad_role.status_code == 422 and "roles" in bad_role.text
     short = await client.post(
@@ -47,7 +56,8 @@ async def test_duplicate_username_conflicts(client: httpx2.AsyncClient, session:
     headers = await headers_for(session, Role.admin)
     existing = await make_user(session, Role.proctor)
     response = await client.post(
-        "/api/users", json={"username": existing.username, "password": "long enough pw", "roles": ["proctor"]},
+        "/api/users",
+        json={"username": existing.username, "password": "long enough pw", "roles": ["proctor"]},
         headers=headers,
     )
     assert response.status_code == 409
@@ -74,11 +84,13 @@ async def test_set_roles_and_reset_password(client: httpx2.AsyncClient, session:
     admin_headers = await headers_for(session, Role.admin)
     user = await make_user(session, Role.proctor)
     old_headers = await auth_headers(session, user)
-    changed = await client.patch(f"/api/users/{user.id}", json={"roles": ["proctor", "supervisor"]},
-                                 headers=admin_headers)
+    changed = await client.patch(
+        f"/api/users/{user.id}", json={"roles": ["proctor", "supervisor"]}, headers=admin_headers
+    )
     assert changed.json()["roles"] == ["proctor", "supervisor"]
-    reset = await client.post(f"/api/users/{user.id}/password", json={"password": "brand new secret"},
-                              headers=admin_headers)
+    reset = await client.post(
+        f"/api/users/{user.id}/password", json={"password": "brand new secret"}, headers=admin_headers
+    )
     assert reset.status_code == 204
     assert (await client.get("/api/auth/me", headers=old_headers)).status_code == 401
     login = await client.post("/api/auth/login", json={"username": user.username, "password": "brand new secret"})
@@ -95,12 +107,20 @@ async def test_admin_cannot_lock_himself_out(client: httpx2.AsyncClient, session
 async def test_change_own_password(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     user = await make_user(session, Role.organiser)
     headers = await auth_headers(session, user)
-    wrong = await client.post("/api/auth/password", json={"current_password": "nope", "new_password": "new secret 1"},
-                              headers=headers)
+    wrong = await client.post(
+        "/api/auth/password",
+        json={"current_password": "nope", "new_password": "new secret 1"},
+        headers=headers,
+    )
     assert wrong.status_code == 422 and "current_password" in wrong.text
     from tests.factories import PASSWORD
 
-    ok = await client.post("/api/auth/password", json={"current_password": PASSWORD, "new_password": "new secret 1"},
-                           headers=headers)
+    ok = await client.post(
+        "/api/auth/password",
+        json={"current_password": PASSWORD, "new_password": "new secret 1"},
+        headers=headers,
+    )
     assert ok.status_code == 204
-    assert (await client.post("/api/auth/login", json={"username": user.username, "password": "new secret 1"})).status_code == 200
+    assert (
+        await client.post("/api/auth/login", json={"username": user.username, "password": "new secret 1"})
+    ).status_code == 200
