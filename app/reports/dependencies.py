@@ -1,0 +1,51 @@
+"""Who sees which report: supervisors, organisers and admins everything; a unit admin the ranking of all
+units but individual rows of his own unit only; everyone else (examinees, proctors, editors) nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.accounts.dependencies import CurrentPrincipal
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.core.errors import ForbiddenError
+
+FULL_READERS = (Role.supervisor, Role.organiser)
+
+
+def sees_everything(principal: Principal) -> bool:
+    return principal.has_any(*FULL_READERS)
+
+
+async def report_reader(principal: CurrentPrincipal) -> Principal:
+    if sees_everything(principal) or (Role.unit_admin in principal.roles and principal.unit_id is not None):
+        return principal
+    raise ForbiddenError("reports are for supervisors, organisers and unit admins")
+
+
+async def full_reader(principal: CurrentPrincipal) -> Principal:
+    if sees_everything(principal):
+        return principal
+    raise ForbiddenError("this report is for supervisors and organisers")
+
+
+ReportReader = Annotated[Principal, Depends(report_reader)]
+FullReader = Annotated[Principal, Depends(full_reader)]
+
+
+def individual_scope(principal: Principal, requested_unit_id: int | None) -> int | None:
+    """The unit whose individual rows the caller may see (None = all units)."""
+    if sees_everything(principal):
+        return requested_unit_id
+    if requested_unit_id is not None and requested_unit_id != principal.unit_id:
+        raise ForbiddenError("individual results go back to the examinee's own unit only")
+    return principal.unit_id
+
+
+def unit_scope(principal: Principal) -> set[int] | None:
+    """Units whose practice and bank figures the caller may see (None = all)."""
+    if sees_everything(principal):
+        return None
+    return {principal.unit_id} if principal.unit_id is not None else set()

@@ -1,0 +1,318 @@
+"""The exam report: overall, by rank, by unit (ranked), spread, discipline, absences, and the extras.
+
+Decisions where the brief is silent:
+- the standard deviation is the population one (every examinee of the round is observed, none sampled);
+- units are ranked on their exact (unrounded) averages with competition ranking (1, 2, 2, 4); a unit in the
+  exam where nobody sat is listed last with ``average`` null and ``position`` null;
+- the gap is best minus worst *unrounded* average, then rounded (99.4 − 73.9 = 25.5 either way for the seed);
+- ``discipline`` lists only units with at least one recorded incident, in ranking order;
+- ``headcount`` is the sum of the headcounts of the units taking part.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import NotFoundError
+from app.exams.models import Exam, IncidentKind
+from app.org.models import Rank
+from app.reports import repository
+from app.reports.numbers import exact_sum, mean, population_stdev, published, raw, share, to_decimal
+from app.reports.schemas import (
+    AbsenceRow,
+    Band,
+    Categories,
+    CategoryRates,
+    CrossCell,
+    CrossRow,
+    DisciplineRow,
+    ExamReport,
+    FiguresRaw,
+    IncidentCounts,
+    IndividualRow,
+    Overall,
+    OverallRaw,
+    RankCounts,
+    RankRow,
+    ReportRaw,
+    Spread,
+    UnitCategoryRates,
+    UnitRow,
+)
+
+RANKS = (Rank.ting, Rank.chu, Rank.ke)
+CATEGORIES = ("theory", "law", "policy")
+
+
+@dataclass
+class Tally:
+    """Sums that add up across units and ranks; every rate and mean is derived from them."""
+
+    sat: int = 0
+    total: Decimal = field(default_factory=Decimal)
+    squares: Decimal = field(default_factory=Decimal)
+    passed: int = 0
+    excellent: int = 0
+    full: int = 0
+
+    def add(self, other: Tally) -> None:
+        self.sat += other.sat
+        self.total += other.total
+        self.squares += other.squares
+        self.passed += other.passed
+        self.excellent += other.excellent
+        self.full += other.full
+
+    @property
+    def average(self) -> Decimal | None:
+        return mean(self.total, self.sat)
+
+    @property
+    def failed(self) -> int:
+        return self.sat - self.passed
+
+    def rates(self) -> FiguresRaw:
+        return FiguresRaw(
+            average=raw(self.average),
+            pass_rate=raw(share(self.passed, self.sat)),
+            excellence_rate=raw(share(self.excellent, self.sat)),
+            full_rate=raw(share(self.full, self.sat)),
+        )
+
+
+async def get_exam(session: AsyncSession, exam_id: int) -> Exam:
+    exam = await repository.exam(session, exam_id)
+    if exam is None:
+        raise NotFoundError(f"exam {exam_id} not found")
+    return exam
+
+
+def _competition_positions(averages: list[Decimal]) -> list[int]:
+    """1-based positions of values sorted best first; equal values share a position (1, 2, 2, 4)."""
+    positions: list[int] = []
+    for index, value in enumerate(averages):
+        positions.append(positions[-1] if index and value == averages[index - 1] else index + 1)
+    return positions
+
+
+async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
+    """Every figure of the supervisors' notice for one exam, plus cross table, distribution and categories."""
+    exam = await get_exam(session, exam_id)
+    tallies: dict[tuple[int, str], Tally] = {}
+    for row in await repository.score_aggregates(session, exam_id):
+        tallies[(row.unit_id, row.rank)] = Tally(
+            sat=int(row.sat),
+            total=exact_sum(row.total),
+            squares=exact_sum(row.total_of_squares),
+            passed=int(row.pass_count or 0),
+            excellent=int(row.excellent_count or 0),
+            full=int(row.full_count or 0),
+        )
+    absence_rows = await repository.absences(session, exam_id)
+    incident_rows = await repository.incident_counts(session, exam_id)
+
+    participating = list(await repository.exam_units(session, exam_id))
+    known = {row.id for row in participating}
+    extra = {unit_id for unit_id, _ in tallies} | {row.unit_id for row in absence_rows}
+    units = participating + list(await repository.units_by_id(session, extra - known))
+    headcount = sum(int(row.headcount) for row in (participating or units))
+
+    overall = Tally()
+    by_rank: dict[str, Tally] = defaultdict(Tally)
+    by_unit: dict[int, Tally] = defaultdict(Tally)
+    for (unit_id, rank), tally in tallies.items():
+        overall.add(tally)
+        by_rank[rank].add(tally)
+        by_unit[unit_id].add(tally)
+    absent_by_unit: dict[int, int] = defaultdict(int)
+    for absence in absence_rows:
+        absent_by_unit[absence.unit_id] += 1
+
+    unit_rows = _rank_units(units, by_unit, absent_by_unit)
+    ranked = [u for u in unit_rows if u.position is not None]
+    best, worst = (ranked[0], ranked[-1]) if ranked else (None, None)
+    gap = None
+    if best is not None and worst is not None:
+        best_average, worst_average = by_unit[best.unit_id].average, by_unit[worst.unit_id].average
+        if best_average is not None and worst_average is not None:
+            gap = best_average - worst_average
+
+    order = {row.unit_id: index for index, row in enumerate(unit_rows)}
+    incidents: dict[int, IncidentCounts] = {}
+    for row in incident_rows:
+        counts = incidents.setdefault(row.unit_id, IncidentCounts())
+        kind = row.kind if row.kind in IncidentKind.__members__ else IncidentKind.other
+        setattr(counts, kind, getattr(counts, kind) + int(row.incidents))
+
+    rates = overall.rates()
+    return ExamReport(
+        exam_id=exam.id,
+        exam_name=exam.name,
+        overall=Overall(
+            sat=overall.sat,
+            absent=len(absence_rows),
+            by_rank=RankCounts(**{rank: by_rank[rank].sat for rank in RANKS}),
+            headcount=headcount,
+            headcount_share=published(share(overall.sat, headcount)),
+            average=published(overall.average),
+            stdev=published(population_stdev(overall.total, overall.squares, overall.sat)),
+            pass_count=overall.passed,
+            pass_rate=published(share(overall.passed, overall.sat)),
+            excellent_count=overall.excellent,
+            excellence_rate=published(share(overall.excellent, overall.sat)),
+            full_count=overall.full,
+            full_rate=published(share(overall.full, overall.sat)),
+            fail_count=overall.failed,
+        ),
+        ranks=[_rank_row(rank, by_rank[rank]) for rank in RANKS],
+        units=unit_rows,
+        spread=Spread(
+            best_unit_id=best.unit_id if best else None,
+            worst_unit_id=worst.unit_id if worst else None,
+            gap=published(gap),
+        ),
+        discipline=[
+            DisciplineRow(unit_id=unit_id, incidents=counts)
+            for unit_id, counts in sorted(incidents.items(), key=lambda i: (order.get(i[0], 1 << 30), i[0]))
+        ],
+        absences=[AbsenceRow(cadre_id=a.cadre_id, unit_id=a.unit_id, reason=a.reason) for a in absence_rows],
+        cross=[_cross_row(u.unit_id, tallies) for u in unit_rows],
+        distribution=await _distribution(session, exam_id, overall.sat),
+        categories=await _categories(session, exam_id, [row.unit_id for row in unit_rows]),
+        raw=ReportRaw(
+            overall=OverallRaw(
+                headcount_share=raw(share(overall.sat, headcount)),
+                average=rates.average,
+                stdev=raw(population_stdev(overall.total, overall.squares, overall.sat)),
+                pass_rate=rates.pass_rate,
+                excellence_rate=rates.excellence_rate,
+                full_rate=rates.full_rate,
+            ),
+            ranks={rank: by_rank[rank].rates() for rank in RANKS},
+            units={str(row.unit_id): by_unit[row.unit_id].rates() for row in unit_rows},
+            gap=raw(gap),
+        ),
+    )
+
+
+def _rank_units(units: list, by_unit: dict[int, Tally], absent_by_unit: dict[int, int]) -> list[UnitRow]:  # type: ignore[type-arg]
+    sitting = sorted(
+        (u for u in units if by_unit[u.id].sat > 0),
+        key=lambda u: (-by_unit[u.id].average, u.name, u.id),  # type: ignore[operator]
+    )
+    empty = sorted((u for u in units if by_unit[u.id].sat == 0), key=lambda u: (u.name, u.id))
+    positions = _competition_positions([by_unit[u.id].average for u in sitting])  # type: ignore[misc]
+    rows: list[UnitRow] = []
+    for unit, position in [*zip(sitting, positions, strict=True), *((u, None) for u in empty)]:
+        tally = by_unit[unit.id]
+        rows.append(
+            UnitRow(
+                unit_id=unit.id,
+                name=unit.name,
+                sat=tally.sat,
+                absent=absent_by_unit.get(unit.id, 0),
+                average=published(tally.average),
+                pass_rate=published(share(tally.passed, tally.sat)),
+                excellence_rate=published(share(tally.excellent, tally.sat)),
+                full_rate=published(share(tally.full, tally.sat)),
+                pass_count=tally.passed,
+                excellent_count=tally.excellent,
+                full_count=tally.full,
+                fail_count=tally.failed,
+                headcount=int(unit.headcount),
+                position=position,
+            )
+        )
+    return rows
+
+
+def _rank_row(rank: str, tally: Tally) -> RankRow:
+    return RankRow(
+        rank=rank,
+        sat=tally.sat,
+        average=published(tally.average),
+        pass_rate=published(share(tally.passed, tally.sat)),
+        excellence_rate=published(share(tally.excellent, tally.sat)),
+        full_rate=published(share(tally.full, tally.sat)),
+        pass_count=tally.passed,
+        excellent_count=tally.excellent,
+        full_count=tally.full,
+        fail_count=tally.failed,
+    )
+
+
+def _cross_row(unit_id: int, tallies: dict[tuple[int, str], Tally]) -> CrossRow:
+    cells = {rank: _cross_cell(tallies.get((unit_id, rank))) for rank in RANKS}
+    return CrossRow(unit_id=unit_id, ting=cells[Rank.ting], chu=cells[Rank.chu], ke=cells[Rank.ke])
+
+
+def _cross_cell(tally: Tally | None) -> CrossCell:
+    tally = tally or Tally()
+    return CrossCell(
+        sat=tally.sat,
+        average=published(tally.average),
+        excellence_rate=published(share(tally.excellent, tally.sat)),
+    )
+
+
+async def _distribution(session: AsyncSession, exam_id: int, sat: int) -> list[Band]:
+    counts = await repository.score_distribution(session, exam_id)
+    bands = []
+    for low in sorted(repository.BANDS):
+        high = 100 if low == repository.BANDS[0] else low + 10
+        label = f"{low}–{high}" if high == 100 else f"{low}–{high}以下"
+        count = counts.get(low, 0)
+        bands.append(Band(low=low, high=high, label=label, count=count, share=published(share(count, sat))))
+    return bands
+
+
+async def _categories(session: AsyncSession, exam_id: int, unit_ids: list[int]) -> Categories:
+    """Correct rate per category: correct answers over (attempts × slots of that category)."""
+    slots: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in await repository.slots_by_paper_category(session, exam_id):
+        slots[row.paper_id][row.category] = int(row.slots)
+    asked: dict[tuple[int, str], int] = defaultdict(int)
+    for row in await repository.attempts_by_unit_paper(session, exam_id):
+        for category, count in slots[row.paper_id].items():
+            asked[(row.unit_id, category)] += int(row.attempts) * count
+    correct: dict[tuple[int, str], int] = {
+        (row.unit_id, row.category): int(row.correct)
+        for row in await repository.correct_answers_by_unit_category(session, exam_id)
+    }
+
+    def rates(keys: list[int]) -> CategoryRates:
+        values: dict[str, float | None] = {}
+        for category in CATEGORIES:
+            total_asked = sum(asked.get((unit_id, category), 0) for unit_id in keys)
+            total_correct = sum(correct.get((unit_id, category), 0) for unit_id in keys)
+            values[category] = published(share(total_correct, total_asked))
+        return CategoryRates(**values)
+
+    return Categories(
+        overall=rates(unit_ids),
+        units=[UnitCategoryRates(unit_id=unit_id, rates=rates([unit_id])) for unit_id in unit_ids],
+    )
+
+
+async def list_individuals(session: AsyncSession, exam_id: int, unit_id: int | None) -> list[IndividualRow]:
+    """Individual results of one exam, all units or one unit's."""
+    await get_exam(session, exam_id)
+    return [
+        IndividualRow(
+            participant_id=row.participant_id,
+            attempt_id=row.attempt_id,
+            cadre_id=row.cadre_id,
+            cadre_name=row.cadre_name,
+            rank=row.rank,
+            unit_id=row.unit_id,
+            unit_name=row.unit_name,
+            points=float(row.points),
+            score=float(round(to_decimal(row.score), 4)),
+            submitted_at=row.submitted_at,
+        )
+        for row in await repository.individuals(session, exam_id, unit_id)
+    ]
