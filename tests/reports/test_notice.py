@@ -1,0 +1,69 @@
+"""The notice text: the seed round's paragraphs come out as section 二 of the notice prints them."""
+
+from __future__ import annotations
+
+import httpx2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import Role
+from tests.factories import headers_for
+from tests.reports.factories_reports import Seat, make_exam, make_paper, make_units, seat_examinees
+from tests.reports.test_seed_round import build_seed_round
+
+SEED_SENTENCES = (
+    "从总体情况看，首轮共考试581人(厅级17人、处级266人、科级298人)，占18家单位机关干部总人数的17.6%。",
+    "考试成绩整体分布比较集中，平均成绩为87.4分，90分及以上超过总人数一半，"
+    "及格率、优秀率(90分及以上)、满分率分别为98.1%、53.5%和14.6%。",
+    "从单位情况看，考试成绩排在前三位的是龙江银行(平均99.4分、优秀率100%)、省食药监局(平均98.6分、优秀率100%)、"
+    "省国土厅(平均96.9分、优秀率90.0%)，排在后三位的是省法院(平均73.9分、优秀率6.0%)、省安监局(平均81.3分、优秀率26.7%)、"
+    "省农信社(平均82.1分、优秀率30.0%)。",
+    "部分单位干部成绩比较突出，如龙江银行、省食药监局、省国土厅、省环保厅等4家单位，成绩满分人数均超10人；",
+    "有的单位的个别干部成绩相对靠后，如省法院、省农信社、省安监局、省司法厅、省交通厅、省人社厅、省商务厅等7家单位"
+    "均有干部考试成绩不及格。",
+    "可以看出，各单位平均成绩最高相差25.5分，单位之间抓学习培训的力度和成效差别比较明显。",
+    "从职级情况看，厅级、处级、科级干部考试平均成绩分别为91.2分、87.8分、86.8分，优秀率趋势相同，"
+    "但处级干部的及格率略低于科级干部。",
+    "但也有一些单位(省工商局、省煤管局、省法院)干部存在交头接耳、旁窥偷看、试图抄袭等不良现象。",
+    "省交通厅1名干部因病缺考",
+)
+
+
+async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    exam_id, _ids = await build_seed_round(session)
+    headers = await headers_for(session, Role.supervisor)
+    url = f"/api/exams/{exam_id}/report/notice"
+    markdown = await client.get(url, params={"format": "markdown", "round_label": "首轮"}, headers=headers)
+    assert markdown.status_code == 200, markdown.text
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    text = markdown.text
+    for sentence in SEED_SENTENCES:
+        assert sentence in text, sentence
+    for heading in ("## 总体情况", "## 单位情况", "## 职级情况", "## 考风考纪", "## 缺考情况"):
+        assert heading in text
+
+    html = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
+    assert html.status_code == 200
+    assert html.headers["content-type"].startswith("text/html")
+    assert "<!doctype html>" in html.text and "window.print()" in html.text
+    for sentence in SEED_SENTENCES:
+        assert sentence in html.text, sentence
+
+
+async def test_notice_escapes_html_and_handles_a_clean_exam(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    unit_a, unit_b = await make_units(session, ['<script>alert("x")</script>局', "省某厅"], [100, 100])
+    exam = await make_exam(session, [unit_a, unit_b], name="<i>练兵</i>")
+    for unit, scores in ((unit_a, [100, 95]), (unit_b, [70, 80])):
+        paper = await make_paper(session, exam, unit)
+        await seat_examinees(session, exam, paper, [Seat("ke", s) for s in scores])
+    headers = await headers_for(session, Role.organiser)
+    html = (await client.get(f"/api/exams/{exam.id}/report/notice?format=html", headers=headers)).text
+    assert "<script>" not in html and "<i>练兵</i>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;局" in html
+    markdown = (await client.get(f"/api/exams/{exam.id}/report/notice", headers=headers)).text
+    assert "本轮共考试4人(厅级0人、处级0人、科级4人)，占2家单位机关干部总人数的2.0%。" in markdown
+    assert "各单位均无干部考试成绩不及格" in markdown
+    assert "未发现违纪现象" in markdown
+    assert "排在前一位" in markdown and "排在后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
+    assert "缺考" not in markdown
