@@ -203,3 +203,33 @@ def _looks_binary(text: str) -> bool:
     # GB18030 accepts almost any byte soup, so binary files are told apart by control characters.
     controls = sum(1 for char in text if char < " " and char not in "\t\n\r\f")
     return "\x00" in text or controls * 100 > len(text)
+
+
+# ------------------------------------------------------------------ writers' view of an item
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenOption:
+    key: str
+    text: str
+    right: bool
+
+
+def judge_truth(item: QuestionDict) -> bool:
+    """True for a judge item answered ``["T"]``, False for ``["F"]``; ValueError otherwise."""
+    answer = [str(key) for key in item.get("answer") or []]
+    if answer == [TRUE_KEY]:
+        return True
+    if answer == [FALSE_KEY]:
+        return False
+    raise ValueError(f"a judge question's answer must be ['T'] or ['F'], not {answer!r}")
+
+
+def written_options(item: QuestionDict) -> list[WrittenOption]:
+    """The options of a single/multiple item, each marked right or not; ValueError on a stray key."""
+    options = item.get("options") or []
+    keys = [str(option["key"]) for option in options]
+    answer = {str(key) for key in item.get("answer") or []}
+    if not answer or not answer <= set(keys):
+        raise ValueError(f"answer {sorted(answer)!r} does not name the item's options {keys!r}")
+    return [WrittenOption(key, str(option["text"]), key in answer) for key, option in zip(keys, options, strict=True)]

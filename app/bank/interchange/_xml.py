@@ -34,11 +34,3 @@ def local_name(element: Element) -> str:
     if not isinstance(tag, str):
         return ""
     return tag.rsplit("}", 1)[-1]
-
-
-def namespace_of(element: Element) -> str:
-    """The namespace URI of the element's tag, or ``""``."""
-    tag = element.tag
-    if isinstance(tag, str) and tag.startswith("{"):
-        return tag[1:].split("}", 1)[0]
-    return ""

@@ -19,7 +19,12 @@ MAX_RATIO = 200
 _RATIO_CHECK_FLOOR = 1024 * 1024
 
 _READ_ERRORS = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    EOFError,
 )
 
 
@@ -39,6 +44,10 @@ class SafeZip:
         _vet_entries(infos)
         self._members = {info.filename: info for info in infos if not info.is_dir()}
         self._bytes_read = 0
+
+    def names(self) -> list[str]:
+        """Paths of the files in the archive, in archive order."""
+        return list(self._members)
 
     def has(self, name: str) -> bool:
         """Whether the archive holds a file at this exact path."""

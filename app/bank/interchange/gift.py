@@ -7,8 +7,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from app.bank.interchange._common import (
-    FALSE_KEY,
-    TRUE_KEY,
     Extras,
     FileRejected,
     Outcome,
@@ -16,9 +14,11 @@ from app.bank.interchange._common import (
     collect,
     decode_text,
     judge_item,
+    judge_truth,
     media_warnings,
     rejected_file,
     unsupported,
+    written_options,
 )
 from app.bank.interchange._text import (
     auto_format_to_text,
@@ -269,29 +269,19 @@ def _comment_lines(item: QuestionDict) -> list[str]:
 def _answer_lines(item: QuestionDict) -> list[str]:
     kind = item.get("type")
     if kind == "judge":
-        return [_judge_word(item)]
+        return ["TRUE" if judge_truth(item) else "FALSE"]
     if kind not in {"single", "multiple"}:
         raise ValueError(f"cannot write a {kind!r} question to GIFT")
-    right_keys = set(item["answer"])
-    right_weight = format_fraction(_RIGHT / max(len(right_keys), 1))
+    options = written_options(item)
+    right_weight = format_fraction(_RIGHT / sum(option.right for option in options))
     lines = []
-    for option in item.get("options") or []:
-        markup = _html(str(option["text"]))
+    for option in options:
+        markup = _html(option.text)
         if markup.startswith("["):
             markup = f"[html]{markup}"  # so text like "[plain]…" is not read as a format marker
-        is_right = option["key"] in right_keys
         if kind == "single":
-            prefix = "=" if is_right else ("~%0%" if markup.startswith("%") else "~")
+            prefix = "=" if option.right else ("~%0%" if markup.startswith("%") else "~")
         else:
-            prefix = f"~%{right_weight}%" if is_right else "~%-100%"
+            prefix = f"~%{right_weight}%" if option.right else "~%-100%"
         lines.append(prefix + markup)
     return lines
-
-
-def _judge_word(item: QuestionDict) -> str:
-    answer = list(item["answer"])
-    if answer == [TRUE_KEY]:
-        return "TRUE"
-    if answer == [FALSE_KEY]:
-        return "FALSE"
-    raise ValueError(f"a judge question's answer must be ['T'] or ['F'], not {answer!r}")

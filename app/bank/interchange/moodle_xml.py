@@ -7,17 +7,17 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from app.bank.interchange._common import (
-    FALSE_KEY,
-    TRUE_KEY,
     Extras,
     FileRejected,
     Outcome,
     choice_item,
     collect,
     judge_item,
+    judge_truth,
     media_warnings,
     rejected_file,
     unsupported,
+    written_options,
 )
 from app.bank.interchange._text import (
     auto_format_to_text,
@@ -115,7 +115,8 @@ def _read_multichoice(row: int, kind: str, stem: str, question: Element, extras:
     for position, answer in enumerate(question.findall("answer"), start=1):
         fraction = _fraction(answer)
         if fraction is None:
-            return ItemError(row, "answer", f"answer {position} has an unreadable fraction {answer.get('fraction')!r}")
+            raw = answer.get("fraction")
+            return ItemError(row, "answer", f"answer {position} has an unreadable fraction {raw!r}")
         text, images = _rich_text(answer)
         texts.append(text)
         fractions.append(fraction)
@@ -247,9 +248,9 @@ def _common_lines(item: QuestionDict) -> list[str]:
 
 
 def _multichoice_lines(item: QuestionDict) -> list[str]:
-    right_keys = set(item["answer"])
+    options = written_options(item)
     single = item["type"] == "single"
-    right_fraction = _FULL_MARKS if single else _FULL_MARKS / max(len(right_keys), 1)
+    right_fraction = _FULL_MARKS if single else _FULL_MARKS / sum(option.right for option in options)
     # A wrong pick in a 多选 scores nothing overall, which -100 gives in Moodle.
     wrong_fraction = 0.0 if single else -_FULL_MARKS
     lines = [
@@ -258,20 +259,18 @@ def _multichoice_lines(item: QuestionDict) -> list[str]:
         "    <shuffleanswers>false</shuffleanswers>",
         "    <answernumbering>ABCD</answernumbering>",
     ]
-    for option in item.get("options") or []:
-        fraction = right_fraction if option["key"] in right_keys else wrong_fraction
+    for option in options:
+        fraction = right_fraction if option.right else wrong_fraction
         lines.append(
             f'    <answer fraction="{format_fraction(fraction)}" format="html">'
-            f"<text>{_cdata(text_to_html(str(option['text'])))}</text>"
+            f"<text>{_cdata(text_to_html(option.text))}</text>"
             '<feedback format="html"><text></text></feedback></answer>'
         )
     return lines
 
 
 def _truefalse_lines(item: QuestionDict) -> list[str]:
-    truth = list(item["answer"]) == [TRUE_KEY]
-    if not truth and list(item["answer"]) != [FALSE_KEY]:
-        raise ValueError(f"a judge question's answer must be ['T'] or ['F'], not {item['answer']!r}")
+    truth = judge_truth(item)
     return [
         "    <penalty>1</penalty>",
         _truefalse_answer("true", truth),
