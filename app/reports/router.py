@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.core.deps import SessionDep
 from app.reports import service
-from app.reports.dependencies import ReportReader, individual_scope
+from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
+from app.reports.items import fairness, item_analysis
 from app.reports.notice import build_notice, render_notice
 from app.reports.schemas import ExamReport, IndividualsRead
 
@@ -46,3 +48,27 @@ async def exam_notice(
     if format is NoticeFormat.html:
         return HTMLResponse(render_notice(notice, html=True))
     return PlainTextResponse(render_notice(notice, html=False), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/exams/{exam_id}/items")
+async def exam_items(exam_id: int, _principal: FullReader, session: SessionDep) -> dict[str, Any]:
+    """Item analysis per paper (with KR-20) and per question pooled over papers."""
+    return await item_analysis(session, exam_id)
+
+
+@router.get("/api/exams/{exam_id}/fairness")
+async def exam_fairness(exam_id: int, _principal: ReportReader, session: SessionDep) -> dict[str, Any]:
+    """Each unit's paper difficulty as drawn and as observed, next to its ranking and adjusted average."""
+    return await fairness(session, exam_id)
+
+
+@router.get("/api/reports/practice")
+async def practice(principal: ReportReader, session: SessionDep) -> dict[str, Any]:
+    """Practice exams and attempts per active cadre, per unit (a unit admin sees his own unit)."""
+    return await service.practice_report(session, unit_scope(principal))
+
+
+@router.get("/api/reports/banks")
+async def banks(principal: ReportReader, session: SessionDep) -> dict[str, Any]:
+    """Each unit's policy bank and how it covers the unit's duty list (a unit admin sees his own unit)."""
+    return await service.bank_report(session, unit_scope(principal))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -316,3 +317,68 @@ async def list_individuals(session: AsyncSession, exam_id: int, unit_id: int | N
         )
         for row in await repository.individuals(session, exam_id, unit_id)
     ]
+
+
+PRACTICE_TARGET = Decimal("1.5")
+
+
+async def practice_report(session: AsyncSession, unit_ids: set[int] | None) -> dict[str, Any]:
+    """Per unit: practice exams run, submitted practice attempts per active cadre (target 1.5), none run."""
+    exams, attempts, cadres = await repository.practice_by_unit(session, unit_ids)
+    exams_by_unit = {row.unit_id: int(row.exams) for row in exams}
+    attempts_by_unit = {row.unit_id: int(row.attempts) for row in attempts}
+    cadres_by_unit = {row.unit_id: int(row.cadres) for row in cadres}
+    rows = []
+    for unit in await repository.all_units(session, unit_ids):
+        count, cadre_count = attempts_by_unit.get(unit.id, 0), cadres_by_unit.get(unit.id, 0)
+        per_cadre = Decimal(count) / Decimal(cadre_count) if cadre_count else None
+        rows.append({
+            "unit_id": unit.id,
+            "name": unit.name,
+            "practice_exams": exams_by_unit.get(unit.id, 0),
+            "attempts": count,
+            "active_cadres": cadre_count,
+            "attempts_per_cadre": published(per_cadre),
+            "attempts_per_cadre_raw": raw(per_cadre),
+            "below_target": per_cadre is None or per_cadre < PRACTICE_TARGET,
+            "ran_none": exams_by_unit.get(unit.id, 0) == 0,
+        })
+    return {
+        "target_attempts_per_cadre": float(PRACTICE_TARGET),
+        "units": rows,
+        "units_without_practice": [row["name"] for row in rows if row["ran_none"]],
+    }
+
+
+async def bank_report(session: AsyncSession, unit_ids: set[int] | None) -> dict[str, Any]:
+    """Per unit: its policy bank by type, shares with explanation and legal basis, duty-list coverage."""
+    banks: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"by_type": {"single": 0, "multiple": 0, "judge": 0}, "total": 0, "explained": 0, "based": 0}
+    )
+    for row in await repository.policy_bank_by_unit(session, unit_ids):
+        bank = banks[row.unit_id]
+        bank["by_type"][row.type] = int(row.questions)
+        bank["total"] += int(row.questions)
+        bank["explained"] += int(row.with_explanation or 0)
+        bank["based"] += int(row.with_legal_basis or 0)
+    duties: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    for row in await repository.duty_coverage(session, unit_ids):
+        duties[row.unit_id].append((row.knowledge_point, bool(row.covered)))
+    rows = []
+    for unit in await repository.all_units(session, unit_ids):
+        bank = banks[unit.id]
+        points = duties.get(unit.id, [])
+        covered = sum(1 for _, is_covered in points if is_covered)
+        rows.append({
+            "unit_id": unit.id,
+            "name": unit.name,
+            "policy_questions": bank["total"],
+            "by_type": bank["by_type"],
+            "explanation_share": published(share(bank["explained"], bank["total"])),
+            "legal_basis_share": published(share(bank["based"], bank["total"])),
+            "duty_points": len(points),
+            "duty_points_covered": covered,
+            "duty_coverage": published(share(covered, len(points))),
+            "uncovered_duty_points": [point for point, is_covered in points if not is_covered],
+        })
+    return {"units": rows}

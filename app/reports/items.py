@@ -1,0 +1,281 @@
+"""Item analysis and paper fairness, computed with numpy off the event loop.
+
+Definitions (the tests recompute each with plain loops):
+- facility: share of examinees who answered the item correctly (``is_correct``; no answer row = wrong);
+- point-biserial (corrected, item–rest): Pearson correlation of the item's 0/1 with the examinee's attempt
+  points minus the points he earned on that item; None when either side does not vary;
+- upper–lower: facility in the top 27% minus facility in the bottom 27% of examinees by attempt points,
+  group size ``floor(0.27·n + 0.5)`` (at least 1), ties broken by attempt id; None under two examinees;
+- KR-20 per paper: k/(k−1)·(1 − Σ p·q / σ²) over the number-correct totals (population variance);
+- flags: ``negative_discrimination`` (point-biserial < 0), ``too_hard`` (facility < 0.2),
+  ``too_easy`` (facility > 0.95).
+Per question, examinees of every paper that carried it are pooled.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.reports import repository
+from app.reports.service import build_exam_report, get_exam
+
+UPPER_LOWER_SHARE = 0.27
+HARD_FACILITY = 0.2
+EASY_FACILITY = 0.95
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class Slot:
+    position: int
+    question_id: int
+    type: str
+    category: str
+    points: float
+
+
+@dataclass
+class PaperResponses:
+    """One paper's answers as matrices: one row per counted attempt, one column per slot."""
+
+    paper_id: int
+    unit_id: int
+    slots: list[Slot]
+    attempt_ids: list[int]
+    totals: FloatArray  # attempt points
+    correct: FloatArray  # 0/1
+    earned: FloatArray  # points earned per item
+    keys: list[list[str | None]]  # answered keys per attempt and slot (None = no answer row)
+
+
+@dataclass
+class Responses:
+    papers: list[PaperResponses] = field(default_factory=list)
+
+
+async def load_responses(session: AsyncSession, exam_id: int) -> Responses:
+    """Every counted attempt's answers, slot by slot, grouped per paper (one query)."""
+    rows = await repository.answer_matrix_rows(session, exam_id)
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.paper_id].append(row)
+    papers = []
+    for paper_id, paper_rows in grouped.items():
+        slots_by_position: dict[int, Slot] = {}
+        attempts: dict[int, int] = {}
+        totals: dict[int, float] = {}
+        for row in paper_rows:
+            slots_by_position.setdefault(
+                row.position, Slot(row.position, row.question_id, row.type, row.category, float(row.slot_points))
+            )
+            attempts.setdefault(row.attempt_id, len(attempts))
+            totals[row.attempt_id] = float(row.attempt_points)
+        slots = [slots_by_position[p] for p in sorted(slots_by_position)]
+        column = {slot.position: index for index, slot in enumerate(slots)}
+        correct = np.zeros((len(attempts), len(slots)))
+        earned = np.zeros((len(attempts), len(slots)))
+        keys: list[list[str | None]] = [[None] * len(slots) for _ in attempts]
+        for row in paper_rows:
+            i, j = attempts[row.attempt_id], column[row.position]
+            correct[i, j] = 1.0 if row.is_correct else 0.0
+            earned[i, j] = float(row.answer_points or 0)
+            keys[i][j] = row.keys
+        papers.append(
+            PaperResponses(
+                paper_id=paper_id,
+                unit_id=paper_rows[0].unit_id,
+                slots=slots,
+                attempt_ids=list(attempts),
+                totals=np.array([totals[a] for a in attempts], dtype=np.float64),
+                correct=correct,
+                earned=earned,
+                keys=keys,
+            )
+        )
+    return Responses(papers=sorted(papers, key=lambda p: (p.unit_id, p.paper_id)))
+
+
+def _correlation(x: FloatArray, y: FloatArray) -> float | None:
+    if len(x) < 2 or float(np.std(x)) == 0.0 or float(np.std(y)) == 0.0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _upper_lower(item: FloatArray, totals: FloatArray, attempt_ids: list[int]) -> float | None:
+    n = len(item)
+    if n < 2:
+        return None
+    group = max(1, int(np.floor(UPPER_LOWER_SHARE * n + 0.5)))
+    # Best first; equal totals in attempt-id order, so the groups are reproducible.
+    order = np.lexsort((np.array(attempt_ids), -totals))
+    return float(item[order[:group]].mean() - item[order[-group:]].mean())
+
+
+def _options(keys: list[str | None]) -> tuple[dict[str, int], int]:
+    counts: dict[str, int] = defaultdict(int)
+    unanswered = 0
+    for answer in keys:
+        if not answer:
+            unanswered += 1
+            continue
+        for key in answer:
+            counts[key] += 1
+    return dict(sorted(counts.items())), unanswered
+
+
+def _flags(facility: float | None, discrimination: float | None) -> list[str]:
+    flags = []
+    if discrimination is not None and discrimination < 0:
+        flags.append("negative_discrimination")
+    if facility is not None and facility < HARD_FACILITY:
+        flags.append("too_hard")
+    if facility is not None and facility > EASY_FACILITY:
+        flags.append("too_easy")
+    return flags
+
+
+def _item_figures(
+    item: FloatArray, rest: FloatArray, totals: FloatArray, attempt_ids: list[int], keys: list[str | None]
+) -> dict[str, Any]:
+    facility = float(item.mean()) if len(item) else None
+    discrimination = _correlation(item, rest)
+    options, unanswered = _options(keys)
+    return {
+        "attempts": len(item),
+        "facility": facility,
+        "point_biserial": discrimination,
+        "upper_lower": _upper_lower(item, totals, attempt_ids),
+        "options": options,
+        "unanswered": unanswered,
+        "flags": _flags(facility, discrimination),
+    }
+
+
+def kr20(correct: FloatArray) -> float | None:
+    """Kuder–Richardson 20 of a 0/1 matrix (rows examinees, columns items)."""
+    examinees, items = correct.shape
+    if items < 2 or examinees < 2:
+        return None
+    variance = float(np.var(correct.sum(axis=1)))
+    if variance == 0.0:
+        return None
+    p = correct.mean(axis=0)
+    return float(items / (items - 1) * (1 - float((p * (1 - p)).sum()) / variance))
+
+
+def analyse(responses: Responses) -> dict[str, Any]:
+    """Per paper and per question figures (pure; runs in a worker thread)."""
+    papers = []
+    pooled: dict[int, dict[str, Any]] = {}
+    for paper in responses.papers:
+        items = []
+        for j, slot in enumerate(paper.slots):
+            item = paper.correct[:, j]
+            rest = paper.totals - paper.earned[:, j]
+            column_keys = [row[j] for row in paper.keys]
+            items.append({
+                "position": slot.position, "question_id": slot.question_id, "type": slot.type,
+                "category": slot.category, "points": slot.points,
+                **_item_figures(item, rest, paper.totals, paper.attempt_ids, column_keys),
+            })
+            bucket = pooled.setdefault(
+                slot.question_id,
+                {"slot": slot, "papers": [], "item": [], "rest": [], "totals": [], "ids": [], "keys": []},
+            )
+            bucket["papers"].append(paper.paper_id)
+            bucket["item"].append(item)
+            bucket["rest"].append(rest)
+            bucket["totals"].append(paper.totals)
+            bucket["ids"].extend(paper.attempt_ids)
+            bucket["keys"].extend(column_keys)
+        papers.append({
+            "paper_id": paper.paper_id, "unit_id": paper.unit_id, "attempts": len(paper.attempt_ids),
+            "items_count": len(paper.slots), "kr20": kr20(paper.correct),
+            "mean_points": float(paper.totals.mean()) if len(paper.totals) else None, "items": items,
+        })
+    questions = []
+    for question_id, bucket in sorted(pooled.items()):
+        slot = bucket["slot"]
+        questions.append({
+            "question_id": question_id, "type": slot.type, "category": slot.category,
+            "papers": bucket["papers"],
+            **_item_figures(
+                np.concatenate(bucket["item"]), np.concatenate(bucket["rest"]), np.concatenate(bucket["totals"]),
+                bucket["ids"], bucket["keys"],
+            ),
+        })
+    return {"papers": papers, "questions": questions}
+
+
+async def item_analysis(session: AsyncSession, exam_id: int) -> dict[str, Any]:
+    """Item analysis of one exam: per paper (with KR-20) and per question pooled over papers."""
+    exam = await get_exam(session, exam_id)
+    responses = await load_responses(session, exam_id)
+    figures = await anyio.to_thread.run_sync(analyse, responses)
+    return {"exam_id": exam.id, **figures}
+
+
+def _paper_difficulty(responses: Responses) -> dict[int, dict[str, Any]]:
+    """Per paper: mean pooled facility of its questions and the expected 0–100 score they imply."""
+    seen: dict[int, list[float]] = defaultdict(list)
+    for paper in responses.papers:
+        for j, slot in enumerate(paper.slots):
+            seen[slot.question_id].extend(paper.correct[:, j].tolist())
+    facility = {question_id: float(np.mean(values)) for question_id, values in seen.items()}
+    result = {}
+    for paper in responses.papers:
+        total = sum(slot.points for slot in paper.slots)
+        facilities = [facility[slot.question_id] for slot in paper.slots]
+        expected = sum(slot.points * facility[slot.question_id] for slot in paper.slots)
+        result[paper.paper_id] = {
+            "observed_facility": float(np.mean(facilities)) if facilities else None,
+            "observed_expected_score": expected * 100 / total if total else None,
+            "own_facility": float(paper.correct.mean()) if paper.correct.size else None,
+        }
+    return result
+
+
+async def fairness(session: AsyncSession, exam_id: int) -> dict[str, Any]:
+    """Each unit's paper difficulty as drawn and as observed, and its average adjusted for the paper."""
+    report = await build_exam_report(session, exam_id)
+    papers = await repository.paper_shapes(session, exam_id)
+    responses = await load_responses(session, exam_id)
+    observed = await anyio.to_thread.run_sync(_paper_difficulty, responses)
+    raw_averages = report.raw.units
+    expected_scores = [
+        observed[p.id]["observed_expected_score"] for p in papers
+        if p.id in observed and observed[p.id]["observed_expected_score"] is not None
+    ]
+    baseline = float(np.mean(expected_scores)) if expected_scores else None
+    paper_of_unit = {p.unit_id: p for p in papers}
+    rows: list[dict[str, Any]] = []
+    for unit in report.units:
+        paper = paper_of_unit.get(unit.unit_id)
+        figures = observed.get(paper.id, {}) if paper is not None else {}
+        expected = figures.get("observed_expected_score")
+        average = raw_averages[str(unit.unit_id)].average
+        offset = expected - baseline if expected is not None and baseline is not None else None
+        rows.append({
+            "unit_id": unit.unit_id, "name": unit.name, "position": unit.position, "sat": unit.sat,
+            "average": unit.average, "paper_id": paper.id if paper is not None else None,
+            "drawn_difficulty": paper.expected_difficulty if paper is not None else None,
+            "observed_facility": figures.get("observed_facility"),
+            "own_facility": figures.get("own_facility"),
+            "paper_expected_score": expected,
+            "paper_offset": offset,
+            "adjusted_average": average - offset if average is not None and offset is not None else None,
+        })
+    adjusted = sorted((r for r in rows if r["adjusted_average"] is not None), key=lambda r: -r["adjusted_average"])
+    for index, row in enumerate(adjusted):
+        same = index and row["adjusted_average"] == adjusted[index - 1]["adjusted_average"]
+        row["adjusted_position"] = adjusted[index - 1]["adjusted_position"] if same else index + 1
+    for row in rows:
+        row.setdefault("adjusted_position", None)
+    return {"exam_id": report.exam_id, "mean_paper_expected_score": baseline, "units": rows}
