@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.core.deps import SessionDep
-from app.reports import service
+from app.reports import exports, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
 from app.reports.notice import build_notice, render_notice
@@ -72,3 +72,50 @@ async def practice(principal: ReportReader, session: SessionDep) -> dict[str, An
 async def banks(principal: ReportReader, session: SessionDep) -> dict[str, Any]:
     """Each unit's policy bank and how it covers the unit's duty list (a unit admin sees his own unit)."""
     return await service.bank_report(session, unit_scope(principal))
+
+
+class ExportFormat(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+class ExportTable(StrEnum):
+    units = "units"
+    individuals = "individuals"
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/api/exams/{exam_id}/report/export")
+async def export_report(
+    exam_id: int,
+    principal: ReportReader,
+    session: SessionDep,
+    format: ExportFormat = ExportFormat.xlsx,
+    table: ExportTable = ExportTable.units,
+) -> Response:
+    """The report as .xlsx (all sheets) or one table as .csv; individual rows scoped as for the API."""
+    report = await service.build_exam_report(session, exam_id)
+    scope = individual_scope(principal, None)
+    if format is ExportFormat.csv:
+        if table is ExportTable.units:
+            body = exports.csv_bytes(exports.UNIT_HEADERS, exports.unit_rows(report))
+        else:
+            individuals = await service.list_individuals(session, exam_id, scope)
+            body = exports.csv_bytes(exports.INDIVIDUAL_HEADERS, exports.individual_rows(individuals))
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-{table}.csv"'},
+        )
+    individuals = await service.list_individuals(session, exam_id, scope)
+    items = await item_analysis(session, exam_id)
+    if scope is not None:
+        items["papers"] = [paper for paper in items["papers"] if paper["unit_id"] == scope]
+    body = await exports.report_workbook(report, individuals, items)
+    return Response(
+        body,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-report.xlsx"'},
+    )

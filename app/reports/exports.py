@@ -1,0 +1,141 @@
+"""The report as .xlsx (概况, 单位排名, 职级, 个人成绩, 试题分析) and as .csv (unit ranking or individuals).
+
+Text cells that begin with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) are prefixed with ``'``
+so that no spreadsheet runs a unit or cadre name as a formula; numbers are written as numbers.
+Workbooks are built with xlsxwriter in a worker thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import xlsxwriter
+
+from app.org.models import RANK_LABELS, Rank
+from app.reports.schemas import ExamReport, IndividualRow
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+UNIT_HEADERS = ["名次", "单位", "参考人数", "缺考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)", "满分人数",
+                "不及格人数"]
+INDIVIDUAL_HEADERS = ["单位", "姓名", "职级", "得分", "百分制得分", "交卷时间"]
+RANK_HEADERS = ["职级", "参考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)"]
+ITEM_HEADERS = ["单位", "试卷", "题号", "试题ID", "题型", "类别", "分值", "作答人数", "通过率", "点二列相关",
+                "高低分组区分度", "标记"]
+
+
+def neutralise(value: Any) -> Any:
+    """A cell value safe from formula injection: risky text gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _rank_label(rank: str) -> str:
+    return RANK_LABELS[Rank(rank)] if rank in Rank.__members__ else rank
+
+
+def unit_rows(report: ExamReport) -> list[list[Any]]:
+    return [
+        [u.position, u.name, u.sat, u.absent, u.average, u.pass_rate, u.excellence_rate, u.full_rate, u.full_count,
+         u.fail_count]
+        for u in report.units
+    ]
+
+
+def individual_rows(individuals: Sequence[IndividualRow]) -> list[list[Any]]:
+    return [
+        [i.unit_name, i.cadre_name, _rank_label(i.rank), i.points, i.score,
+         i.submitted_at.isoformat() if i.submitted_at else None]
+        for i in individuals
+    ]
+
+
+def overview_rows(report: ExamReport) -> list[list[Any]]:
+    o = report.overall
+    return [
+        ["考试", report.exam_name],
+        ["参考人数", o.sat],
+        ["其中厅级", o.by_rank.ting],
+        ["其中处级", o.by_rank.chu],
+        ["其中科级", o.by_rank.ke],
+        ["缺考人数", o.absent],
+        ["参考单位机关干部总人数", o.headcount],
+        ["参考人数占比(%)", o.headcount_share],
+        ["平均分", o.average],
+        ["标准差", o.stdev],
+        ["及格人数", o.pass_count],
+        ["及格率(%)", o.pass_rate],
+        ["优秀人数(90分及以上)", o.excellent_count],
+        ["优秀率(%)", o.excellence_rate],
+        ["满分人数", o.full_count],
+        ["满分率(%)", o.full_rate],
+        ["单位平均分最高相差", report.spread.gap],
+    ]
+
+
+def rank_rows(report: ExamReport) -> list[list[Any]]:
+    return [[_rank_label(r.rank), r.sat, r.average, r.pass_rate, r.excellence_rate, r.full_rate] for r in report.ranks]
+
+
+def item_rows(items: dict[str, Any], unit_names: dict[int, str]) -> list[list[Any]]:
+    return [
+        [unit_names.get(paper["unit_id"], paper["unit_id"]), paper["paper_id"], item["position"], item["question_id"],
+         item["type"], item["category"], item["points"], item["attempts"], item["facility"], item["point_biserial"],
+         item["upper_lower"], "、".join(item["flags"])]
+        for paper in items["papers"]
+        for item in paper["items"]
+    ]
+
+
+def _workbook(sheets: list[tuple[str, list[str], list[list[Any]]]]) -> bytes:
+    buffer = io.BytesIO()
+    # strings_to_formulas off as well: even without the apostrophe, text is never stored as a formula.
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_urls": False})
+    bold = workbook.add_format({"bold": True})
+    for name, headers, rows in sheets:
+        sheet = workbook.add_worksheet(name)
+        for column, header in enumerate(headers):
+            sheet.write_string(0, column, header, bold)
+        for row_index, row in enumerate(rows, 1):
+            for column, value in enumerate(row):
+                value = neutralise(value)
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    sheet.write_string(row_index, column, value)
+                else:
+                    sheet.write_number(row_index, column, value)
+        sheet.set_column(0, max(len(headers) - 1, 0), 14)
+    workbook.close()
+    return buffer.getvalue()
+
+
+async def report_workbook(
+    report: ExamReport, individuals: Sequence[IndividualRow], items: dict[str, Any]
+) -> bytes:
+    """The .xlsx export; ``individuals`` and ``items`` are already scoped to what the caller may see."""
+    names = {u.unit_id: u.name for u in report.units}
+    sheets = [
+        ("概况", ["项目", "数值"], overview_rows(report)),
+        ("单位排名", UNIT_HEADERS, unit_rows(report)),
+        ("职级", RANK_HEADERS, rank_rows(report)),
+        ("个人成绩", INDIVIDUAL_HEADERS, individual_rows(individuals)),
+        ("试题分析", ITEM_HEADERS, item_rows(items, names)),
+    ]
+    return await anyio.to_thread.run_sync(_workbook, sheets)
+
+
+def csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if value is None else neutralise(value) for value in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
