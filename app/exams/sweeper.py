@@ -1,9 +1,76 @@
-"""The deadline sweeper (filled in with the attempts work)."""
+"""The deadline sweeper: every few seconds, submit and grade the attempts whose deadline and grace passed.
+
+Safe when several server processes run it at once: each batch is claimed by one conditional UPDATE
+(``status = 'in_progress'`` → ``'submitted'``) and graded in the same transaction, so no attempt is
+submitted or graded twice; on PostgreSQL the batch is picked with ``FOR UPDATE SKIP LOCKED`` so the
+processes share the work instead of queueing behind each other. It runs once at start-up, which is how
+overdue attempts are caught up after a crash.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
+
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database
+from app.core.logging import get_logger
+from app.exams.attempt_schemas import SubmitReason
+from app.exams.attempts import ATTEMPTS, IN_PROGRESS, claim_and_grade
+
+log = get_logger("exambank.sweeper")
+
+BATCH_SIZE = 500
+
+
+async def sweep_batch(
+    session: AsyncSession, *, now: datetime, grace_seconds: float, batch_size: int = BATCH_SIZE
+) -> list[int]:
+    """Submit (reason "deadline") and grade up to ``batch_size`` overdue attempts; returns their ids."""
+    cutoff = now - timedelta(seconds=grace_seconds)
+    due = (
+        select(ATTEMPTS.c.id)
+        .where(ATTEMPTS.c.status == IN_PROGRESS, ATTEMPTS.c.deadline_at < cutoff)
+        .order_by(ATTEMPTS.c.deadline_at)
+        .limit(batch_size)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return await claim_and_grade(
+        session, ATTEMPTS.c.id.in_(due), ATTEMPTS.c.deadline_at < cutoff, reason=SubmitReason.deadline, now=now
+    )
+
+
+async def sweep_overdue(
+    database: Database, *, now: datetime, grace_seconds: float, batch_size: int = BATCH_SIZE
+) -> list[int]:
+    """Sweep until no overdue attempt is left, one committed transaction per batch."""
+    submitted: list[int] = []
+    while True:
+        async with database.write_sessions() as session:
+            ids = await sweep_batch(session, now=now, grace_seconds=grace_seconds, batch_size=batch_size)
+            await session.commit()
+        submitted.extend(ids)
+        if len(ids) < batch_size:
+            return submitted
 
 
 async def run_sweeper(app: FastAPI) -> None:
-    return None
+    """Loop forever (until cancelled): sweep, then wait ``settings.sweep_interval_seconds``."""
+    settings = app.state.settings
+    while True:
+        try:
+            ids = await sweep_overdue(
+                app.state.database, now=app.state.clock.now(), grace_seconds=settings.save_grace_seconds
+            )
+            if ids:
+                log.info("overdue attempts submitted", count=len(ids))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The next round retries; the database still holds every saved answer.
+            log.error("sweep failed", error=repr(exc))
+        await asyncio.sleep(settings.sweep_interval_seconds)

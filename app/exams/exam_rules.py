@@ -1,0 +1,85 @@
+"""What the attempt, discipline and monitor services need to know about an exam, read with Core SQL.
+
+(The exams CRUD service owns exams; these few reads stay here so the hot paths load one narrow row.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.core.errors import ConflictError, ForbiddenError, NotFoundError
+from app.exams.models import Exam, ExamMode, ExamStatus
+
+ExamRow = Row[*tuple[Any, ...]]
+
+_EXAM_COLUMNS = (
+    Exam.id,
+    Exam.name,
+    Exam.mode,
+    Exam.status,
+    Exam.opens_at,
+    Exam.closes_at,
+    Exam.seed,
+    Exam.shuffle_questions,
+    Exam.shuffle_options,
+    Exam.time_limit_seconds,
+    Exam.multiple_scoring,
+    Exam.max_attempts,
+    Exam.required_attempts,
+    Exam.required_score,
+    Exam.focus_loss_limit,
+    Exam.owner_unit_id,
+    Exam.published_at,
+)
+
+
+async def load_exam(session: AsyncSession, exam_id: int, *, lock: Literal["share", "update"] | None = None) -> ExamRow:
+    """The exam's row, optionally locked (PostgreSQL; SQLite writers are serialised anyway)."""
+    query = select(*_EXAM_COLUMNS).where(Exam.id == exam_id)
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"exam {exam_id} not found")
+    return row
+
+
+def ensure_exam_open(exam: ExamRow, now: datetime) -> None:
+    """Refuse with 409 unless the exam takes attempts now: papers drawn, window open, not closed."""
+    if exam.status == ExamStatus.draft:
+        raise ConflictError("考试尚未开始：试卷尚未抽取 (the exam's papers are not drawn yet)")
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        raise ConflictError("考试已结束 (the exam is closed)")
+    if exam.opens_at is not None and now < exam.opens_at:
+        raise ConflictError(f"考试尚未开始 (the exam opens at {exam.opens_at.isoformat(timespec='seconds')})")
+    if exam.closes_at is not None and now >= exam.closes_at:
+        raise ConflictError(f"考试已结束 (the exam closed at {exam.closes_at.isoformat(timespec='seconds')})")
+
+
+def results_published(exam: ExamRow) -> bool:
+    return exam.status == ExamStatus.published or exam.published_at is not None
+
+
+def is_practice(exam: ExamRow) -> bool:
+    return bool(exam.mode == ExamMode.practice)
+
+
+def may_manage_exam(principal: Principal, exam: ExamRow, *roles: Role) -> bool:
+    """Holders of ``roles`` manage every exam; a unit admin manages his own unit's practice exams."""
+    return principal.has_any(*roles) or (
+        Role.unit_admin in principal.roles
+        and exam.mode == ExamMode.practice
+        and exam.owner_unit_id is not None
+        and exam.owner_unit_id == principal.unit_id
+    )
+
+
+def ensure_can_manage_exam(principal: Principal, exam: ExamRow, *roles: Role) -> None:
+    if not may_manage_exam(principal, exam, *roles):
+        raise ForbiddenError("this needs one of the roles: " + ", ".join(roles))

@@ -1,0 +1,102 @@
+"""A paper as served to examinees, parsed once per process.
+
+A paper's ``content`` never changes once drawn (a redraw replaces it and stamps a new ``created_at``;
+regrade changes only the key), so the parsed form is cached by (paper id, created_at). Keys are never
+cached: every save reads the current key in the same statement that locks its attempt.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.bank.models import QuestionType
+from app.core.errors import ConflictError
+from app.papers.models import Paper
+
+JUDGE_OPTIONS = (("T", "正确"), ("F", "错误"))
+CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServedQuestion:
+    no: int
+    type: str
+    points: float
+    stem: str
+    options: tuple[tuple[str, str], ...]
+
+    @property
+    def option_keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.options)
+
+    def text_of(self, key: str) -> str:
+        return next((text for k, text in self.options if k == key), "")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPaper:
+    id: int
+    stamp: datetime
+    questions: dict[int, ServedQuestion]
+
+    @property
+    def total_points(self) -> float:
+        return sum(q.points for q in self.questions.values())
+
+
+def parse_served_paper(paper_id: int, stamp: datetime, content: list[Any]) -> ServedPaper:
+    questions: dict[int, ServedQuestion] = {}
+    for item in content:
+        options = tuple((str(o["key"]), str(o["text"])) for o in item.get("options") or [])
+        if item["type"] == QuestionType.judge and not options:
+            options = JUDGE_OPTIONS
+        no = int(item["no"])
+        questions[no] = ServedQuestion(
+            no=no, type=str(item["type"]), points=float(item["points"]), stem=str(item["stem"]), options=options
+        )
+    return ServedPaper(id=paper_id, stamp=stamp, questions=questions)
+
+
+class ServedPaperCache:
+    """A small LRU of parsed papers, keyed by id and creation stamp."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._size = size
+        self._papers: OrderedDict[tuple[int, datetime], ServedPaper] = OrderedDict()
+
+    def get(self, paper_id: int, stamp: datetime) -> ServedPaper | None:
+        paper = self._papers.get((paper_id, stamp))
+        if paper is not None:
+            self._papers.move_to_end((paper_id, stamp))
+        return paper
+
+    def put(self, paper: ServedPaper) -> ServedPaper:
+        self._papers[(paper.id, paper.stamp)] = paper
+        while len(self._papers) > self._size:
+            self._papers.popitem(last=False)
+        return paper
+
+    def clear(self) -> None:
+        self._papers.clear()
+
+
+served_papers = ServedPaperCache()
+
+
+async def served_paper(session: AsyncSession, paper_id: int, stamp: datetime | None = None) -> ServedPaper:
+    """The parsed paper, from the cache when its stamp is known and current."""
+    if stamp is not None:
+        cached = served_papers.get(paper_id, stamp)
+        if cached is not None:
+            return cached
+    row = (await session.execute(select(Paper.created_at, Paper.content).where(Paper.id == paper_id))).one_or_none()
+    if row is None:
+        raise ConflictError(f"paper {paper_id} is gone")
+    cached = served_papers.get(paper_id, row.created_at)
+    return cached or served_papers.put(parse_served_paper(paper_id, row.created_at, row.content))
