@@ -1,0 +1,47 @@
+"""The supervisors' dashboard in headless Chromium: report tables, ECharts charts, the notice with a print view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login, screenshot
+from tests.web.seed import REPORT_UNITS, seed_report_exam
+
+pytestmark = pytest.mark.browser
+
+
+def test_dashboard_renders_the_report_with_its_charts(
+    new_page: Any, admin_api: httpx2.Client, live_database_url: str
+) -> None:
+    seeded = seed_report_exam(admin_api, live_database_url)
+    page = new_page()
+    login(page, ADMIN_USERNAME, ADMIN_PASSWORD, staff=True)
+
+    page.goto("/dashboard")
+    page.get_by_role("link", name="成绩报告").first.wait_for()
+    page.goto(f"/dashboard/exams/{seeded.exam_id}")
+    units_table = page.locator("[data-testid=units-table] tbody tr")
+    units_table.first.wait_for()
+    assert units_table.count() == len(REPORT_UNITS)
+    # best first: 公安厅 (93.2) ahead of 法院 (80.0) and 财政厅 (76.5)
+    assert "省公安厅" in units_table.nth(0).inner_text()
+    assert page.locator("[data-testid=overall]").get_by_text(str(seeded.participant_count), exact=True).count() >= 1
+    for chart in ("units", "distribution", "ranks", "categories", "incidents"):
+        page.locator(f"#chart-{chart} canvas").wait_for()
+    page.wait_for_timeout(300)
+    assert page.js_errors == [], page.failed_responses
+    screenshot(page, "dashboard", full_page=True)
+
+    page.goto(f"/dashboard/exams/{seeded.exam_id}/notice")
+    notice = page.locator("[data-testid=notice]")
+    notice.get_by_text("省公安厅").first.wait_for()
+    assert "省公安厅" in notice.inner_text()
+    page.emulate_media(media="print")
+    assert page.locator(".topbar").is_hidden()
+    screenshot(page, "notice-print", full_page=True)
+    page.emulate_media(media="screen")
+    screenshot(page, "notice", full_page=True)
+    assert page.js_errors == []

@@ -1,0 +1,156 @@
+"""An examinee takes a whole exam in headless Chromium: network drop, reload, answer card, submit, score."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.web.conftest import login, screenshot
+from tests.web.seed import SeededExam, has_route, seed_exam
+
+pytestmark = pytest.mark.browser
+
+NEEDED_ROUTES = [
+    ("post", "/api/exams"),
+    ("post", "/api/exams/{}/papers"),
+    ("post", "/api/exams/{}/participants"),
+    ("post", "/api/exams/{}/attempts"),
+    ("put", "/api/attempts/{}/answers"),
+    ("post", "/api/attempts/{}/submit"),
+    ("get", "/api/attempts/{}/result"),
+]
+FORBIDDEN_IN_PAPER = {"answer", "answers_key", "answer_key", "key", "keys", "explanation", "correct", "right", "score"}
+OFFLINE_NOISE = ("ERR_INTERNET_DISCONNECTED", "Failed to fetch", "net::ERR")
+
+
+def _skip_unless_exam_api(api: httpx2.Client) -> None:
+    missing = [f"{m.upper()} {p}" for m, p in NEEDED_ROUTES if not has_route(api, m, p)]
+    if missing:
+        pytest.skip("the exams/attempts API has not landed yet: " + ", ".join(missing))
+
+
+def _answer(page: Any, index: int, question: dict[str, Any], texts: set[str]) -> None:
+    page.locator(".cells button").nth(index).click()
+    article = page.locator(f"#q-{question['no']}")
+    for text in sorted(texts):
+        article.locator("label.option", has_text=text).click()
+
+
+def _plan(seeded: SeededExam, questions: list[dict[str, Any]]) -> tuple[list[tuple[int, set[str]]], int, float]:
+    """Which option texts to pick per question: all right except one wrong single and one unanswered judge."""
+    wrong_index = next(i for i, q in enumerate(questions) if q["type"] == "single")
+    skipped_index = max(i for i, q in enumerate(questions) if q["type"] == "judge")
+    plan: list[tuple[int, set[str]]] = []
+    expected = 0.0
+    for index, question in enumerate(questions):
+        right = seeded.right_texts[question["stem"]]
+        if index == skipped_index:
+            continue
+        if index == wrong_index:
+            wrong = next(o["text"] for o in question["options"] if o["text"] not in right)
+            plan.append((index, {wrong}))
+            continue
+        plan.append((index, right))
+        expected += float(question["points"])
+    return plan, skipped_index, expected
+
+
+def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(new_page: Any, admin_api: httpx2.Client) -> None:
+    _skip_unless_exam_api(admin_api)
+    seeded = seed_exam(admin_api, mode="practice")
+    page = new_page()
+    started: list[dict[str, Any]] = []
+
+    def remember_start(response: Any) -> None:
+        if re.search(r"/api/exams/\d+/attempts$", response.url) and response.request.method == "POST":
+            started.append(response.json())
+
+    page.on("response", remember_start)
+
+    login(page, seeded.ticket_no, seeded.pin)
+    assert page.url.endswith("/exam")
+    page.get_by_role("heading", name="考试须知").wait_for()
+    screenshot(page, "exam-rules")
+    page.get_by_role("button", name="开始答题").click()
+    page.locator("[data-testid=question]").first.wait_for()
+
+    questions: list[dict[str, Any]] = started[0]["questions"]
+    for question in questions:
+        assert not FORBIDDEN_IN_PAPER & set(question), f"the paper leaks {FORBIDDEN_IN_PAPER & set(question)}"
+        for option in question["options"]:
+            assert set(option) <= {"key", "text"}
+    plan, skipped_index, expected = _plan(seeded, questions)
+    save_state = page.locator("[data-testid=save-state]")
+
+    # one question at a time, online
+    for index, texts in plan[:3]:
+        _answer(page, index, questions[index], texts)
+    save_state.filter(has_text=re.compile(r"已保存 \d\d:\d\d:\d\d")).wait_for()
+
+    # the network drops: answers queue locally and the page says so
+    page.context.set_offline(True)
+    for index, texts in plan[3:5]:
+        _answer(page, index, questions[index], texts)
+    save_state.filter(has_text="网络中断，答案已暂存本机").wait_for()
+    page.get_by_text("网络中断，答案已暂存本机，网络恢复后将自动补传。").wait_for()
+    screenshot(page, "exam-offline")
+    page.context.set_offline(False)
+    save_state.filter(has_text=re.compile(r"^已保存 ")).wait_for(timeout=20_000)
+
+    # all on one page; one more answer, then a reload straight away
+    page.get_by_label("整卷显示").check()
+    index, texts = plan[5]
+    _answer(page, index, questions[index], texts)
+    page.reload()
+    page.locator("[data-testid=question]").first.wait_for()
+    assert page.get_by_label("整卷显示").is_checked()
+    for index, _texts in plan[:6]:
+        checked = page.locator(f"#q-{questions[index]['no']} input:checked")
+        assert checked.count() >= 1, f"question {index + 1} lost its answer after the reload"
+
+    for index, texts in plan[6:]:
+        _answer(page, index, questions[index], texts)
+    page.locator(f"#q-{questions[0]['no']}").get_by_role("button", name="标记").click()
+    page.evaluate("document.dispatchEvent(new Event('copy'))")
+    save_state.filter(has_text=re.compile(r"^已保存 ")).wait_for()
+    summary = page.locator("[data-testid=card-summary]")
+    assert summary.inner_text() == f"已答 {len(plan)} 题，未答 1 题，标记 1 题"
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "exam-room")
+    page.locator(".answer-card").screenshot(path=str(_shot_path("answer-card")))
+
+    page.locator(".answer-card").get_by_role("button", name="交卷").click()
+    confirm = page.locator("[data-testid=confirm-text]")
+    confirm.wait_for()
+    assert "还有 1 题未作答" in confirm.inner_text()
+    screenshot(page, "exam-submit-confirm")
+    page.get_by_role("button", name="确认交卷").click()
+
+    page.locator("[data-testid=submitted]").get_by_role("heading", name="已交卷").wait_for()
+    score = page.locator("[data-testid=score]")
+    score.wait_for()
+    assert float(score.inner_text()) == pytest.approx(expected)
+    assert page.locator("[data-testid=result] .explain").first.is_visible()
+    screenshot(page, "exam-result", full_page=False)
+    real_errors = [e for e in page.js_errors if not any(noise in e for noise in OFFLINE_NOISE)]
+    assert real_errors == []
+
+    # the server agrees, and a second device resumes into the submitted state
+    attempt_id = started[0]["attempt_id"]
+    result = admin_api.get(f"/api/attempts/{attempt_id}/result")
+    if result.status_code == 200:
+        assert float(result.json()["score"]) == pytest.approx(expected)
+    other = new_page(390, 844)
+    login(other, seeded.ticket_no, seeded.pin)
+    other.get_by_role("button", name="开始答题").click()
+    other.locator("[data-testid=submitted]").get_by_role("heading", name="已交卷").wait_for()
+
+
+def _shot_path(name: str) -> Any:
+    from tests.web.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
