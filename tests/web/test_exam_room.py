@@ -133,7 +133,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(new_pag
     score = page.locator("[data-testid=score]")
     score.wait_for()
     assert float(score.inner_text()) == pytest.approx(expected)
-    assert page.locator("[data-testid=result] .explain").first.is_visible()
+    assert page.locator("[data-testid=result]").get_by_text("的依据见相关规定").first.is_visible()
     screenshot(page, "exam-result", full_page=False)
     real_errors = [e for e in page.js_errors if not any(noise in e for noise in OFFLINE_NOISE)]
     assert real_errors == []

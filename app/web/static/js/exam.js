@@ -20,9 +20,10 @@ function examRoom(config) {
       window.addEventListener('online', () => { this.offline = false; this.flush(); });
       window.addEventListener('offline', () => { this.offline = true; });
       window.addEventListener('beforeunload', () => { if (Object.keys(this.pending).length) this.flush(true); });
-      document.addEventListener('visibilitychange', () => { if (document.hidden) this.report('focus_lost'); });
-      window.addEventListener('blur', () => this.report('blur'));
+      document.addEventListener('visibilitychange', () => { if (document.hidden) this.report('visibility_hidden'); });
+      window.addEventListener('blur', () => this.report('focus_lost'));
       for (const kind of ['copy', 'cut', 'paste']) document.addEventListener(kind, () => this.report(kind));
+      document.addEventListener('contextmenu', () => this.report('context_menu'));
       // A reload during an attempt goes straight back into it; the server resumes the same attempt.
       if (saved.started) this.start();
     },
@@ -54,7 +55,7 @@ function examRoom(config) {
         this.tickTimer = setInterval(() => this.tick(), 500);
         if (Object.keys(this.pending).length) this.flush();
       } catch (e) {
-        if (e.status === 409) return this.finished(this.attemptId, '本次考试已交卷或已结束。');
+        if (e.status === 409 && String(e.detail).includes('交卷')) return this.finished(this.attemptId, '本次考试已交卷。');
         this.error = e instanceof ApiError ? errorText(e) : '无法连接服务器，请检查网络后重试';
       } finally { this.busy = false; }
     },
@@ -81,6 +82,7 @@ function examRoom(config) {
     },
     get resultItems() { const r = this.result || {}; return r.questions || r.items || []; },
 
+    keyText(item, key) { if (item.type !== 'judge') return key; const o = item.options.find(x => x.key === key); return o ? o.text : key; },
     isChosen(no, key) { return (this.answers[no] || []).includes(key); },
     isAnswered(no) { return (this.answers[no] || []).length > 0; },
     isFlagged(no) { return this.flags.includes(no); },
@@ -109,7 +111,8 @@ function examRoom(config) {
       this.saving = true;
       try {
         const reply = await api('PUT', '/api/attempts/' + this.attemptId + '/answers', {seq: this.seq, answers: batch}, {keepalive: !!keepalive});
-        if (reply && reply.last_seq && reply.last_seq > this.seq) { this.seq = reply.last_seq; this.persist(); this.saving = false; return this.flush(); }
+        // Another device (or a lost reply) already used this seq: continue above the stored one and resend.
+        if (reply && reply.saved === false && reply.last_seq >= this.seq) { this.seq = reply.last_seq; this.persist(); this.saving = false; return this.flush(); }
         for (const [no, keys] of Object.entries(batch)) if (JSON.stringify(this.pending[no]) === JSON.stringify(keys)) delete this.pending[no];
         this.offline = false; this.savedAt = new Date(); this.persist();
       } catch (e) {
@@ -137,8 +140,8 @@ function examRoom(config) {
         if (this.offline) break;
       }
       try {
-        await api('POST', '/api/attempts/' + this.attemptId + '/submit');
-        this.finished(this.attemptId, reason === 'time' ? '考试时间到，系统已自动交卷。' : '您已成功交卷。');
+        const reply = await api('POST', '/api/attempts/' + this.attemptId + '/submit');
+        this.finished(this.attemptId, reason === 'time' ? '考试时间到，系统已自动交卷。' : '您已成功交卷。', reply && reply.result);
       } catch (e) {
         if (e instanceof ApiError && e.status === 409) return this.finished(this.attemptId, '本次考试已交卷。');
         this.phase = 'taking';
@@ -148,11 +151,12 @@ function examRoom(config) {
       }
     },
 
-    async finished(attemptId, text) {
+    async finished(attemptId, text, result) {
       clearInterval(this.tickTimer);
       this.phase = 'submitted'; this.submittedText = text; this.attemptId = attemptId;
       this.pending = {};
       this.persist();
+      if (result && result.questions) { this.result = result; return; }
       if (config.mode === 'practice' && attemptId) {
         try { this.result = await api('GET', '/api/attempts/' + attemptId + '/result'); } catch (_) { this.submittedText += '成绩稍后可查看。'; }
       } else {
@@ -164,10 +168,12 @@ function examRoom(config) {
       if (this.phase !== 'taking' || !this.attemptId) return;
       const now = performance.now();
       // A window switch fires both blur and visibilitychange: report it once.
-      const group = kind === 'blur' || kind === 'focus_lost' ? 'focus' : kind;
+      const group = kind === 'visibility_hidden' || kind === 'focus_lost' ? 'focus' : kind;
       if (this.lastEventAt[group] && now - this.lastEventAt[group] < 1500) return;
       this.lastEventAt[group] = now;
-      api('POST', '/api/attempts/' + this.attemptId + '/events', {kind, at: new Date().toISOString()}, {noRedirect: true}).catch(() => {});
+      api('POST', '/api/attempts/' + this.attemptId + '/events', {kind, detail: {at: new Date().toISOString()}}, {noRedirect: true})
+        .then(reply => { if (reply && reply.submitted) this.finished(this.attemptId, '离开考试页面次数超过规定，系统已自动交卷。'); })
+        .catch(() => {});
     },
   };
 }
