@@ -135,7 +135,7 @@ def new_page(chromium_browser: Any, live_server: str) -> Iterator[Any]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.js_errors = errors
         page.failed_responses = failed = []
-        page.on("response", lambda response: failed.append(f"{response.status} {response.url}") if response.status >= 400 else None)
+        page.on("response", lambda reply: failed.append(f"{reply.status} {reply.url}") if reply.status >= 400 else None)
         return page
 
     yield make

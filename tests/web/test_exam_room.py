@@ -58,7 +58,9 @@ def _plan(seeded: SeededExam, questions: list[dict[str, Any]]) -> tuple[list[tup
     return plan, skipped_index, expected
 
 
-def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(new_page: Any, admin_api: httpx2.Client) -> None:
+def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
+    new_page: Any, admin_api: httpx2.Client
+) -> None:
     _skip_unless_exam_api(admin_api)
     seeded = seed_exam(admin_api, mode="practice")
     page = new_page()
@@ -82,7 +84,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(new_pag
         assert not FORBIDDEN_IN_PAPER & set(question), f"the paper leaks {FORBIDDEN_IN_PAPER & set(question)}"
         for option in question["options"]:
             assert set(option) <= {"key", "text"}
-    plan, skipped_index, expected = _plan(seeded, questions)
+    plan, _skipped, expected = _plan(seeded, questions)
     save_state = page.locator("[data-testid=save-state]")
 
     # one question at a time, online
