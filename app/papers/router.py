@@ -1,5 +1,50 @@
+"""Blueprints: define, preview, list, and the built-in presets."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
+
+from app.accounts.dependencies import CurrentPrincipal
+from app.core.deps import ClockDep, SessionDep
+from app.papers import service
+from app.papers.schemas import BlueprintCreate, BlueprintPreview, BlueprintRead, BlueprintSpec, PresetRead
 
 router = APIRouter(tags=["papers"])
+
+
+@router.post("/api/blueprints", response_model=BlueprintRead, status_code=status.HTTP_201_CREATED)
+async def create_blueprint(
+    body: BlueprintCreate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> BlueprintRead:
+    blueprint = await service.create_blueprint(session, data=body, principal=principal, now=clock.now())
+    return service.blueprint_read(blueprint)
+
+
+@router.post("/api/blueprints/preview", response_model=BlueprintPreview)
+async def preview_blueprint(body: BlueprintSpec, principal: CurrentPrincipal) -> BlueprintPreview:
+    service.ensure_blueprint_read(principal)
+    return service.preview_blueprint(body)
+
+
+@router.get("/api/blueprints", response_model=list[BlueprintRead])
+async def list_blueprints(principal: CurrentPrincipal, session: SessionDep) -> list[BlueprintRead]:
+    service.ensure_blueprint_read(principal)
+    return [service.blueprint_read(b) for b in await service.list_blueprints(session)]
+
+
+@router.get("/api/blueprints/presets", response_model=list[PresetRead])
+async def list_presets(principal: CurrentPrincipal, session: SessionDep) -> list[PresetRead]:
+    service.ensure_blueprint_read(principal)
+    return await service.list_presets(session)
+
+
+@router.post("/api/blueprints/presets/{key}", response_model=BlueprintRead)
+async def use_preset(key: str, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> BlueprintRead:
+    blueprint = await service.ensure_preset(session, key=key, principal=principal, now=clock.now())
+    return service.blueprint_read(blueprint)
+
+
+@router.get("/api/blueprints/{blueprint_id}", response_model=BlueprintRead)
+async def get_blueprint(blueprint_id: int, principal: CurrentPrincipal, session: SessionDep) -> BlueprintRead:
+    service.ensure_blueprint_read(principal)
+    return service.blueprint_read(await service.get_blueprint(session, blueprint_id))

@@ -1,0 +1,408 @@
+"""Participants and admission tickets: explicit lists or stratified samples, ticket numbers, PINs.
+
+Every participant gets an examinee account whose username is the ticket number and whose password is a
+six-digit PIN, stored as a keyed HMAC (``hash_pin``) so thousands of logins per minute stay cheap. The PIN
+is shown once, when issued or re-issued; re-issuing replaces the hash (the old PIN stops working), clears
+the lockout and revokes the examinee's sessions.
+
+Ticket numbers read ``EEEE-UUU-SSSS``: the exam id, the unit id and a sequence within the unit, zero-padded
+(wider when a number outgrows its field). They are unique because the three parts are.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+import anyio.to_thread
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts_service
+from app.accounts.models import Role, User
+from app.accounts.principal import Principal
+from app.core.audit import record_audit
+from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.core.security import hash_pin, new_pin
+from app.exams import service
+from app.exams.models import Absence, Attempt, Exam, ExamStatus, Participant
+from app.exams.sampling import UnitSample, sample_participants
+from app.exams.schemas import (
+    ParticipantIssued,
+    ParticipantRead,
+    ParticipantsAdd,
+    ReissueRequest,
+    SamplePreview,
+    SampleSpec,
+    TicketRead,
+    UnitSampleRead,
+)
+from app.org.models import RANK_LABELS, Cadre, Rank, Unit
+
+TICKET_READERS = (Role.organiser, Role.proctor, Role.supervisor)
+
+
+def ticket_number(exam_id: int, unit_id: int, seq: int) -> str:
+    return f"{exam_id:04d}-{unit_id:03d}-{seq:04d}"
+
+
+def _ticket_seq(ticket_no: str) -> int:
+    try:
+        return int(ticket_no.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _CadreRow:
+    id: int
+    unit_id: int
+    name: str
+    rank: str
+    is_active: bool
+
+
+def ensure_accepts_participants(exam: Exam, now: datetime) -> None:
+    """No new participants once the exam is closed or its window is over."""
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        raise ConflictError(f"exam {exam.id} is {exam.status}: no new participants")
+    if exam.closes_at is not None and now >= exam.closes_at:
+        raise ConflictError(f"exam {exam.id} closed at {exam.closes_at.isoformat()}: no new participants")
+
+
+async def _cadres(session: AsyncSession, cadre_ids: Sequence[int]) -> dict[int, _CadreRow]:
+    if not cadre_ids:
+        return {}
+    rows = await session.execute(
+        select(Cadre.id, Cadre.unit_id, Cadre.name, Cadre.rank, Cadre.is_active).where(Cadre.id.in_(list(cadre_ids)))
+    )
+    return {r.id: _CadreRow(r.id, r.unit_id, r.name, r.rank, r.is_active) for r in rows}
+
+
+async def _existing(session: AsyncSession, exam_id: int) -> dict[int, Participant]:
+    rows = await session.scalars(select(Participant).where(Participant.exam_id == exam_id))
+    return {p.cadre_id: p for p in rows}
+
+
+async def _units(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, Unit]:
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(list(unit_ids))))
+    return {u.id: u for u in rows}
+
+
+async def _sample_plan(
+    session: AsyncSession, exam: Exam, spec: SampleSpec
+) -> tuple[dict[int, UnitSample], int, dict[int, Unit]]:
+    exam_units = await service.exam_unit_ids(session, exam.id)
+    unit_ids = exam_units
+    if spec.unit_ids is not None:
+        outside = sorted(set(spec.unit_ids) - set(exam_units))
+        if outside:
+            raise UnprocessableError(field_error("sample.unit_ids", f"units {outside} do not take part in the exam"))
+        unit_ids = sorted(set(spec.unit_ids))
+    units = await _units(session, unit_ids)
+    roster = await session.execute(
+        select(Cadre.id, Cadre.unit_id, Cadre.rank)
+        .where(Cadre.unit_id.in_(unit_ids), Cadre.is_active.is_(True))
+        .order_by(Cadre.id)
+    )
+    already = await session.scalars(select(Participant.cadre_id).where(Participant.exam_id == exam.id))
+    seed = spec.seed if spec.seed is not None else exam.seed
+    plan = sample_participants(
+        [(r.id, r.unit_id, r.rank) for r in roster],
+        large_units={u: units[u].large for u in unit_ids},
+        ratio=spec.ratio, minimum=spec.minimum, large_minimum=spec.large_minimum, seed=seed, already=set(already),
+    )
+    return plan, seed, units
+
+
+def _plan_read(plan: dict[int, UnitSample], seed: int, ratio: float, units: dict[int, Unit]) -> SamplePreview:
+    return SamplePreview(
+        seed=seed, ratio=ratio, total=sum(len(s.selected) for s in plan.values()),
+        units=[
+            UnitSampleRead(
+                unit_id=s.unit_id, unit_code=units[s.unit_id].code, large=s.large, minimum=s.minimum,
+                roster=s.roster, targets=s.targets, selected=len(s.selected), kept=s.kept, warnings=list(s.warnings),
+            )
+            for s in plan.values()
+        ],
+    )
+
+
+async def preview_sample(session: AsyncSession, *, exam: Exam, spec: SampleSpec, principal: Principal) -> SamplePreview:
+    """Who a sample would draw per unit and rank, with warnings, without writing anything."""
+    service.ensure_can_manage(principal, exam)
+    plan, seed, units = await _sample_plan(session, exam, spec)
+    return _plan_read(plan, seed, spec.ratio, units)
+
+
+async def _check_listed(session: AsyncSession, exam: Exam, cadre_ids: list[int]) -> dict[int, _CadreRow]:
+    duplicates = sorted({c for c in cadre_ids if cadre_ids.count(c) > 1})
+    if duplicates:
+        raise UnprocessableError(field_error("cadre_ids", f"cadres listed more than once: {duplicates}"))
+    cadres = await _cadres(session, cadre_ids)
+    missing = sorted(set(cadre_ids) - set(cadres))
+    if missing:
+        raise UnprocessableError(field_error("cadre_ids", f"no such cadres: {missing}"))
+    inactive = sorted(c.id for c in cadres.values() if not c.is_active)
+    if inactive:
+        raise UnprocessableError(field_error("cadre_ids", f"cadres {inactive} are no longer active"))
+    unit_ids = set(await service.exam_unit_ids(session, exam.id))
+    outside = sorted(c.id for c in cadres.values() if c.unit_id not in unit_ids)
+    if outside:
+        raise UnprocessableError(field_error("cadre_ids", f"cadres {outside} belong to units not taking part"))
+    return cadres
+
+
+async def _issue_tickets(
+    session: AsyncSession, *, exam: Exam, cadres: Sequence[_CadreRow], secret: str, now: datetime
+) -> dict[int, tuple[str, str]]:
+    """Create participants and their examinee accounts; returns cadre id → (ticket_no, pin)."""
+    if not cadres:
+        return {}
+    taken = await session.scalars(select(Participant.ticket_no).where(Participant.exam_id == exam.id))
+    next_seq: dict[int, int] = defaultdict(lambda: 1)
+    for ticket_no in taken:
+        unit_part = ticket_no.split("-")[1] if ticket_no.count("-") == 2 else ""
+        if unit_part.isdigit():
+            next_seq[int(unit_part)] = max(next_seq[int(unit_part)], _ticket_seq(ticket_no) + 1)
+    ordered = sorted(cadres, key=lambda c: (c.unit_id, c.id))
+    tickets: dict[int, str] = {}
+    for cadre in ordered:
+        tickets[cadre.id] = ticket_number(exam.id, cadre.unit_id, next_seq[cadre.unit_id])
+        next_seq[cadre.unit_id] += 1
+    # A staff account could hold a ticket-shaped username; skip past any such clash.
+    clashes = set(await session.scalars(select(User.username).where(User.username.in_(list(tickets.values())))))
+    while clashes:
+        for cadre in ordered:
+            if tickets[cadre.id] in clashes:
+                tickets[cadre.id] = ticket_number(exam.id, cadre.unit_id, next_seq[cadre.unit_id])
+                next_seq[cadre.unit_id] += 1
+        clashes = set(await session.scalars(select(User.username).where(User.username.in_(list(tickets.values())))))
+    pins = {cadre.id: new_pin() for cadre in ordered}
+    user_ids = await session.scalars(
+        insert(User).returning(User.id, sort_by_parameter_order=True),
+        [
+            {
+                "username": tickets[c.id], "display_name": c.name, "password_hash": hash_pin(pins[c.id], secret),
+                "roles": [str(Role.examinee)], "unit_id": c.unit_id, "is_active": True, "failed_logins": 0,
+                "created_at": now, "updated_at": now,
+            }
+            for c in ordered
+        ],
+    )
+    await session.execute(insert(Participant), [
+        {"exam_id": exam.id, "cadre_id": c.id, "unit_id": c.unit_id, "rank": c.rank, "ticket_no": tickets[c.id],
+         "user_id": user_id, "created_at": now}
+        for c, user_id in zip(ordered, user_ids, strict=True)
+    ])
+    return {c.id: (tickets[c.id], pins[c.id]) for c in ordered}
+
+
+async def add_participants(
+    session: AsyncSession, *, exam: Exam, data: ParticipantsAdd, principal: Principal, secret: str, now: datetime
+) -> tuple[list[ParticipantIssued], list[str]]:
+    """Add listed or sampled cadres; new ones get a ticket and a PIN (shown once), existing ones are kept.
+
+    Returns the participants asked for and the sample's warnings (each prefixed by its unit's code).
+    """
+    service.ensure_can_manage(principal, exam)
+    ensure_accepts_participants(exam, now)
+    existing = await _existing(session, exam.id)
+    warnings: list[str] = []
+    audit: dict[str, object]
+    if data.cadre_ids is not None:
+        cadres = await _check_listed(session, exam, data.cadre_ids)
+        chosen = list(data.cadre_ids)
+        audit = {"cadre_ids": chosen}
+    else:
+        assert data.sample is not None
+        plan, seed, units = await _sample_plan(session, exam, data.sample)
+        chosen = [c for s in plan.values() for c in s.selected]
+        cadres = await _cadres(session, chosen)
+        warnings = [f"{units[s.unit_id].code}: {w}" for s in plan.values() for w in s.warnings]
+        audit = {"sample": {**data.sample.model_dump(), "seed": seed}, "warnings": warnings,
+                 "by_unit": {str(u): len(s.selected) for u, s in plan.items()}}
+    fresh = [cadres[c] for c in chosen if c not in existing]
+    issued = await _issue_tickets(session, exam=exam, cadres=fresh, secret=secret, now=now)
+    result = []
+    for cadre_id in sorted(chosen, key=lambda c: (cadres[c].unit_id, c)):
+        cadre = cadres[cadre_id]
+        if cadre_id in issued:
+            ticket_no, pin = issued[cadre_id]
+            result.append(ParticipantIssued(cadre_id=cadre_id, unit_id=cadre.unit_id, ticket_no=ticket_no, pin=pin,
+                                            name=cadre.name, rank=Rank(cadre.rank), created=True))
+        else:
+            participant = existing[cadre_id]
+            result.append(ParticipantIssued(
+                cadre_id=cadre_id, unit_id=participant.unit_id, ticket_no=participant.ticket_no, pin=None,
+                name=cadre.name, rank=Rank(participant.rank), created=False,
+            ))
+    await record_audit(session, actor_id=principal.id, action="exam.participants.add", entity="exam",
+                       entity_id=exam.id, detail={**audit, "created": len(issued)}, at=now)
+    return result, warnings
+
+
+async def list_participants(
+    session: AsyncSession, *, exam: Exam, unit_id: int | None
+) -> list[ParticipantRead]:
+    """The exam's participants with name, rank, ticket and whether an absence is recorded."""
+    absent = exists().where(Absence.exam_id == Participant.exam_id, Absence.cadre_id == Participant.cadre_id)
+    query = (
+        select(Participant, Cadre.name, absent.label("absent"))
+        .join(Cadre, Cadre.id == Participant.cadre_id)
+        .where(Participant.exam_id == exam.id)
+    )
+    if unit_id is not None:
+        query = query.where(Participant.unit_id == unit_id)
+    rows = await session.execute(query.order_by(Participant.ticket_no))
+    return [
+        ParticipantRead(
+            id=p.id, cadre_id=p.cadre_id, unit_id=p.unit_id, name=name, rank=Rank(p.rank), ticket_no=p.ticket_no,
+            user_id=p.user_id, absent=bool(is_absent), created_at=p.created_at,
+        )
+        for p, name, is_absent in rows
+    ]
+
+
+async def get_participant(session: AsyncSession, exam_id: int, cadre_id: int) -> Participant:
+    participant = await session.scalar(
+        select(Participant).where(Participant.exam_id == exam_id, Participant.cadre_id == cadre_id)
+    )
+    if participant is None:
+        raise NotFoundError(f"cadre {cadre_id} is not a participant of exam {exam_id}")
+    return participant
+
+
+async def remove_participant(
+    session: AsyncSession, *, exam: Exam, cadre_id: int, principal: Principal, now: datetime
+) -> None:
+    """Take a cadre off the exam before he started; his ticket account is deleted."""
+    service.ensure_can_manage(principal, exam)
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        raise ConflictError(f"exam {exam.id} is {exam.status}: participants can no longer be removed")
+    participant = await get_participant(session, exam.id, cadre_id)
+    if await session.scalar(select(exists().where(Attempt.participant_id == participant.id))):
+        raise ConflictError(f"cadre {cadre_id} has already started exam {exam.id} and cannot be removed")
+    await session.execute(delete(Absence).where(Absence.exam_id == exam.id, Absence.cadre_id == cadre_id))
+    await session.execute(delete(Participant).where(Participant.id == participant.id))
+    await session.execute(delete(User).where(User.id == participant.user_id))
+    await record_audit(session, actor_id=principal.id, action="exam.participants.remove", entity="exam",
+                       entity_id=exam.id, detail={"cadre_id": cadre_id, "ticket_no": participant.ticket_no}, at=now)
+
+
+# Tickets ------------------------------------------------------------------------------------------
+
+
+async def ticket_scope(session: AsyncSession, principal: Principal, exam: Exam, unit_id: int | None) -> int | None:
+    """The unit filter the caller may use for the ticket list: a unit admin sees only his own unit's."""
+    if principal.has_any(*TICKET_READERS) or service.may_manage(principal, exam):
+        return unit_id
+    if Role.unit_admin in principal.roles and principal.unit_id is not None:
+        if principal.unit_id not in await service.exam_unit_ids(session, exam.id):
+            raise NotFoundError(f"exam {exam.id} not found")
+        if unit_id is not None and unit_id != principal.unit_id:
+            raise ForbiddenError("a unit admin sees only his own unit's tickets")
+        return principal.unit_id
+    raise ForbiddenError("admission tickets are visible to organisers, proctors and the unit's admin")
+
+
+async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None) -> list[TicketRead]:
+    """Tickets in ticket order, without PINs."""
+    query = (
+        select(Participant.ticket_no, Participant.cadre_id, Participant.rank, Participant.unit_id, Cadre.name,
+               Cadre.employee_no, Unit.code, Unit.name.label("unit_name"))
+        .join(Cadre, Cadre.id == Participant.cadre_id)
+        .join(Unit, Unit.id == Participant.unit_id)
+        .where(Participant.exam_id == exam.id)
+    )
+    if unit_id is not None:
+        query = query.where(Participant.unit_id == unit_id)
+    rows = await session.execute(query.order_by(Participant.ticket_no))
+    return [
+        TicketRead(ticket_no=r.ticket_no, cadre_id=r.cadre_id, name=r.name, rank=Rank(r.rank),
+                   employee_no=r.employee_no, unit_id=r.unit_id, unit_code=r.code, unit_name=r.unit_name)
+        for r in rows
+    ]
+
+
+async def reissue_pins(
+    session: AsyncSession, *, exam: Exam, request: ReissueRequest, principal: Principal, secret: str, now: datetime
+) -> list[ParticipantIssued]:
+    """New PINs for the chosen participants: the old PINs stop working and their sessions end."""
+    service.ensure_can_manage(principal, exam)
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        raise ConflictError(f"exam {exam.id} is {exam.status}: tickets can no longer be re-issued")
+    query = (
+        select(Participant, Cadre.name).join(Cadre, Cadre.id == Participant.cadre_id)
+        .where(Participant.exam_id == exam.id)
+    )
+    if request.cadre_ids is not None:
+        query = query.where(Participant.cadre_id.in_(request.cadre_ids))
+    elif request.unit_id is not None:
+        query = query.where(Participant.unit_id == request.unit_id)
+    rows = list(await session.execute(query.order_by(Participant.ticket_no)))
+    if request.cadre_ids is not None:
+        missing = sorted(set(request.cadre_ids) - {p.cadre_id for p, _ in rows})
+        if missing:
+            raise UnprocessableError(field_error("cadre_ids", f"cadres {missing} are not participants of the exam"))
+    pins = {p.user_id: new_pin() for p, _ in rows}
+    if rows:
+        # ORM bulk update by primary key: one executemany for every re-issued PIN.
+        await session.execute(update(User), [
+            {"id": user_id, "password_hash": hash_pin(pin, secret), "failed_logins": 0, "locked_until": None,
+             "updated_at": now}
+            for user_id, pin in pins.items()
+        ])
+        for user_id in pins:
+            await accounts_service.revoke_user_sessions(session, user_id=user_id, now=now)
+    await record_audit(session, actor_id=principal.id, action="exam.tickets.reissue", entity="exam",
+                       entity_id=exam.id, detail={"tickets": [p.ticket_no for p, _ in rows]}, at=now)
+    return [
+        ParticipantIssued(cadre_id=p.cadre_id, unit_id=p.unit_id, ticket_no=p.ticket_no, pin=pins[p.user_id],
+                          name=name, rank=Rank(p.rank), created=False)
+        for p, name in rows
+    ]
+
+
+def _tickets_workbook(title: str, tickets: Sequence[TicketRead], pins: dict[str, str] | None) -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    bold = workbook.add_format({"bold": True})
+    sheet = workbook.add_worksheet("准考证")
+    sheet.write(0, 0, title, bold)
+    headers = ["准考证号", "姓名", "职级", "单位代码", "单位", "工号"]
+    if pins is not None:
+        headers.append("密码 (PIN)")
+    sheet.write_row(2, 0, headers, bold)
+    for row, ticket in enumerate(tickets, start=3):
+        cells = [ticket.ticket_no, ticket.name, RANK_LABELS[ticket.rank], ticket.unit_code, ticket.unit_name,
+                 ticket.employee_no or ""]
+        if pins is not None:
+            cells.append(pins.get(ticket.ticket_no, ""))
+        # Ticket numbers and PINs are text: a spreadsheet must not drop their leading zeros.
+        sheet.write_row(row, 0, [str(c) for c in cells])
+    sheet.set_column(0, 0, 18)
+    sheet.set_column(1, 5, 14)
+    sheet.set_column(4, 4, 30)
+    workbook.close()
+    return buffer.getvalue()
+
+
+async def tickets_workbook(title: str, tickets: Sequence[TicketRead], pins: dict[str, str] | None = None) -> bytes:
+    """The ticket list as .xlsx for printing (with PINs only right after a re-issue), built off the event loop."""
+    return await anyio.to_thread.run_sync(partial(_tickets_workbook, title, tickets, pins))
+
+
+async def cadre_of_ticket(session: AsyncSession, exam_id: int, ticket_no: str) -> int:
+    cadre_id = await session.scalar(
+        select(Participant.cadre_id).where(Participant.exam_id == exam_id, Participant.ticket_no == ticket_no)
+    )
+    if cadre_id is None:
+        raise NotFoundError(f"no ticket {ticket_no} in exam {exam_id}")
+    return cadre_id

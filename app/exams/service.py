@@ -1,0 +1,579 @@
+"""Exams: creation, the lifecycle, what may change in each state, and drawing the units' papers.
+
+The lifecycle is ``draft → drawn → closed → published``. An exam is *open* for attempts while it is
+``drawn`` and the clock is inside its window (``opens_at`` … ``closes_at``, either end optional); there is
+no separate open state. Public helpers other domains use: ``get_exam``, ``exam_is_open``, ``exam_phase``,
+``ensure_transition`` / ``transition``, ``exam_unit_ids``, ``has_started``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import Subquery, and_, case, delete, exists, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.core.audit import record_audit
+from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
+from app.exams.schemas import (
+    MAX_SEED,
+    ExamCreate,
+    ExamRead,
+    ExamUpdate,
+    PaperDrawn,
+    PapersSummary,
+)
+from app.org import service as org_service
+from app.org.models import Unit
+from app.papers import repository as papers_repository
+from app.papers import service as papers_service
+from app.papers.draw import (
+    OBSERVED_MIN_ANSWERS,
+    BankTooSmallError,
+    DrawError,
+    DrawOutcome,
+    Shortage,
+    draw_papers,
+)
+from app.papers.models import Blueprint, Paper, PaperSlot
+from app.papers.quotas import Quota, compute_quotas, sections_from
+
+EXAM_ORGANISERS = (Role.organiser,)
+EXAM_VIEWERS = (Role.organiser, Role.supervisor, Role.proctor)
+PROCTORS = (Role.proctor, Role.organiser)
+
+ALLOWED_TRANSITIONS: dict[ExamStatus, frozenset[ExamStatus]] = {
+    ExamStatus.draft: frozenset({ExamStatus.drawn, ExamStatus.closed}),
+    ExamStatus.drawn: frozenset({ExamStatus.draft, ExamStatus.closed}),
+    ExamStatus.closed: frozenset({ExamStatus.published}),
+    ExamStatus.published: frozenset(),
+}
+
+# Fields each state lets PATCH change. Once anyone has started, only the name and the end of the window.
+_DRAFT_FIELDS = frozenset(ExamUpdate.model_fields)
+_DRAWN_FIELDS = frozenset({
+    "name", "opens_at", "closes_at", "shuffle_questions", "shuffle_options", "time_limit_seconds",
+    "multiple_scoring", "max_attempts", "required_attempts", "required_score", "focus_loss_limit",
+})
+_STARTED_FIELDS = frozenset({"name", "closes_at"})
+_FINISHED_FIELDS = frozenset({"name"})
+
+
+def new_seed() -> int:
+    """A random seed that fits a signed 64-bit column."""
+    return secrets.randbelow(MAX_SEED)
+
+
+# Lifecycle ------------------------------------------------------------------------------------------
+
+
+async def get_exam(session: AsyncSession, exam_id: int) -> Exam:
+    """The exam, or 404."""
+    exam = await session.get(Exam, exam_id)
+    if exam is None:
+        raise NotFoundError(f"exam {exam_id} not found")
+    return exam
+
+
+def exam_is_open(exam: Exam, now: datetime) -> bool:
+    """Whether attempts may start now: papers drawn, not closed, and ``now`` inside the window."""
+    if exam.status != ExamStatus.drawn:
+        return False
+    if exam.opens_at is not None and now < exam.opens_at:
+        return False
+    return exam.closes_at is None or now < exam.closes_at
+
+
+def exam_phase(exam: Exam, now: datetime) -> str:
+    """The state as people think of it: draft, drawn (not yet open), open, ended, closed, published."""
+    if exam.status != ExamStatus.drawn:
+        return str(exam.status)
+    if exam_is_open(exam, now):
+        return "open"
+    if exam.closes_at is not None and now >= exam.closes_at:
+        return "ended"
+    return "drawn"
+
+
+def ensure_transition(exam: Exam, target: ExamStatus) -> None:
+    """409 unless the exam may move from its status to ``target``."""
+    current = ExamStatus(exam.status)
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise ConflictError(f"exam {exam.id} is {current}; it cannot become {target}")
+
+
+def transition(exam: Exam, target: ExamStatus, now: datetime) -> None:
+    """Move the exam to ``target`` (checked) and stamp the matching ``*_at`` column."""
+    ensure_transition(exam, target)
+    exam.status = target
+    if target == ExamStatus.drawn:
+        exam.drawn_at = now
+    elif target == ExamStatus.closed:
+        exam.closed_at = now
+    elif target == ExamStatus.published:
+        exam.published_at = now
+    elif target == ExamStatus.draft:
+        exam.drawn_at = None
+
+
+async def has_started(session: AsyncSession, exam_id: int) -> bool:
+    """Whether anyone has started an attempt of the exam."""
+    return bool(await session.scalar(select(exists().where(Attempt.exam_id == exam_id))))
+
+
+async def ensure_not_started(session: AsyncSession, exam: Exam, action: str) -> None:
+    if await has_started(session, exam.id):
+        raise ConflictError(f"cannot {action}: examinees have already started exam {exam.id}")
+
+
+async def exam_unit_ids(session: AsyncSession, exam_id: int) -> list[int]:
+    """The units taking part, by id."""
+    rows = await session.scalars(select(ExamUnit.unit_id).where(ExamUnit.exam_id == exam_id).order_by(ExamUnit.unit_id))
+    return list(rows)
+
+
+# Permissions ----------------------------------------------------------------------------------------
+
+
+def may_manage(principal: Principal, exam: Exam) -> bool:
+    """Organisers manage every exam; a unit admin manages the practice exams of his own unit."""
+    if principal.has_any(*EXAM_ORGANISERS):
+        return True
+    return (
+        exam.mode == ExamMode.practice
+        and exam.owner_unit_id is not None
+        and Role.unit_admin in principal.roles
+        and principal.unit_id == exam.owner_unit_id
+    )
+
+
+def ensure_can_manage(principal: Principal, exam: Exam) -> None:
+    if not may_manage(principal, exam):
+        raise ForbiddenError("only the exam's organisers may do this")
+
+
+def ensure_can_proctor(principal: Principal, exam: Exam) -> None:
+    if not (principal.has_any(*PROCTORS) or may_manage(principal, exam)):
+        raise ForbiddenError("only proctors and organisers may record this")
+
+
+async def is_participant_user(session: AsyncSession, exam_id: int, user_id: int) -> bool:
+    return bool(await session.scalar(
+        select(exists().where(Participant.exam_id == exam_id, Participant.user_id == user_id))
+    ))
+
+
+async def ensure_can_view(session: AsyncSession, principal: Principal, exam: Exam) -> None:
+    """Staff who run exams see all; a unit admin sees exams of his unit; an examinee only his own."""
+    if principal.has_any(*EXAM_VIEWERS) or may_manage(principal, exam):
+        return
+    if Role.unit_admin in principal.roles and principal.unit_id in await exam_unit_ids(session, exam.id):
+        return
+    if Role.examinee in principal.roles and await is_participant_user(session, exam.id, principal.id):
+        return
+    raise NotFoundError(f"exam {exam.id} not found")
+
+
+# Reading --------------------------------------------------------------------------------------------
+
+
+def exam_read(exam: Exam, unit_ids: Sequence[int], now: datetime, *, show_seed: bool) -> ExamRead:
+    data: dict[str, Any] = {name: getattr(exam, name) for name in ExamRead.model_fields if hasattr(exam, name)}
+    data.update(
+        phase=exam_phase(exam, now), is_open=exam_is_open(exam, now), unit_ids=list(unit_ids),
+        seed=exam.seed if show_seed else None,
+    )
+    return ExamRead.model_validate(data)
+
+
+async def list_exams(
+    session: AsyncSession, *, principal: Principal, status: ExamStatus | None, mode: ExamMode | None
+) -> list[tuple[Exam, list[int]]]:
+    """The exams the caller may see, newest first, with their unit ids."""
+    query = select(Exam)
+    if not principal.has_any(*EXAM_VIEWERS):
+        visible = []
+        if Role.unit_admin in principal.roles and principal.unit_id is not None:
+            visible.append(Exam.id.in_(select(ExamUnit.exam_id).where(ExamUnit.unit_id == principal.unit_id)))
+        if Role.examinee in principal.roles:
+            visible.append(Exam.id.in_(select(Participant.exam_id).where(Participant.user_id == principal.id)))
+        if not visible:
+            raise ForbiddenError("exams are visible to organisers, supervisors, proctors, unit admins and examinees")
+        query = query.where(visible[0] if len(visible) == 1 else visible[0] | visible[1])
+    if status is not None:
+        query = query.where(Exam.status == status)
+    if mode is not None:
+        query = query.where(Exam.mode == mode)
+    exams = list((await session.scalars(query.order_by(Exam.id.desc()))).all())
+    units: dict[int, list[int]] = {exam.id: [] for exam in exams}
+    if exams:
+        rows = await session.execute(
+            select(ExamUnit.exam_id, ExamUnit.unit_id)
+            .where(ExamUnit.exam_id.in_(list(units)))
+            .order_by(ExamUnit.exam_id, ExamUnit.unit_id)
+        )
+        for exam_id, unit_id in rows:
+            units[exam_id].append(unit_id)
+    return [(exam, units[exam.id]) for exam in exams]
+
+
+# Creating and changing ------------------------------------------------------------------------------
+
+
+async def _check_units(session: AsyncSession, unit_ids: Sequence[int]) -> list[int]:
+    duplicates = sorted({u for u in unit_ids if list(unit_ids).count(u) > 1})
+    if duplicates:
+        raise UnprocessableError(field_error("unit_ids", f"units listed more than once: {duplicates}"))
+    found = set(await session.scalars(select(Unit.id).where(Unit.id.in_(list(unit_ids)))))
+    missing = sorted(set(unit_ids) - found)
+    if missing:
+        raise UnprocessableError(field_error("unit_ids", f"no such units: {missing}"))
+    return sorted(unit_ids)
+
+
+def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        raise UnprocessableError(field_error("closes_at", "closes_at must be later than opens_at"))
+
+
+def _check_attempt_rules(
+    mode: str, max_attempts: int, required_attempts: int | None, required_score: float | None
+) -> None:
+    if mode == ExamMode.formal:
+        if max_attempts != 1:
+            raise UnprocessableError(field_error("max_attempts", "a formal exam allows exactly one attempt"))
+        if required_attempts is not None:
+            raise UnprocessableError(field_error("required_attempts", "only practice exams require attempts"))
+        if required_score is not None:
+            raise UnprocessableError(field_error("required_score", "only practice exams require a score"))
+    if required_attempts is not None and required_attempts > max_attempts:
+        raise UnprocessableError(field_error(
+            "required_attempts", f"requires {required_attempts} attempts but allows only {max_attempts}"
+        ))
+
+
+def _ensure_can_create(principal: Principal, mode: ExamMode, unit_ids: Sequence[int]) -> int | None:
+    """Who may create the exam; returns the owning unit of a unit admin's practice exam."""
+    if principal.has_any(*EXAM_ORGANISERS):
+        return None
+    if mode == ExamMode.practice and Role.unit_admin in principal.roles and principal.unit_id is not None:
+        if list(unit_ids) != [principal.unit_id]:
+            raise ForbiddenError("a unit admin may create practice exams for his own unit only")
+        return principal.unit_id
+    if mode == ExamMode.formal:
+        raise ForbiddenError("only organisers may create formal exams")
+    raise ForbiddenError("only organisers and unit admins may create practice exams")
+
+
+async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Principal, now: datetime) -> Exam:
+    """Create a draft exam over a blueprint and a set of units; time limit and scoring come from the blueprint."""
+    owner_unit_id = _ensure_can_create(principal, data.mode, data.unit_ids)
+    unit_ids = await _check_units(session, data.unit_ids)
+    blueprint = await session.get(Blueprint, data.blueprint_id)
+    if blueprint is None:
+        raise UnprocessableError(field_error("blueprint_id", f"blueprint {data.blueprint_id} does not exist"))
+    _check_window(data.opens_at, data.closes_at)
+    max_attempts = data.max_attempts or 1
+    _check_attempt_rules(data.mode, max_attempts, data.required_attempts, data.required_score)
+    exam = Exam(
+        name=data.name.strip(),
+        blueprint_id=blueprint.id,
+        mode=data.mode,
+        status=ExamStatus.draft,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
+        seed=data.seed if data.seed is not None else new_seed(),
+        shuffle_questions=data.shuffle_questions,
+        shuffle_options=data.shuffle_options,
+        difficulty_tolerance=data.difficulty_tolerance,
+        time_limit_seconds=blueprint.time_limit_seconds,
+        multiple_scoring=blueprint.multiple_scoring,
+        max_attempts=max_attempts,
+        required_attempts=data.required_attempts,
+        required_score=data.required_score,
+        focus_loss_limit=data.focus_loss_limit,
+        owner_unit_id=owner_unit_id,
+        created_by=principal.id,
+        created_at=now,
+    )
+    session.add(exam)
+    await session.flush()
+    await session.execute(insert(ExamUnit), [{"exam_id": exam.id, "unit_id": u} for u in unit_ids])
+    await record_audit(session, actor_id=principal.id, action="exam.create", entity="exam", entity_id=exam.id,
+                       detail={"name": exam.name, "mode": exam.mode, "unit_ids": unit_ids, "seed": exam.seed,
+                               "blueprint_id": blueprint.id}, at=now)
+    return exam
+
+
+async def update_exam(
+    session: AsyncSession, *, exam: Exam, data: ExamUpdate, principal: Principal, now: datetime
+) -> Exam:
+    """Change what the exam's state allows; anything else is refused with 409 naming the fields."""
+    ensure_can_manage(principal, exam)
+    changes = data.model_dump(exclude_unset=True)
+    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit"}
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise UnprocessableError(field_error(name, "must not be null"))
+    started = exam.status == ExamStatus.drawn and await has_started(session, exam.id)
+    if exam.status == ExamStatus.draft:
+        allowed, state = _DRAFT_FIELDS, "a draft"
+    elif exam.status == ExamStatus.drawn and not started:
+        allowed, state = _DRAWN_FIELDS, "drawn (discard its papers first to change units, blueprint or seed)"
+    elif exam.status == ExamStatus.drawn:
+        allowed, state = _STARTED_FIELDS, "under way"
+    else:
+        allowed, state = _FINISHED_FIELDS, str(exam.status)
+    refused = sorted(set(changes) - allowed)
+    if refused:
+        raise ConflictError(f"exam {exam.id} is {state}: {', '.join(refused)} can no longer change")
+    opens_at = changes.get("opens_at", exam.opens_at)
+    closes_at = changes.get("closes_at", exam.closes_at)
+    _check_window(opens_at, closes_at)
+    if started and "closes_at" in changes and closes_at is not None and closes_at <= now:
+        raise UnprocessableError(field_error("closes_at", "an exam under way can only be given a later end"))
+    _check_attempt_rules(
+        exam.mode, changes.get("max_attempts", exam.max_attempts),
+        changes.get("required_attempts", exam.required_attempts), changes.get("required_score", exam.required_score),
+    )
+    before = {name: _jsonable(getattr(exam, name, None)) for name in changes if name != "unit_ids"}
+    if "unit_ids" in changes:
+        await _replace_units(session, exam, await _check_units(session, changes.pop("unit_ids")), principal)
+    if "blueprint_id" in changes:
+        blueprint = await session.get(Blueprint, changes["blueprint_id"])
+        if blueprint is None:
+            raise UnprocessableError(field_error("blueprint_id", f"blueprint {changes['blueprint_id']} does not exist"))
+        exam.time_limit_seconds = changes.pop("time_limit_seconds", blueprint.time_limit_seconds)
+        exam.multiple_scoring = changes.pop("multiple_scoring", blueprint.multiple_scoring)
+    for name, value in changes.items():
+        setattr(exam, name, value.strip() if name == "name" else value)
+    await session.flush()
+    await record_audit(session, actor_id=principal.id, action="exam.update", entity="exam", entity_id=exam.id,
+                       detail={"before": before, "after": data.model_dump(mode="json", exclude_unset=True)}, at=now)
+    return exam
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int], principal: Principal) -> None:
+    if exam.owner_unit_id is not None and unit_ids != [exam.owner_unit_id]:
+        raise ForbiddenError("a unit's practice exam stays with that unit")
+    current = set(await exam_unit_ids(session, exam.id))
+    removed = current - set(unit_ids)
+    if removed:
+        with_participants = sorted(set(await session.scalars(
+            select(Participant.unit_id).where(Participant.exam_id == exam.id, Participant.unit_id.in_(removed))
+        )))
+        if with_participants:
+            raise ConflictError(f"units {with_participants} have participants; remove them before the unit")
+        await session.execute(delete(ExamUnit).where(ExamUnit.exam_id == exam.id, ExamUnit.unit_id.in_(removed)))
+    added = sorted(set(unit_ids) - current)
+    if added:
+        await session.execute(insert(ExamUnit), [{"exam_id": exam.id, "unit_id": u} for u in added])
+
+
+async def publish_exam(session: AsyncSession, *, exam: Exam, principal: Principal, now: datetime) -> Exam:
+    """Publish a closed exam's results (closed → published)."""
+    ensure_can_manage(principal, exam)
+    if exam.status != ExamStatus.closed:
+        raise ConflictError(f"only a closed exam can be published; exam {exam.id} is {exam.status}")
+    transition(exam, ExamStatus.published, now)
+    await session.flush()
+    await record_audit(session, actor_id=principal.id, action="exam.publish", entity="exam", entity_id=exam.id, at=now)
+    return exam
+
+
+# Papers ---------------------------------------------------------------------------------------------
+
+
+def observed_facility() -> Subquery:
+    """Each question's observed correct rate over graded attempts, for questions answered often enough.
+
+    A slot an examinee left blank counts as wrong, so the join runs from attempts over the paper's slots.
+    """
+    correct = case((AttemptAnswer.is_correct.is_(True), 1.0), else_=0.0)
+    return (
+        select(PaperSlot.question_id.label("question_id"), func.avg(correct).label("facility"))
+        .select_from(Attempt)
+        .join(PaperSlot, PaperSlot.paper_id == Attempt.paper_id)
+        .outerjoin(
+            AttemptAnswer,
+            and_(AttemptAnswer.attempt_id == Attempt.id, AttemptAnswer.position == PaperSlot.position),
+        )
+        .where(Attempt.graded_at.is_not(None))
+        .group_by(PaperSlot.question_id)
+        .having(func.count() >= OBSERVED_MIN_ANSWERS)
+        .subquery("observed")
+    )
+
+
+def blueprint_quotas(blueprint: Blueprint) -> tuple[Quota, ...]:
+    return compute_quotas(sections_from(blueprint.sections), blueprint.category_split).quotas
+
+
+async def _unit_codes(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, str]:
+    rows = await session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(list(unit_ids))))
+    return {unit_id: code for unit_id, code in rows}
+
+
+def _shortage_error(shortages: Sequence[Shortage], codes: dict[int, str]) -> UnprocessableError:
+    items = []
+    lines = []
+    for s in shortages:
+        code = codes.get(s.unit_id, str(s.unit_id))
+        where = "the shared bank" if s.pool == "shared" else f"{code}'s own bank"
+        items.append({"type": s.type, "category": s.category, "unit_id": s.unit_id, "unit_code": code,
+                      "pool": s.pool, "needed": s.needed, "available": s.available})
+        lines.append(f"{s.type}/{s.category} for unit {code}: needs {s.needed}, {where} has {s.available}")
+    return UnprocessableError({
+        "message": "the bank is too small, nothing was drawn: " + "; ".join(lines),
+        "shortages": items,
+    })
+
+
+async def _run_draw(
+    session: AsyncSession, *, exam: Exam, unit_ids: Sequence[int], seed: int, fixed: dict[int, Any]
+) -> DrawOutcome:
+    blueprint = await papers_service.get_blueprint(session, exam.blueprint_id)
+    quotas = blueprint_quotas(blueprint)
+    active = [q for q in quotas if q.count > 0]
+    candidates = await papers_repository.load_candidates(
+        session,
+        types=sorted({q.type for q in active}),
+        categories=sorted({q.category for q in active}),
+        unit_ids=unit_ids,
+        observed=observed_facility(),
+    )
+    try:
+        # Tens of milliseconds of CPU for a large bank: keep it off the event loop.
+        return await anyio.to_thread.run_sync(partial(
+            draw_papers, candidates, quotas, unit_ids, seed=seed, tolerance=exam.difficulty_tolerance, fixed=fixed,
+        ))
+    except BankTooSmallError as exc:
+        raise _shortage_error(exc.shortages, await _unit_codes(session, unit_ids)) from exc
+    except DrawError as exc:
+        raise UnprocessableError({"message": str(exc), "shortages": []}) from exc
+
+
+async def draw_exam_papers(
+    session: AsyncSession, *, exam: Exam, principal: Principal, now: datetime, seed: int | None = None
+) -> list[Paper]:
+    """Draw (or redraw) one paper per unit; refused once anyone has started. The exam becomes ``drawn``."""
+    ensure_can_manage(principal, exam)
+    if exam.status not in (ExamStatus.draft, ExamStatus.drawn):
+        raise ConflictError(f"exam {exam.id} is {exam.status}: its papers can no longer be drawn")
+    await ensure_not_started(session, exam, "redraw the papers")
+    unit_ids = await exam_unit_ids(session, exam.id)
+    if seed is not None:
+        exam.seed = seed
+    outcome = await _run_draw(session, exam=exam, unit_ids=unit_ids, seed=exam.seed, fixed={})
+    existing = {p.unit_id: p for p in await papers_service.papers_of_exam(session, exam.id)}
+    papers = await papers_service.store_papers(
+        session, exam_id=exam.id, drawn=outcome.papers, seed=exam.seed, existing=existing, now=now
+    )
+    if exam.status == ExamStatus.draft:
+        transition(exam, ExamStatus.drawn, now)
+    else:
+        exam.drawn_at = now
+    await session.flush()
+    await record_audit(session, actor_id=principal.id, action="exam.draw", entity="exam", entity_id=exam.id,
+                       detail={"seed": exam.seed, "units": unit_ids, "max_overlap": outcome.max_overlap,
+                               "difficulty_spread": round(outcome.difficulty_spread, 6),
+                               "balanced": outcome.balanced, "swaps": outcome.swaps}, at=now)
+    return papers
+
+
+async def redraw_unit_paper(
+    session: AsyncSession, *, exam: Exam, paper: Paper, principal: Principal, now: datetime, seed: int | None
+) -> Paper:
+    """Draw a new paper for one unit, keeping the others; its seed is stored on the paper."""
+    ensure_can_manage(principal, exam)
+    if exam.status != ExamStatus.drawn:
+        raise ConflictError(f"exam {exam.id} is {exam.status}: only a drawn exam's papers can be redrawn")
+    await ensure_not_started(session, exam, "redraw a paper")
+    others = [p for p in await papers_service.papers_of_exam(session, exam.id) if p.id != paper.id]
+    fixed = await papers_service.fixed_papers(session, others)
+    paper_seed = seed if seed is not None else new_seed()
+    outcome = await _run_draw(session, exam=exam, unit_ids=[paper.unit_id], seed=paper_seed, fixed=fixed)
+    [stored] = await papers_service.store_papers(
+        session, exam_id=exam.id, drawn=outcome.papers, seed=paper_seed, existing={paper.unit_id: paper}, now=now
+    )
+    await session.flush()
+    await record_audit(session, actor_id=principal.id, action="paper.redraw", entity="paper", entity_id=paper.id,
+                       detail={"exam_id": exam.id, "unit_id": paper.unit_id, "seed": paper_seed,
+                               "max_overlap": outcome.max_overlap,
+                               "difficulty_spread": round(outcome.difficulty_spread, 6)}, at=now)
+    return stored
+
+
+async def discard_papers(session: AsyncSession, *, exam: Exam, principal: Principal, now: datetime) -> None:
+    """Throw the drawn papers away before anyone started; the exam is a draft again."""
+    ensure_can_manage(principal, exam)
+    if exam.status != ExamStatus.drawn:
+        raise ConflictError(f"exam {exam.id} is {exam.status}: there are no papers to discard")
+    await ensure_not_started(session, exam, "discard the papers")
+    count = await papers_service.delete_papers(session, exam.id)
+    transition(exam, ExamStatus.draft, now)
+    await session.flush()
+    await record_audit(session, actor_id=principal.id, action="exam.discard_papers", entity="exam",
+                       entity_id=exam.id, detail={"papers": count}, at=now)
+
+
+async def get_exam_paper(session: AsyncSession, exam: Exam, paper_id: int) -> Paper:
+    paper = await papers_service.paper_by_id(session, paper_id)
+    if paper.exam_id != exam.id:
+        raise NotFoundError(f"paper {paper_id} is not a paper of exam {exam.id}")
+    return paper
+
+
+async def papers_drawn(session: AsyncSession, papers: Sequence[Paper]) -> list[PaperDrawn]:
+    """The papers in the draw's reply shape: question ids and pinned versions in paper order."""
+    slots = await papers_service.slots_of_papers(session, [p.id for p in papers])
+    version_ids = [s.question_version_id for paper_slots in slots.values() for s in paper_slots]
+    versions = await papers_repository.versions_by_id(session, version_ids)
+    return [
+        PaperDrawn(
+            unit_id=p.unit_id, paper_id=p.id,
+            question_ids=[s.question_id for s in slots[p.id]],
+            question_versions=[versions[s.question_version_id].version for s in slots[p.id]],
+            question_version_ids=[s.question_version_id for s in slots[p.id]],
+            expected_difficulty=round(p.expected_difficulty, 6),
+            expected_score=round(p.total_points * (1 - p.expected_difficulty), 2),
+            total_points=p.total_points, seed=p.seed,
+        )
+        for p in papers
+    ]
+
+
+async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
+    """The drawn papers with the largest pairwise overlap and the spread of expected difficulty."""
+    papers = list(await papers_service.papers_of_exam(session, exam.id))
+    drawn = await papers_drawn(session, papers)
+    sets = [(p.unit_id, set(p.question_ids)) for p in drawn]
+    max_overlap, pair = 0, None
+    for i, (unit_a, set_a) in enumerate(sets):
+        for unit_b, set_b in sets[i + 1:]:
+            overlap = len(set_a & set_b)
+            if pair is None or overlap > max_overlap:
+                max_overlap, pair = overlap, [unit_a, unit_b]
+    values = [p.expected_difficulty for p in papers]
+    spread = max(values) - min(values) if values else 0.0
+    return PapersSummary(
+        exam_id=exam.id, seed=exam.seed, tolerance=exam.difficulty_tolerance,
+        difficulty_spread=round(spread, 6), balanced=spread <= exam.difficulty_tolerance + 1e-9,
+        max_overlap=max_overlap, max_overlap_units=pair, papers=drawn,
+    )
+
+
+async def unit_code(session: AsyncSession, unit_id: int) -> str:
+    return (await org_service.get_unit(session, unit_id)).code

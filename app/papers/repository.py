@@ -1,0 +1,89 @@
+"""Queries for blueprints, papers and the draw's candidate pool (no rules here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Subquery, and_, null, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.bank.models import Question, QuestionStatus, QuestionVersion
+from app.papers.draw import SHARED_CATEGORIES, Candidate
+from app.papers.models import Blueprint, Paper, PaperSlot
+
+
+async def load_candidates(
+    session: AsyncSession,
+    *,
+    types: Sequence[str],
+    categories: Sequence[str],
+    unit_ids: Sequence[int],
+    observed: Subquery | None = None,
+) -> list[Candidate]:
+    """Every active question the draw may use, as candidate tuples, in one query ordered by id.
+
+    Theory and law come from the shared bank; policy only from the banks of ``unit_ids``. ``observed``
+    is an optional subquery ``(question_id, facility)`` of observed correct rates to join in.
+    """
+    shared = [c for c in categories if c in SHARED_CATEGORIES]
+    pool_filter: list[ColumnElement[bool]] = []
+    if shared:
+        pool_filter.append(Question.category.in_(shared))
+    if "policy" in categories and unit_ids:
+        pool_filter.append(and_(Question.category == "policy", Question.unit_id.in_(list(unit_ids))))
+    if not pool_filter or not types:
+        return []
+    facility: Any = observed.c.facility if observed is not None else null()
+    query = select(
+        Question.id, Question.current_version_id, Question.type, Question.category, Question.unit_id,
+        Question.difficulty, facility,
+    )
+    if observed is not None:
+        query = query.outerjoin(observed, observed.c.question_id == Question.id)
+    query = query.where(
+        Question.status == QuestionStatus.active,
+        Question.current_version_id.is_not(None),
+        Question.type.in_(list(types)),
+        or_(*pool_filter),
+    ).order_by(Question.id)
+    result = await session.execute(query)
+    # Rows index like tuples; copying 100,000 of them into tuples would cost more than the draw.
+    return cast(list[Candidate], result.all())
+
+
+async def versions_by_id(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, QuestionVersion]:
+    """The pinned question snapshots, by version id."""
+    if not version_ids:
+        return {}
+    rows = await session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(sorted(set(version_ids)))))
+    return {v.id: v for v in rows}
+
+
+async def list_blueprints(session: AsyncSession) -> Sequence[Blueprint]:
+    return (await session.scalars(select(Blueprint).order_by(Blueprint.id))).all()
+
+
+async def preset_blueprint(session: AsyncSession, name: str) -> Blueprint | None:
+    return await session.scalar(
+        select(Blueprint).where(Blueprint.is_preset.is_(True), Blueprint.name == name).order_by(Blueprint.id).limit(1)
+    )
+
+
+async def papers_of_exam(session: AsyncSession, exam_id: int) -> Sequence[Paper]:
+    return (await session.scalars(select(Paper).where(Paper.exam_id == exam_id).order_by(Paper.unit_id))).all()
+
+
+async def slots_of_papers(session: AsyncSession, paper_ids: Sequence[int]) -> dict[int, list[PaperSlot]]:
+    """Each paper's slots in position order."""
+    slots: dict[int, list[PaperSlot]] = {paper_id: [] for paper_id in paper_ids}
+    if not paper_ids:
+        return slots
+    rows = await session.scalars(
+        select(PaperSlot)
+        .where(PaperSlot.paper_id.in_(list(paper_ids)))
+        .order_by(PaperSlot.paper_id, PaperSlot.position)
+    )
+    for slot in rows:
+        slots[slot.paper_id].append(slot)
+    return slots
