@@ -44,6 +44,7 @@ _TAG_RE = re.compile(r"<br\s*/?>|</p\s*>|</div\s*>", re.IGNORECASE)
 _HTML_TAG_RE = re.compile(r"<[^>]+>")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _ANSWER_SPLIT_RE = re.compile(r"[\s,，、;；/|]+")
+_NOT_WORD_RE = re.compile(r"[\W_]+")
 
 
 class Problems(list[tuple[str, str]]):
@@ -134,6 +135,18 @@ def _enum_word(value: object, words: dict[str, Any]) -> Any:
         return None
     text = unicodedata.normalize("NFKC", str(value)).strip()
     return words.get(text) or words.get(text.lower())
+
+
+def parse_type(value: object) -> QuestionType | None:
+    """A question type from ``single`` or a Chinese word such as 单选题; None when unknown."""
+    found: QuestionType | None = _enum_word(value, TYPE_WORDS)
+    return found
+
+
+def parse_category(value: object) -> Category | None:
+    """A category from ``theory`` or a Chinese word such as 基本理论; None when unknown."""
+    found: Category | None = _enum_word(value, CATEGORY_WORDS)
+    return found
 
 
 def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
@@ -287,7 +300,11 @@ def search_text(stem: str, options: list[dict[str, str]]) -> str:
     return unicodedata.normalize("NFKC", joined).lower()
 
 
+def fold_stem(text: str) -> str:
+    """A stem (or option text) NFKC-folded, lower-cased, without punctuation or spacing: what duplicates compare."""
+    return _NOT_WORD_RE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
 def stem_fingerprint(question_type: str, stem: str) -> str:
     """Digest of a stem with punctuation and spacing folded: equal digests are exact duplicates."""
-    folded = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", stem).lower())
-    return hashlib.sha256(f"{question_type}:{folded}".encode()).hexdigest()
+    return hashlib.sha256(f"{question_type}:{fold_stem(stem)}".encode()).hexdigest()

@@ -61,3 +61,8 @@ async def count_questions(session: AsyncSession, flt: QuestionFilter) -> int:
 async def page_questions(session: AsyncSession, flt: QuestionFilter, *, limit: int, offset: int) -> list[Question]:
     query = filtered_questions(flt).order_by(Question.id).limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
+
+
+async def all_questions(session: AsyncSession, flt: QuestionFilter) -> list[Question]:
+    query = filtered_questions(flt).order_by(Question.id)
+    return list((await session.scalars(query)).all())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -244,7 +245,7 @@ async def search_questions(
 ) -> tuple[list[Question], int]:
     """A page of the questions the caller may see, with the total."""
     ensure_can_read_bank(principal)
-    flt = QuestionFilter(**{**flt.__dict__, "visible_unit_id": visible_unit_for(principal)})
+    flt = replace(flt, visible_unit_id=visible_unit_for(principal))
     total = await repository.count_questions(session, flt)
     return await repository.page_questions(session, flt, limit=limit, offset=offset), total
 

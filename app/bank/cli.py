@@ -1,0 +1,93 @@
+"""``exambank import-questions FILE``: the bank import from the command line, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.bank.importer import SYSTEM_PRINCIPAL, ImportDefaults, import_questions
+from app.bank.normalise import parse_category
+from app.bank.schemas import ImportResult
+from app.core.clock import SystemClock
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.errors import ImportRejectedError
+
+STAGES = {"parse": "reading the file", "validate": "checking every row", "write": "writing the questions"}
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+async def run_import(
+    settings: Settings, path: Path, *, category: str | None = None, unit_code: str | None = None,
+    difficulty: int | None = None, console: Console | None = None,
+) -> int:
+    """Import one file as the system administrator; 0 when stored, 1 when rejected (nothing stored)."""
+    console = console or Console()
+    defaults = ImportDefaults(category=parse_category(category), unit_code=unit_code or None, difficulty=difficulty)
+    if category and defaults.category is None:
+        console.print(f"[red]unknown category {category!r}: use theory, law or policy[/red]")
+        return EXIT_USAGE
+    content = await anyio.Path(path).read_bytes()
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        result = await _import(database, path.name, content, defaults, console)
+    except ImportRejectedError as rejected:
+        console.print(_errors_table(rejected.errors))
+        console.print(f"[red]nothing imported: {len(rejected.errors)} problem(s)[/red]")
+        return EXIT_REJECTED
+    finally:
+        await database.dispose()
+    _print_summary(console, result)
+    return EXIT_OK
+
+
+async def _import(
+    database: Database, filename: str, content: bytes, defaults: ImportDefaults, console: Console
+) -> ImportResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=len(STAGES))
+
+        def advance(stage: str) -> None:
+            done = list(STAGES).index(stage)
+            progress.update(task, description=STAGES[stage], completed=done)
+
+        async with database.write_sessions() as session:
+            result = await import_questions(
+                session, filename=filename, content=content, defaults=defaults, principal=SYSTEM_PRINCIPAL,
+                now=SystemClock().now(), progress=advance,
+            )
+            await session.commit()
+        progress.update(task, description="done", completed=len(STAGES))
+    return result
+
+
+def _errors_table(errors: list[dict[str, object]]) -> Table:
+    table = Table("row", "field", "problem", title="rejected rows")
+    for error in errors:
+        table.add_row(str(error["row"]), str(error["field"]), str(error["message"]))
+    return table
+
+
+def _print_summary(console: Console, result: ImportResult) -> None:
+    summary = Table("created", "updated", "unchanged", "skipped", "near duplicates", title="imported")
+    near = [d for d in result.duplicates if d.kind == "near"]
+    summary.add_row(*(str(n) for n in (result.created, result.updated, result.unchanged, len(result.skipped),
+                                       len(near))))  # fmt: skip
+    console.print(summary)
+    if result.skipped:
+        skipped = Table("row", "reason", title="skipped")
+        for item in result.skipped:
+            skipped.add_row(str(item.row), item.reason)
+        console.print(skipped)
+    if near:
+        similar = Table("row", "similar to", "score", title="near duplicates (imported anyway)")
+        for match in near:
+            target = f"row {match.similar_to_row}" if match.similar_to_row else f"question {match.question_id}"
+            similar.add_row(str(match.row), target, f"{match.score:.0f}")
+        console.print(similar)
