@@ -54,11 +54,13 @@ def test_an_organiser_imports_a_bank_with_a_bad_row_and_sees_the_error(
     page.locator("[data-testid=questions] tbody tr", has_text="浏览器导入").nth(1).wait_for()
 
     # edit one: a new version shows in the history
-    page.locator("[data-testid=questions] tbody tr", has_text="行政处罚").get_by_role("button", name="编辑").first.click()
+    row = page.locator("[data-testid=questions] tbody tr", has_text="行政处罚")
+    edit_button = row.get_by_role("button", name="编辑")
+    edit_button.first.click()
     page.locator("#e-note").fill("补充依据")
     page.locator("#e-basis").fill("《中华人民共和国行政处罚法》第四条")
     page.get_by_role("button", name="保存", exact=True).click()
-    page.locator("[data-testid=questions] tbody tr", has_text="行政处罚").get_by_role("button", name="编辑").first.click()
+    edit_button.first.click()
     page.get_by_role("cell", name="补充依据").wait_for()
     screenshot(page, "console-bank", full_page=True)
     assert page.js_errors == [] or all("422" in e or "400" in e for e in page.js_errors), page.js_errors

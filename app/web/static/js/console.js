@@ -82,3 +82,219 @@ function bankConsole() {
     },
   };
 }
+
+function unitsConsole() {
+  return {
+    units: [], unit: null, cadres: [], nu: {code: '', name: '', headcount: 0, large: false}, nc: {name: '', rank: 'ke', employee_no: ''},
+    rosterMessage: '', rosterErrors: [],
+    async init() { this.units = await loadUnits(); },
+    async createUnit() {
+      try { await api('POST', '/api/units', this.nu); toast('已新增单位'); this.nu = {code: '', name: '', headcount: 0, large: false}; this.units = await loadUnits(); }
+      catch (e) { toast(errorText(e), 'error'); }
+    },
+    async open(u) { this.unit = u; this.rosterMessage = ''; this.rosterErrors = []; this.cadres = await api('GET', '/api/units/' + u.id + '/cadres'); },
+    async addCadre() {
+      try { await api('POST', '/api/units/' + this.unit.id + '/cadres', Object.assign({}, this.nc, {employee_no: this.nc.employee_no || null})); this.nc.name = ''; this.open(this.unit); }
+      catch (e) { toast(errorText(e), 'error'); }
+    },
+    async importRoster() {
+      const file = this.$refs.roster.files[0]; if (!file) return;
+      const form = new FormData(); form.append('file', file);
+      this.rosterErrors = []; this.rosterMessage = '';
+      try { const r = await api('POST', '/api/units/' + this.unit.id + '/cadres/import', form); this.rosterMessage = '导入完成：新增 ' + r.created + ' 人，更新 ' + r.updated + ' 人。'; this.open(this.unit); }
+      catch (e) { const b = e.body || {}; this.rosterErrors = b.errors && b.errors.length ? b.errors : [{row: '', field: '', message: errorText(e)}]; }
+    },
+  };
+}
+
+function blueprintsConsole() {
+  return {
+    presets: [], blueprints: [], previewData: null, error: '', minutes: 30,
+    spec: {name: '', multiple_scoring: 'all_or_nothing', sections: [{type: 'single', count: 20, points: 2}, {type: 'multiple', count: 10, points: 3}, {type: 'judge', count: 15, points: 2}],
+      category_split: {theory: 40, law: 20, policy: 40}},
+    async init() {
+      try { this.presets = await api('GET', '/api/blueprints/presets'); } catch (_) { this.presets = []; }
+      try { this.blueprints = await api('GET', '/api/blueprints'); } catch (_) { this.blueprints = []; }
+      this.preview();
+    },
+    body() { return Object.assign({}, this.spec, {time_limit_seconds: Math.round(this.minutes * 60), name: this.spec.name || null}); },
+    quota(type, category) { const q = this.previewData.quotas.find(x => x.type === type && x.category === category); return q ? q.count : 0; },
+    loadSpec(p) {
+      this.spec = {name: p.name + '（副本）', multiple_scoring: p.multiple_scoring, sections: p.sections.map(s => ({type: s.type, count: s.count, points: s.points})),
+        category_split: Object.assign({}, p.category_split)};
+      this.minutes = p.time_limit_seconds / 60; this.preview();
+    },
+    async preview() {
+      try { this.previewData = await api('POST', '/api/blueprints/preview', this.body()); this.error = ''; }
+      catch (e) { this.error = errorText(e); }
+    },
+    async save() {
+      try { await api('POST', '/api/blueprints', this.body()); toast('已保存'); this.blueprints = await api('GET', '/api/blueprints'); }
+      catch (e) { this.error = errorText(e); }
+    },
+    async usePreset(p) {
+      try { await api('POST', '/api/blueprints/presets/' + p.key); toast('已启用'); this.init(); } catch (e) { toast(errorText(e), 'error'); }
+    },
+  };
+}
+
+function examWizard() {
+  return {
+    stepNames: ['组卷规则', '参加单位', '抽取试卷', '确定考生', '准考证'], step: 0, error: '', busy: false,
+    blueprints: [], units: [], examId: null, papers: null, how: 'sample', samplePreview: null, rosters: {}, cadreIds: [], issued: [],
+    exam: {name: '', blueprint_id: null, mode: 'formal', unit_ids: [], shuffle_questions: true, shuffle_options: true},
+    opensAt: '', closesAt: '', seed: '', maxAttempts: 3, focusLimit: '',
+    sample: {percent: 20, minimum: 30, large_minimum: 50, seed: ''},
+    async init() {
+      this.units = await loadUnits();
+      try { this.blueprints = await api('GET', '/api/blueprints'); } catch (_) { this.blueprints = []; }
+      if (this.blueprints.length) this.exam.blueprint_id = this.blueprints[0].id;
+    },
+    unitName(id) { const u = this.units.find(x => x.id === id); return u ? u.name : '单位 ' + id; },
+    get chosenUnits() { return this.units.filter(u => this.exam.unit_ids.includes(u.id)); },
+    async run(work) {
+      this.busy = true; this.error = '';
+      try { await work(); } catch (e) { this.error = errorText(e); } finally { this.busy = false; }
+    },
+    create() {
+      return this.run(async () => {
+        const body = Object.assign({}, this.exam);
+        if (this.opensAt) body.opens_at = new Date(this.opensAt).toISOString();
+        if (this.closesAt) body.closes_at = new Date(this.closesAt).toISOString();
+        if (this.seed !== '') body.seed = Number(this.seed);
+        if (this.focusLimit !== '') body.focus_loss_limit = Number(this.focusLimit);
+        if (this.exam.mode === 'practice') body.max_attempts = this.maxAttempts;
+        const created = await api('POST', '/api/exams', body);
+        this.examId = created.id; this.step = 2;
+      });
+    },
+    draw() {
+      return this.run(async () => {
+        await api('POST', '/api/exams/' + this.examId + '/papers');
+        this.papers = await api('GET', '/api/exams/' + this.examId + '/papers');
+      });
+    },
+    redraw() {
+      return this.run(async () => {
+        await api('DELETE', '/api/exams/' + this.examId + '/papers');
+        this.papers = null;
+        await api('POST', '/api/exams/' + this.examId + '/papers');
+        this.papers = await api('GET', '/api/exams/' + this.examId + '/papers');
+      });
+    },
+    sampleSpec() {
+      const spec = {ratio: this.sample.percent / 100, minimum: this.sample.minimum, large_minimum: this.sample.large_minimum};
+      if (this.sample.seed !== '') spec.seed = Number(this.sample.seed);
+      return spec;
+    },
+    previewSample() { return this.run(async () => { this.samplePreview = await api('POST', '/api/exams/' + this.examId + '/participants/preview', this.sampleSpec()); }); },
+    async loadRosters() {
+      for (const u of this.chosenUnits) if (!this.rosters[u.id]) this.rosters[u.id] = await api('GET', '/api/units/' + u.id + '/cadres');
+    },
+    addParticipants(how) {
+      return this.run(async () => {
+        const body = how === 'sample' ? {sample: this.sampleSpec()} : {cadre_ids: this.cadreIds};
+        this.issued = await api('POST', '/api/exams/' + this.examId + '/participants', body);
+        rememberPins(this.examId, this.issued);
+        this.step = 4;
+      });
+    },
+  };
+}
+
+function rememberPins(examId, issued) {
+  const key = 'exambank:pins:' + examId;
+  const pins = JSON.parse(sessionStorage.getItem(key) || '{}');
+  for (const t of issued) if (t.pin) pins[t.ticket_no] = t.pin;
+  sessionStorage.setItem(key, JSON.stringify(pins));
+}
+
+function ticketSheet(examId) {
+  return {
+    examId, exam: null, tickets: [], pins: {}, error: '',
+    async init() {
+      this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId) || '{}');
+      try {
+        this.exam = await api('GET', '/api/exams/' + examId);
+        this.tickets = await api('GET', '/api/exams/' + examId + '/tickets');
+      } catch (e) { this.error = errorText(e); }
+    },
+    async reissueAll() {
+      if (!confirm('重新生成全部密码后，原密码全部作废。确定继续吗？')) return;
+      try { const issued = await api('POST', '/api/exams/' + examId + '/tickets/reissue', {all: true}); rememberPins(examId, issued); this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId)); }
+      catch (e) { this.error = errorText(e); }
+    },
+  };
+}
+
+function examDetail(examId) {
+  return {
+    examId, exam: null, papers: null, participants: [], units: [], error: '', questionId: '', regradeResult: null,
+    async init() {
+      this.units = await loadUnits();
+      await this.reload();
+    },
+    async reload() {
+      try { this.exam = await api('GET', '/api/exams/' + examId); } catch (e) { this.error = errorText(e); return; }
+      try { this.papers = await api('GET', '/api/exams/' + examId + '/papers'); } catch (_) { this.papers = null; }
+      try { this.participants = await api('GET', '/api/exams/' + examId + '/participants'); } catch (_) { this.participants = []; }
+    },
+    unitName(id) { const u = this.units.find(x => x.id === id); return u ? u.name : '单位 ' + id; },
+    async act(path, confirmText, body) {
+      if (confirmText && !confirm(confirmText)) return;
+      try { const r = await api('POST', '/api/exams/' + examId + path, body); toast('操作成功'); await this.reload(); return r; }
+      catch (e) { this.error = errorText(e); return null; }
+    },
+    async regrade() {
+      if (!this.questionId) return;
+      this.regradeResult = await this.act('/regrade', '按题目的最新版本重新评分，成绩可能变化并记入审计日志。确定吗？', {question_id: Number(this.questionId)});
+    },
+  };
+}
+
+function monitorView(examId) {
+  return {
+    examId, data: null, error: '', filter: '', state: '', timer: null, updatedAt: null,
+    async init() { await this.load(); this.timer = setInterval(() => this.load(), 5000); },
+    async load() {
+      try { this.data = await api('GET', '/api/exams/' + examId + '/monitor'); this.error = ''; this.updatedAt = new Date(); }
+      catch (e) { this.error = errorText(e); }
+    },
+    get rows() {
+      if (!this.data) return [];
+      return this.data.examinees.filter(x => (!this.state || x.state === this.state) && (!this.filter || x.name.includes(this.filter) || x.ticket_no.includes(this.filter)));
+    },
+    stateLabel(s) { return {not_started: '未开始', in_progress: '作答中', submitted: '已交卷', absent: '缺考'}[s] || s; },
+    remaining(s) { return s === null || s === undefined ? '' : pad2(Math.floor(s / 60)) + ':' + pad2(s % 60); },
+  };
+}
+
+function proctorDesk(initialExamId) {
+  return {
+    exams: [], examId: initialExamId || '', participants: [], incidents: [], absences: [], filter: '', chosen: null, error: '',
+    kind: 'whispering', note: '', reason: '因病',
+    async init() {
+      try { this.exams = await api('GET', '/api/exams'); } catch (e) { this.error = errorText(e); }
+      if (this.examId) this.load();
+    },
+    async load() {
+      if (!this.examId) return;
+      history.replaceState(null, '', '/console/proctor?exam_id=' + this.examId);
+      try {
+        this.participants = await api('GET', '/api/exams/' + this.examId + '/participants');
+        this.incidents = await api('GET', '/api/exams/' + this.examId + '/incidents');
+        this.absences = await api('GET', '/api/exams/' + this.examId + '/absences');
+      } catch (e) { this.error = errorText(e); }
+    },
+    get rows() { const f = this.filter; return f ? this.participants.filter(p => p.name.includes(f) || p.ticket_no.includes(f)) : this.participants; },
+    nameOf(cadreId) { const p = this.participants.find(x => x.cadre_id === cadreId); return p ? p.name : cadreId; },
+    async recordIncident() {
+      try { await api('POST', '/api/exams/' + this.examId + '/incidents', {cadre_id: this.chosen.cadre_id, kind: this.kind, note: this.note || null}); toast('已登记违纪：' + this.chosen.name); this.note = ''; this.chosen = null; this.load(); }
+      catch (e) { this.error = errorText(e); }
+    },
+    async recordAbsence() {
+      try { await api('POST', '/api/exams/' + this.examId + '/absences', {cadre_id: this.chosen.cadre_id, reason: this.reason}); toast('已登记缺考：' + this.chosen.name); this.chosen = null; this.load(); }
+      catch (e) { this.error = errorText(e); }
+    },
+  };
+}
