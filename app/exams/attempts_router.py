@@ -89,7 +89,7 @@ async def save_answers(
         )
 
 
-@router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult, response_model_exclude_none=True)
+@router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult)
 async def submit_attempt(
     attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> SubmitResult:

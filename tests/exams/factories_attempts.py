@@ -7,17 +7,24 @@ when given a session of a real ``Database``)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx2
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role, User
 from app.bank.models import Question
 from app.bank.normalise import JUDGE_OPTIONS
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.db import Database
 from app.exams.models import Attempt, Exam, ExamUnit, Participant
+from app.main import create_app
 from app.org.models import Cadre, Unit
 from app.papers.models import Blueprint, Paper, PaperSlot
 from tests.factories import auth_headers, make_cadre, make_question, make_unit, make_user
@@ -77,7 +84,7 @@ def _options(item: Item) -> list[dict[str, str]]:
 async def make_items(session: AsyncSession, items: tuple[Item, ...]) -> list[Question]:
     questions = []
     for item in items:
-        overrides: dict[str, Any] = {"answer": list(item.answer)}
+        overrides: dict[str, Any] = {"answer": list(item.answer), "explanation": f"解析：答案为{item.answer}"}
         if item.type != "judge":
             overrides["options"] = _options(item)
         questions.append(await make_question(session, item.type, "theory", **overrides))
@@ -138,10 +145,16 @@ async def make_exam_setup(
             expected_difficulty=3.0,
             total_points=float(sum(i.points for i in items)),
             content=[
-                {"no": no, "type": item.type, "category": "theory", "points": item.points,
-                 "stem": f"第{no}题 {q.stem}", "options": _options(item)}
+                {
+                    "no": no,
+                    "type": item.type,
+                    "category": "theory",
+                    "points": item.points,
+                    "stem": f"第{no}题 {q.stem}",
+                    "options": _options(item),
+                }
                 for no, (item, q) in enumerate(zip(items, questions, strict=True), start=1)
-            ],  # fmt: skip
+            ],
             answer_key={str(no): list(item.answer) for no, item in enumerate(items, start=1)},
         )
         session.add(paper)
@@ -208,3 +221,12 @@ def right_answers(setup: ExamSetup, start: dict[str, Any]) -> dict[str, list[str
     """The full-marks answer sheet in this examinee's displayed numbers and letters."""
     keys = paper_key_of(setup)
     return {str(shown): letters_for(start, shown, keys[paper]) for shown, paper in shown_to_paper(start).items()}
+
+
+@asynccontextmanager
+async def live_client(settings: Settings, database: Database, clock: Clock) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client of an app on a real ``Database``: every request has its own session and really commits."""
+    app = create_app(settings, database=database, clock=clock, background=False)
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://exambank.test") as client:
+        yield client

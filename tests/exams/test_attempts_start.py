@@ -177,7 +177,9 @@ async def test_a_formal_exam_cannot_be_started_again_after_submission(
     setup = await make_exam_setup(session, now=clock.now())
     examinee = setup.examinees[0]
     start = (await client.post(path_start(setup), headers=examinee.headers)).json()
-    assert (await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=examinee.headers)).status_code == 200
+    assert (
+        await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=examinee.headers)
+    ).status_code == 200
 
     response = await client.post(path_start(setup), headers=examinee.headers)
 
