@@ -196,3 +196,17 @@ async def _write_sittings(database_url: str, exam_id: int, scores: dict[int, flo
             await session.commit()
     finally:
         await database.dispose()
+
+
+def right_texts_from_bank(api: httpx2.Client) -> dict[str, set[str]]:
+    """stem → the texts of its right options, for every question in the bank (other tests share the bank)."""
+    right: dict[str, set[str]] = {}
+    offset = 0
+    while True:
+        page = _ok(api.get("/api/questions", params={"limit": 500, "offset": offset}))
+        for question in page["items"]:
+            texts = {o["key"]: o["text"] for o in question["options"]}
+            right[question["stem"]] = {texts.get(key, {"T": "正确", "F": "错误"}.get(key, key)) for key in question["answer"]}
+        offset += len(page["items"])
+        if not page["items"] or offset >= page["total"]:
+            return right

@@ -60,6 +60,7 @@ def test_an_organiser_imports_a_bank_with_a_bad_row_and_sees_the_error(
     page.locator("#e-note").fill("补充依据")
     page.locator("#e-basis").fill("《中华人民共和国行政处罚法》第四条")
     page.get_by_role("button", name="保存", exact=True).click()
+    page.locator("#toast", has_text="已保存").wait_for()
     edit_button.first.click()
     page.get_by_role("cell", name="补充依据").wait_for()
     screenshot(page, "console-bank", full_page=True)
