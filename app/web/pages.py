@@ -58,8 +58,14 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
     row = (
         await session.execute(
             select(
-                Exam.id, Exam.name, Exam.mode, Exam.time_limit_seconds, Exam.focus_loss_limit,
-                Participant.ticket_no, Cadre.name, Unit.name,
+                Exam.id,
+                Exam.name,
+                Exam.mode,
+                Exam.time_limit_seconds,
+                Exam.focus_loss_limit,
+                Participant.ticket_no,
+                Cadre.name,
+                Unit.name,
             )
             .join(Participant, Participant.exam_id == Exam.id)
             .join(Cadre, Cadre.id == Participant.cadre_id)
@@ -71,8 +77,14 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
         return None
     exam_id, name, mode, limit, focus_limit, ticket_no, cadre_name, unit_name = row
     return Sitting(
-        exam_id=exam_id, exam_name=name, mode=mode, time_limit_seconds=limit, ticket_no=ticket_no,
-        cadre_name=cadre_name, unit_name=unit_name, focus_loss_limit=focus_limit,
+        exam_id=exam_id,
+        exam_name=name,
+        mode=mode,
+        time_limit_seconds=limit,
+        ticket_no=ticket_no,
+        cadre_name=cadre_name,
+        unit_name=unit_name,
+        focus_loss_limit=focus_limit,
     )
 
 
@@ -93,12 +105,17 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
     return links
 
 
-def render(request: Request, template: str, *, principal: Principal | None, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, *, principal: Principal | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """Render a page shell with the user, his navigation and the current path."""
     roles = sorted(ROLE_LABELS[role] for role in principal.roles) if principal else []
     html = environment.get_template(template).render(
-        request=request, principal=principal, role_labels=roles, nav=nav_for(principal),
-        path=request.url.path, **context,
+        request=request,
+        principal=principal,
+        role_labels=roles,
+        nav=nav_for(principal),
+        path=request.url.path,
+        **context,
     )
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

@@ -49,9 +49,7 @@ def make_unit(api: httpx2.Client, name: str = "省测试厅") -> dict[str, Any]:
 
 
 def make_cadres(api: httpx2.Client, unit_id: int, names: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    return [
-        _ok(api.post(f"/api/units/{unit_id}/cadres", json={"name": name, "rank": rank})) for name, rank in names
-    ]
+    return [_ok(api.post(f"/api/units/{unit_id}/cadres", json={"name": name, "rank": rank})) for name, rank in names]
 
 
 def bank_items(unit_code: str, tag: str) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
@@ -62,8 +60,13 @@ def bank_items(unit_code: str, tag: str) -> tuple[list[dict[str, Any]], dict[str
         for category in CATEGORIES:
             for n in range(PER_TYPE_AND_CATEGORY):
                 stem = f"【{tag}】{qtype}-{category}-{n}：下列说法中符合规定的是？"
-                item: dict[str, Any] = {"type": qtype, "category": category, "stem": stem, "difficulty": 3,
-                                        "explanation": f"解析：{stem} 的依据见相关规定。"}
+                item: dict[str, Any] = {
+                    "type": qtype,
+                    "category": category,
+                    "stem": stem,
+                    "difficulty": 3,
+                    "explanation": f"解析：{stem} 的依据见相关规定。",
+                }
                 if category == "policy":
                     item["unit_code"] = unit_code
                 if qtype == "judge":
@@ -191,8 +194,15 @@ async def _write_sittings(database_url: str, exam_id: int, scores: dict[int, flo
                     score=scores[participant.cadre_id] * paper.total_points / 100, graded_at=now,
                 ))  # fmt: skip
             whisperer = next(p for p in participants if p.unit_id == incident_unit_id)
-            session.add(Incident(exam_id=exam_id, cadre_id=whisperer.cadre_id, unit_id=incident_unit_id,
-                                 kind="whispering", note="与邻座交谈"))
+            session.add(
+                Incident(
+                    exam_id=exam_id,
+                    cadre_id=whisperer.cadre_id,
+                    unit_id=incident_unit_id,
+                    kind="whispering",
+                    note="与邻座交谈",
+                )
+            )
             await session.commit()
     finally:
         await database.dispose()
@@ -206,7 +216,8 @@ def right_texts_from_bank(api: httpx2.Client) -> dict[str, set[str]]:
         page = _ok(api.get("/api/questions", params={"limit": 500, "offset": offset}))
         for question in page["items"]:
             texts = {o["key"]: o["text"] for o in question["options"]}
-            right[question["stem"]] = {texts.get(key, {"T": "正确", "F": "错误"}.get(key, key)) for key in question["answer"]}
+            judge = {"T": "正确", "F": "错误"}
+            right[question["stem"]] = {texts.get(key, judge.get(key, key)) for key in question["answer"]}
         offset += len(page["items"])
         if not page["items"] or offset >= page["total"]:
             return right

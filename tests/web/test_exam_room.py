@@ -153,3 +153,23 @@ def _shot_path(name: str) -> Any:
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+def test_the_exam_room_fits_a_phone_and_answers_by_keyboard(new_page: Any, admin_api: httpx2.Client) -> None:
+    _skip_unless_exam_api(admin_api)
+    seeded = seed_exam(admin_api, mode="formal")
+    page = new_page(390, 844)
+    login(page, seeded.ticket_no, seeded.pin)
+    page.get_by_role("button", name="开始答题").click()
+    first = page.locator("[data-testid=question]").first
+    first.wait_for()
+    # keyboard only: tab to the first option, choose it with the space bar
+    first.locator("input").first.focus()
+    page.keyboard.press("Space")
+    page.locator("[data-testid=save-state]").filter(has_text=re.compile(r"已保存 \d\d:\d\d:\d\d")).wait_for()
+    assert page.locator("[data-testid=card-summary]").inner_text().startswith("已答 1 题")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    screenshot(page, "exam-room-phone", full_page=True)
+    page.goto("/login")
+    screenshot(page, "login-phone")
+    assert page.js_errors == []
