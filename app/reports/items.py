@@ -15,6 +15,7 @@ Per question, examinees of every paper that carried it are pooled.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,45 +62,48 @@ class Responses:
 
 
 async def load_responses(session: AsyncSession, exam_id: int) -> Responses:
-    """Every counted attempt's answers, slot by slot, grouped per paper (one query)."""
-    rows = await repository.answer_matrix_rows(session, exam_id)
-    grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        grouped[row.paper_id].append(row)
-    papers = []
-    for paper_id, paper_rows in grouped.items():
-        slots_by_position: dict[int, Slot] = {}
-        attempts: dict[int, int] = {}
-        totals: dict[int, float] = {}
-        for row in paper_rows:
-            slots_by_position.setdefault(
-                row.position, Slot(row.position, row.question_id, row.type, row.category, float(row.slot_points))
-            )
-            attempts.setdefault(row.attempt_id, len(attempts))
-            totals[row.attempt_id] = float(row.attempt_points)
-        slots = [slots_by_position[p] for p in sorted(slots_by_position)]
-        column = {slot.position: index for index, slot in enumerate(slots)}
-        correct = np.zeros((len(attempts), len(slots)))
-        earned = np.zeros((len(attempts), len(slots)))
-        keys: list[list[str | None]] = [[None] * len(slots) for _ in attempts]
-        for row in paper_rows:
-            i, j = attempts[row.attempt_id], column[row.position]
-            correct[i, j] = 1.0 if row.is_correct else 0.0
-            earned[i, j] = float(row.answer_points or 0)
-            keys[i][j] = row.keys
-        papers.append(
-            PaperResponses(
-                paper_id=paper_id,
-                unit_id=paper_rows[0].unit_id,
-                slots=slots,
-                attempt_ids=list(attempts),
-                totals=np.array([totals[a] for a in attempts], dtype=np.float64),
-                correct=correct,
-                earned=earned,
-                keys=keys,
-            )
+    """Every counted attempt's answers, slot by slot, grouped per paper."""
+    attempts = await repository.counted_attempt_rows(session, exam_id)
+    slot_rows = await repository.exam_slots(session, exam_id)
+    answers = await repository.counted_answers(session, exam_id)
+    return await anyio.to_thread.run_sync(_build_responses, attempts, slot_rows, answers)
+
+
+def _build_responses(attempts: Sequence[Any], slot_rows: Sequence[Any], answers: Sequence[Any]) -> Responses:
+    slots: dict[int, list[Slot]] = defaultdict(list)
+    for row in slot_rows:
+        slots[row.paper_id].append(Slot(row.position, row.question_id, row.type, row.category, float(row.points)))
+    members: dict[int, list[Any]] = defaultdict(list)
+    for row in attempts:
+        members[row.paper_id].append(row)
+    papers: dict[int, PaperResponses] = {}
+    where: dict[int, tuple[PaperResponses, int, dict[int, int]]] = {}
+    for paper_id, rows in members.items():
+        paper_slots = slots.get(paper_id, [])
+        column = {slot.position: index for index, slot in enumerate(paper_slots)}
+        paper = PaperResponses(
+            paper_id=paper_id,
+            unit_id=rows[0].unit_id,
+            slots=paper_slots,
+            attempt_ids=[row.attempt_id for row in rows],
+            totals=np.array([float(row.points) for row in rows], dtype=np.float64),
+            correct=np.zeros((len(rows), len(paper_slots))),
+            earned=np.zeros((len(rows), len(paper_slots))),
+            keys=[[None] * len(paper_slots) for _ in rows],
         )
-    return Responses(papers=sorted(papers, key=lambda p: (p.unit_id, p.paper_id)))
+        papers[paper_id] = paper
+        for index, row in enumerate(rows):
+            where[row.attempt_id] = (paper, index, column)
+    for attempt_id, position, keys, points, is_correct in answers:
+        paper, i, column = where[attempt_id]
+        j = column.get(position)
+        if j is None:
+            continue
+        if is_correct:
+            paper.correct[i, j] = 1.0
+        paper.earned[i, j] = points or 0.0
+        paper.keys[i][j] = keys
+    return Responses(papers=sorted(papers.values(), key=lambda p: (p.unit_id, p.paper_id)))
 
 
 def _correlation(x: FloatArray, y: FloatArray) -> float | None:

@@ -91,30 +91,28 @@ async def exam(session: AsyncSession, exam_id: int) -> Exam | None:
 
 
 async def score_aggregates(session: AsyncSession, exam_id: int) -> Rows:
-    """Per unit and rank: count, sum, sum of squares, and the pass / excellent / full counts."""
+    """Per unit, rank and paper: count, sum, sum of squares, pass / excellent / full counts and the
+    10-point bands (``band_90`` … ``band_0``), all in one pass over the counted attempts."""
     counted = counted_attempts(exam_id)
+    bands = []
+    for index, low in enumerate(BANDS):
+        above = counted.c.points * 100 >= low * counted.c.total_points
+        below = counted.c.points * 100 < BANDS[index - 1] * counted.c.total_points if index else None
+        condition = and_(above, below) if below is not None else above
+        bands.append(func.sum(case((condition, 1), else_=0)).label(f"band_{low}"))
     query = select(
         counted.c.unit_id,
         counted.c.rank,
+        counted.c.paper_id,
         func.count().label("sat"),
         func.sum(counted.c.score).label("total"),
         func.sum(counted.c.score * counted.c.score).label("total_of_squares"),
         _at_least(counted, PASS_MARK).label("pass_count"),
         _at_least(counted, EXCELLENT_MARK).label("excellent_count"),
         _at_least(counted, FULL_MARK).label("full_count"),
-    ).group_by(counted.c.unit_id, counted.c.rank)
+        *bands,
+    ).group_by(counted.c.unit_id, counted.c.rank, counted.c.paper_id)
     return (await session.execute(query)).all()
-
-
-async def score_distribution(session: AsyncSession, exam_id: int) -> dict[int, int]:
-    """How many scored in each 10-point band, keyed by the band's lower bound."""
-    counted = counted_attempts(exam_id)
-    band = case(
-        *[(counted.c.points * 100 >= low * counted.c.total_points, literal(low)) for low in BANDS[:-1]],
-        else_=literal(0),
-    ).label("band")
-    rows = (await session.execute(select(band, func.count()).group_by(band))).all()
-    return {int(low): int(count) for low, count in rows}
 
 
 async def exam_units(session: AsyncSession, exam_id: int) -> Rows:
@@ -169,14 +167,6 @@ async def correct_answers_by_unit_category(session: AsyncSession, exam_id: int) 
     return (await session.execute(query)).all()
 
 
-async def attempts_by_unit_paper(session: AsyncSession, exam_id: int) -> Rows:
-    counted = counted_attempts(exam_id)
-    query = select(counted.c.unit_id, counted.c.paper_id, func.count().label("attempts")).group_by(
-        counted.c.unit_id, counted.c.paper_id
-    )
-    return (await session.execute(query)).all()
-
-
 async def slots_by_paper_category(session: AsyncSession, exam_id: int) -> Rows:
     query = (
         select(PaperSlot.paper_id, PaperSlot.category, func.count().label("slots"))
@@ -227,35 +217,32 @@ async def individuals(session: AsyncSession, exam_id: int, unit_id: int | None) 
     return (await session.execute(query)).all()
 
 
-async def answer_matrix_rows(session: AsyncSession, exam_id: int) -> Rows:
-    """Every slot of every counted attempt with what was answered (NULL when never saved)."""
+async def counted_attempt_rows(session: AsyncSession, exam_id: int) -> Rows:
     counted = counted_attempts(exam_id)
-    query = (
-        select(
-            counted.c.attempt_id,
-            counted.c.paper_id,
-            counted.c.unit_id,
-            counted.c.points.label("attempt_points"),
-            PaperSlot.position,
-            PaperSlot.question_id,
-            PaperSlot.type,
-            PaperSlot.category,
-            PaperSlot.points.label("slot_points"),
-            AttemptAnswer.keys,
-            AttemptAnswer.points.label("answer_points"),
-            AttemptAnswer.is_correct,
-        )
-        .select_from(counted)
-        .join(PaperSlot, PaperSlot.paper_id == counted.c.paper_id)
-        .outerjoin(
-            AttemptAnswer,
-            and_(
-                AttemptAnswer.attempt_id == counted.c.attempt_id,
-                AttemptAnswer.position == PaperSlot.position,
-            ),
-        )
-        .order_by(counted.c.paper_id, counted.c.attempt_id, PaperSlot.position)
+    query = select(counted.c.attempt_id, counted.c.paper_id, counted.c.unit_id, counted.c.points).order_by(
+        counted.c.paper_id, counted.c.attempt_id
     )
+    return (await session.execute(query)).all()
+
+
+async def exam_slots(session: AsyncSession, exam_id: int) -> Rows:
+    query = (
+        select(PaperSlot.paper_id, PaperSlot.position, PaperSlot.question_id, PaperSlot.type, PaperSlot.category,
+               PaperSlot.points)
+        .join(Paper, Paper.id == PaperSlot.paper_id)
+        .where(Paper.exam_id == exam_id)
+        .order_by(PaperSlot.paper_id, PaperSlot.position)
+    )
+    return (await session.execute(query)).all()
+
+
+async def counted_answers(session: AsyncSession, exam_id: int) -> Rows:
+    """What every counted attempt answered, slot by slot (slots never saved have no row)."""
+    counted = counted_attempts(exam_id)
+    query = select(
+        AttemptAnswer.attempt_id, AttemptAnswer.position, AttemptAnswer.keys, AttemptAnswer.points,
+        AttemptAnswer.is_correct,
+    ).join(counted, counted.c.attempt_id == AttemptAnswer.attempt_id)
     return (await session.execute(query)).all()
 
 

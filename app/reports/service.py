@@ -103,16 +103,23 @@ def _competition_positions(averages: list[Decimal]) -> list[int]:
 async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
     """Every figure of the supervisors' notice for one exam, plus cross table, distribution and categories."""
     exam = await get_exam(session, exam_id)
-    tallies: dict[tuple[int, str], Tally] = {}
+    tallies: dict[tuple[int, str], Tally] = defaultdict(Tally)
+    bands: dict[int, int] = defaultdict(int)
+    attempts_by_paper: dict[tuple[int, int], int] = defaultdict(int)
     for row in await repository.score_aggregates(session, exam_id):
-        tallies[(row.unit_id, row.rank)] = Tally(
-            sat=int(row.sat),
-            total=exact_sum(row.total),
-            squares=exact_sum(row.total_of_squares),
-            passed=int(row.pass_count or 0),
-            excellent=int(row.excellent_count or 0),
-            full=int(row.full_count or 0),
+        tallies[(row.unit_id, row.rank)].add(
+            Tally(
+                sat=int(row.sat),
+                total=exact_sum(row.total),
+                squares=exact_sum(row.total_of_squares),
+                passed=int(row.pass_count or 0),
+                excellent=int(row.excellent_count or 0),
+                full=int(row.full_count or 0),
+            )
         )
+        attempts_by_paper[(row.unit_id, row.paper_id)] += int(row.sat)
+        for low in repository.BANDS:
+            bands[low] += int(getattr(row, f"band_{low}") or 0)
     absence_rows = await repository.absences(session, exam_id)
     incident_rows = await repository.incident_counts(session, exam_id)
 
@@ -182,8 +189,8 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
         ],
         absences=[AbsenceRow(cadre_id=a.cadre_id, unit_id=a.unit_id, reason=a.reason) for a in absence_rows],
         cross=[_cross_row(u.unit_id, tallies) for u in unit_rows],
-        distribution=await _distribution(session, exam_id, overall.sat),
-        categories=await _categories(session, exam_id, [row.unit_id for row in unit_rows]),
+        distribution=_distribution(bands, overall.sat),
+        categories=await _categories(session, exam_id, attempts_by_paper, [row.unit_id for row in unit_rows]),
         raw=ReportRaw(
             overall=OverallRaw(
                 headcount_share=raw(share(overall.sat, headcount)),
@@ -260,8 +267,7 @@ def _cross_cell(tally: Tally | None) -> CrossCell:
     )
 
 
-async def _distribution(session: AsyncSession, exam_id: int, sat: int) -> list[Band]:
-    counts = await repository.score_distribution(session, exam_id)
+def _distribution(counts: dict[int, int], sat: int) -> list[Band]:
     bands = []
     for low in sorted(repository.BANDS):
         high = 100 if low == repository.BANDS[0] else low + 10
@@ -271,15 +277,17 @@ async def _distribution(session: AsyncSession, exam_id: int, sat: int) -> list[B
     return bands
 
 
-async def _categories(session: AsyncSession, exam_id: int, unit_ids: list[int]) -> Categories:
+async def _categories(
+    session: AsyncSession, exam_id: int, attempts_by_paper: dict[tuple[int, int], int], unit_ids: list[int]
+) -> Categories:
     """Correct rate per category: correct answers over (attempts × slots of that category)."""
     slots: dict[int, dict[str, int]] = defaultdict(dict)
     for row in await repository.slots_by_paper_category(session, exam_id):
         slots[row.paper_id][row.category] = int(row.slots)
     asked: dict[tuple[int, str], int] = defaultdict(int)
-    for row in await repository.attempts_by_unit_paper(session, exam_id):
-        for category, count in slots[row.paper_id].items():
-            asked[(row.unit_id, category)] += int(row.attempts) * count
+    for (unit_id, paper_id), attempts in attempts_by_paper.items():
+        for category, count in slots[paper_id].items():
+            asked[(unit_id, category)] += attempts * count
     correct: dict[tuple[int, str], int] = {
         (row.unit_id, row.category): int(row.correct)
         for row in await repository.correct_answers_by_unit_category(session, exam_id)
