@@ -99,7 +99,9 @@ def admin_api(live_server: str) -> Iterator[httpx2.Client]:
         yield http
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is started, and
+# fixtures of other modules (the shared ``database_url``) call ``asyncio.run`` on it.
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
