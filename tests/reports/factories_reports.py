@@ -128,8 +128,9 @@ async def make_paper(
         seed=next(_serial),
         expected_difficulty=expected_difficulty,
         total_points=total,
-        content=[{"no": n, "type": s.type, "category": s.category, "points": s.points} for n, s in
-                 enumerate(slots, 1)],
+        content=[{"no": n, "type": s.type, "category": s.category, "points": s.points,
+                  "options": [] if s.type == "judge" else [{"key": k, "text": f"选项{k}"} for k in "ABCD"]}
+                 for n, s in enumerate(slots, 1)],
         answer_key={str(n): list(s.answer) for n, s in enumerate(slots, 1)},
     )
     session.add(paper)

@@ -158,3 +158,37 @@ async def test_paper_not_out_of_100_is_judged_on_the_100_scale(
     assert (overall["average"], overall["pass_count"], overall["excellent_count"], overall["full_count"]) == (
         77.3, 3, 2, 1,  # 60, 90, 100, 59 on the 100 scale
     )
+
+
+async def test_regrade_through_the_grading_service_changes_the_ranking(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    """A wrong key corrected after the exam: the grading engineer's regrade rewrites scores, the report follows."""
+    from tests.reports.factories_reports import Answer, SlotSpec
+
+    first, second = await make_units(session, ["单位庚", "单位辛"], [60, 60])
+    exam = await make_exam(session, [first, second])
+    shared = SlotSpec("single", "theory", 50, "B")
+    paper_first = await make_paper(session, exam, first, [shared, SlotSpec("judge", "law", 50, "T")])
+    paper_second = await make_paper(session, exam, second, [shared, SlotSpec("judge", "law", 50, "T")])
+    both_right = {1: Answer("B", 50, True), 2: Answer("T", 50, True)}
+    await seat_examinees(session, exam, paper_first, [Seat("ke", 100, answers=both_right)] * 2)
+    picked_c = {1: Answer("C", 0, False), 2: Answer("T", 50, True)}
+    await seat_examinees(session, exam, paper_second, [Seat("ke", 50, answers=picked_c)] * 2)
+
+    before = await get_report(client, session, exam.id)
+    assert [(u["unit_id"], u["average"]) for u in before["units"]] == [(first.id, 100.0), (second.id, 50.0)]
+
+    admin = await headers_for(session, Role.admin)
+    assert shared.question is not None
+    fixed = await client.patch(f"/api/questions/{shared.question.id}", json={"answer": ["C"]}, headers=admin)
+    assert fixed.status_code == 200, fixed.text
+    regraded = await client.post(f"/api/exams/{exam.id}/regrade", json={"question_id": shared.question.id},
+                                 headers=admin)
+    assert regraded.status_code == 200, regraded.text
+
+    after = await get_report(client, session, exam.id)
+    assert [(u["unit_id"], u["position"], u["average"]) for u in after["units"]] == [
+        (second.id, 1, 100.0), (first.id, 2, 50.0),
+    ]
+    assert after["spread"] == {"best_unit_id": second.id, "worst_unit_id": first.id, "gap": 50.0}
