@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Subquery, and_, case, delete, exists, func, insert, select
+from sqlalchemy import Float, Subquery, and_, case, cast, delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
@@ -403,7 +403,7 @@ def observed_facility() -> Subquery:
     """
     correct = case((AttemptAnswer.is_correct.is_(True), 1.0), else_=0.0)
     return (
-        select(PaperSlot.question_id.label("question_id"), func.avg(correct).label("facility"))
+        select(PaperSlot.question_id.label("question_id"), cast(func.avg(correct), Float).label("facility"))
         .select_from(Attempt)
         .join(PaperSlot, PaperSlot.paper_id == Attempt.paper_id)
         .outerjoin(
@@ -423,7 +423,7 @@ def blueprint_quotas(blueprint: Blueprint) -> tuple[Quota, ...]:
 
 async def _unit_codes(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, str]:
     rows = await session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(list(unit_ids))))
-    return {unit_id: code for unit_id, code in rows}
+    return {int(row.id): str(row.code) for row in rows}
 
 
 def _shortage_error(shortages: Sequence[Shortage], codes: dict[int, str]) -> UnprocessableError:

@@ -239,6 +239,7 @@ def draw_papers(
     wanted_units = set(units)
 
     grouped: dict[GroupKey, list[Candidate]] = {}
+    last_id, in_id_order = -1, True
     for candidate in candidates:
         # Inlined group_key: this loop runs once per question of the bank.
         category = candidate[CATEGORY]
@@ -247,6 +248,10 @@ def draw_papers(
         if members is None:
             grouped[key] = members = []
         members.append(candidate)
+        if in_id_order:
+            qid = candidate[QID]
+            in_id_order = qid > last_id
+            last_id = qid
     grouped = {
         key: members for key, members in grouped.items()
         if key[0] in types and key[1] in categories and (key[2] is None or key[2] in wanted_units)
@@ -267,7 +272,8 @@ def draw_papers(
 
     pools: dict[GroupKey, _Pool] = {}
     for key, members in grouped.items():
-        members.sort(key=itemgetter(QID))
+        if not in_id_order:  # the pool query returns id order; other callers may not
+            members.sort(key=itemgetter(QID))
         pools[key] = _Pool(members, _stream(seed, *(part for part in key if part is not None)))
 
     usage: dict[int, int] = {}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bank.models import Question, QuestionStatus, QuestionVersion
 from app.papers.draw import SHARED_CATEGORIES, Candidate
 from app.papers.models import Blueprint, Paper, PaperSlot
+from app.papers.quotas import TYPE_ORDER as ALL_TYPES
 
 
 async def load_candidates(
@@ -26,28 +27,40 @@ async def load_candidates(
     Theory and law come from the shared bank; policy only from the banks of ``unit_ids``. ``observed``
     is an optional subquery ``(question_id, facility)`` of observed correct rates to join in.
     """
-    shared = [c for c in categories if c in SHARED_CATEGORIES]
-    pool_filter: list[ColumnElement[bool]] = []
-    if shared:
-        pool_filter.append(Question.category.in_(shared))
-    if "policy" in categories and unit_ids:
-        pool_filter.append(and_(Question.category == "policy", Question.unit_id.in_(list(unit_ids))))
-    if not pool_filter or not types:
+    questions = Question.__table__.c
+    shared = sorted(c for c in categories if c in SHARED_CATEGORIES)
+    conditions: list[ColumnElement[bool]] = [questions.status == QuestionStatus.active]
+    # Filters that every row passes anyway are left out: with them SQLite walks the pool index and sorts
+    # 100,000 rows, without them it scans the table in id order, which is three times faster.
+    if set(types) != set(ALL_TYPES):
+        if not types:
+            return []
+        conditions.append(questions.type.in_(sorted(types)))
+    wants_policy = "policy" in categories and bool(unit_ids)
+    if wants_policy and set(shared) == SHARED_CATEGORIES:
+        conditions.append(or_(questions.category != "policy", questions.unit_id.in_(sorted(unit_ids))))
+    elif wants_policy:
+        conditions.append(or_(
+            questions.category.in_(shared),
+            and_(questions.category == "policy", questions.unit_id.in_(sorted(unit_ids))),
+        ))
+    elif shared:
+        conditions.append(questions.category.in_(shared))
+    else:
         return []
     facility: Any = observed.c.facility if observed is not None else null()
     query = select(
-        Question.id, Question.current_version_id, Question.type, Question.category, Question.unit_id,
-        Question.difficulty, facility,
+        questions.id, questions.current_version_id, questions.type, questions.category, questions.unit_id,
+        questions.difficulty, facility,
     )
     if observed is not None:
-        query = query.outerjoin(observed, observed.c.question_id == Question.id)
-    query = query.where(
-        Question.status == QuestionStatus.active,
-        Question.current_version_id.is_not(None),
-        Question.type.in_(list(types)),
-        or_(*pool_filter),
-    ).order_by(Question.id)
-    result = await session.execute(query)
+        query = query.select_from(
+            Question.__table__.outerjoin(observed, observed.c.question_id == questions.id)
+        )
+    query = query.where(*conditions, questions.current_version_id.is_not(None)).order_by(questions.id)
+    # Core, not the ORM: plain rows, without the ORM's per-row loading work.
+    connection = await session.connection()
+    result = await connection.execute(query)
     # Rows index like tuples; copying 100,000 of them into tuples would cost more than the draw.
     return cast(list[Candidate], result.all())
 

@@ -26,7 +26,8 @@ async def setup_exam(
     blueprint = await make_blueprint(session, SMALL_SECTIONS, time_limit_seconds=1200, multiple_scoring="partial")
     if stock:
         await stock_bank(session, unit_ids, sections=SMALL_SECTIONS, shared_factor=units)
-    body = {"name": "2026年基本理论+考试", "blueprint_id": blueprint.id, "mode": "formal", "unit_ids": unit_ids, **extra}
+    body = {"name": "2026年基本理论+考试", "blueprint_id": blueprint.id, "mode": "formal", "unit_ids": unit_ids,
+            **extra}
     response = await client.post("/api/exams", json=body, headers=organiser)
     assert response.status_code == 201, response.text
     return organiser, response.json(), unit_ids

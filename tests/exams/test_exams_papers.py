@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import httpx2
+import pytest
 from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,6 @@ from tests.papers.factories_papers import (
     PRESET_SECTIONS,
     SMALL_SECTIONS,
     add_questions,
-    make_blueprint,
     start_attempt,
     stock_bank,
 )
@@ -39,7 +39,8 @@ async def test_draw_returns_one_distinct_paper_per_unit(client: httpx2.AsyncClie
     summary = (await client.get(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
     assert summary["tolerance"] == 0.02 and summary["balanced"] is True
     assert summary["max_overlap"] == 0  # the shared bank holds a fresh set for every unit
-    assert [p["paper_id"] for p in summary["papers"]] == [p["paper_id"] for p in sorted(papers, key=lambda p: p["unit_id"])]
+    by_unit = sorted(papers, key=lambda p: p["unit_id"])
+    assert [p["paper_id"] for p in summary["papers"]] == [p["paper_id"] for p in by_unit]
 
     paper = await session.get(Paper, papers[0]["paper_id"])
     assert paper is not None
@@ -56,7 +57,7 @@ async def test_draw_returns_one_distinct_paper_per_unit(client: httpx2.AsyncClie
 async def test_policy_questions_come_from_the_units_own_bank(
     client: httpx2.AsyncClient, session: AsyncSession
 ) -> None:
-    organiser, exam, unit_ids = await setup_exam(client, session, units=2)
+    organiser, exam, _ = await setup_exam(client, session, units=2)
     papers = (await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
     for paper in papers:
         detail = (await client.get(f"/api/exams/{exam['id']}/papers/{paper['paper_id']}", headers=organiser)).json()
@@ -209,7 +210,8 @@ async def test_discard_papers_returns_to_draft(client: httpx2.AsyncClient, sessi
     assert (await client.delete(f"/api/exams/{exam['id']}/papers", headers=organiser)).status_code == 409
     extra = await make_unit(session)
     await stock_bank(session, [extra.id], sections=SMALL_SECTIONS)
-    changed = await client.patch(f"/api/exams/{exam['id']}", headers=organiser, json={"unit_ids": [*unit_ids, extra.id]})
+    changed = await client.patch(f"/api/exams/{exam['id']}", headers=organiser,
+                                 json={"unit_ids": [*unit_ids, extra.id]})
     assert changed.status_code == 200
     assert len((await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()) == 3
 
@@ -231,3 +233,39 @@ async def test_eighteen_units_from_the_preset(client: httpx2.AsyncClient, sessio
     assert summary["balanced"] and summary["difficulty_spread"] <= 0.02
     # Shared pools hold 6 × the quota: 18 units share some questions, but few.
     assert summary["max_overlap"] <= 12
+
+
+async def test_observed_correct_rates_reach_the_draw(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    from datetime import UTC, datetime
+
+    from app.exams.models import Attempt, AttemptAnswer
+    from app.exams.service import observed_facility
+    from app.papers.draw import OBSERVED_MIN_ANSWERS
+    from app.papers.repository import load_candidates
+
+    organiser, exam, unit_ids = await setup_exam(client, session, units=1)
+    [paper] = (await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
+    unit = await session.get(Unit, unit_ids[0])
+    assert unit is not None
+    graded = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)
+    for n in range(OBSERVED_MIN_ANSWERS):
+        cadre = await make_cadre(session, unit)
+        attempt = await start_attempt(session, exam["id"], paper["paper_id"], unit.id, cadre.id, status="submitted")
+        attempt_row = await session.get(Attempt, attempt.id)
+        assert attempt_row is not None
+        attempt_row.graded_at = graded
+        # Slot 1 is answered right by 3 in 4; slot 2 wrongly by all; the other slots are left blank.
+        session.add(AttemptAnswer(attempt_id=attempt.id, position=1, keys="B", seq=1, saved_at=graded,
+                                  is_correct=n % 4 != 0, points=0))
+        session.add(AttemptAnswer(attempt_id=attempt.id, position=2, keys="A", seq=1, saved_at=graded,
+                                  is_correct=False, points=0))
+        await session.commit()
+    candidates = await load_candidates(session, types=["single", "multiple", "judge"],
+                                       categories=["theory", "law", "policy"], unit_ids=unit_ids,
+                                       observed=observed_facility())
+    facility = {c[0]: c[6] for c in candidates}
+    first, second, third = paper["question_ids"][:3]
+    assert facility[first] == pytest.approx(22 / 30)  # n % 4 != 0 for 22 of n = 0..29
+    assert facility[second] == 0.0 and facility[third] == 0.0
+    unused = [qid for qid in facility if qid not in paper["question_ids"]]
+    assert unused and all(facility[qid] is None for qid in unused)

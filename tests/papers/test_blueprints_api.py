@@ -106,7 +106,8 @@ async def test_impossible_blueprints_are_refused_naming_the_field(
 
 async def test_partial_scoring_is_kept(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     headers = await headers_for(session, Role.organiser)
-    response = await client.post("/api/blueprints", json={**PRESET_BODY, "multiple_scoring": "partial"}, headers=headers)
+    body = {**PRESET_BODY, "multiple_scoring": "partial"}
+    response = await client.post("/api/blueprints", json=body, headers=headers)
     assert response.status_code == 201 and response.json()["multiple_scoring"] == "partial"
 
 

@@ -15,7 +15,8 @@ from app.papers.quotas import (
 
 
 def test_preset_quota_table() -> None:
-    table = compute_quotas(sections_from(PRESET_JIBEN_LILUN_PLUS["sections"]), PRESET_JIBEN_LILUN_PLUS["category_split"])
+    preset = PRESET_JIBEN_LILUN_PLUS
+    table = compute_quotas(sections_from(preset["sections"]), preset["category_split"])
     counts = {(q.type, q.category): q.count for q in table.quotas}
     assert counts == {
         ("single", "theory"): 8, ("single", "law"): 4, ("single", "policy"): 8,
