@@ -12,6 +12,7 @@ from app.accounts.dependencies import SESSION_COOKIE
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.deps import ClockDep, SessionDep
+from app.exams import service as exams_service
 from app.web import pages
 from app.web.static_files import static_response
 
@@ -95,6 +96,21 @@ def _staff_page(
 @router.get("/console")
 async def console_home(request: Request, principal: PagePrincipal) -> Response:
     return _staff_page(request, principal, CONSOLE_ROLES, "console/home.html")
+
+
+@router.get("/console/partials/exams")
+async def console_exams_partial(
+    request: Request, principal: PagePrincipal, session: SessionDep, clock: ClockDep
+) -> Response:
+    """The recent exams as an HTML fragment for the console home (fetched and refreshed by htmx)."""
+    if principal is None:
+        return Response(status_code=401)
+    if not principal.has_any(*CONSOLE_ROLES):
+        return Response(status_code=403)
+    rows = await exams_service.list_exams(session, principal=principal, status=None, mode=None)
+    now = clock.now()
+    exams = [(exam, len(units), exams_service.exam_phase(exam, now)) for exam, units in rows[:10]]
+    return _page(request, "console/_exams.html", principal, exams=exams)
 
 
 @router.get("/console/bank")

@@ -98,5 +98,8 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.goto(f"/console/exams/{exam_id}")
     page.get_by_role("button", name="发布成绩").wait_for()
     screenshot(page, "console-exam", full_page=True)
+    page.goto("/console")
+    page.locator("[data-testid=recent-exams]").get_by_text(exam_name).wait_for()  # the htmx fragment
+    screenshot(page, "console-home")
     assert page.js_errors == [], page.failed_responses
     assert tablet.js_errors == [], tablet.failed_responses
