@@ -60,6 +60,19 @@ def _join(names: list[str]) -> str:
     return "、".join(names)
 
 
+TYPE_PHRASES = {"single": "单选", "multiple": "多选", "judge": "判断"}
+
+
+def _paper(report: ExamReport) -> str | None:
+    paper = report.paper
+    if paper is None:
+        return None
+    points = f"{paper.total_points:g}"
+    types = [TYPE_PHRASES.get(t, t) for t in paper.types]
+    kinds = "、".join(types[:-1]) + "和" + types[-1] if len(types) > 1 else "".join(types)
+    return f"考试试卷共{paper.questions}道题、{points}分，限时{paper.time_limit_minutes}分钟，题型为{kinds}。"
+
+
 def _overall(report: ExamReport, round_label: str, unit_count: int) -> str:
     o = report.overall
     if o.sat == 0:
@@ -184,7 +197,9 @@ def _absences(report: ExamReport) -> str | None:
 def build_notice(report: ExamReport, *, round_label: str = "本轮") -> Notice:
     """The notice's paragraphs for one exam report."""
     unit_count = len(report.units)
-    sections = [
+    paper = _paper(report)
+    sections = [NoticeSection("试卷情况", paper)] if paper else []
+    sections += [
         NoticeSection("总体情况", _overall(report, round_label, unit_count)),
         NoticeSection("单位情况", _units(report)),
         NoticeSection("职级情况", _ranks(report)),

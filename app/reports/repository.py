@@ -192,6 +192,16 @@ async def paper_shapes(session: AsyncSession, exam_id: int) -> Rows:
     return (await session.execute(query)).all()
 
 
+async def slot_types(session: AsyncSession, exam_id: int) -> list[str]:
+    query = (
+        select(PaperSlot.type)
+        .join(Paper, Paper.id == PaperSlot.paper_id)
+        .where(Paper.exam_id == exam_id)
+        .group_by(PaperSlot.type)
+    )
+    return [str(value) for value in (await session.execute(query)).scalars().all()]
+
+
 async def individuals(session: AsyncSession, exam_id: int, unit_id: int | None) -> Rows:
     """The counted attempt of every examinee who sat, best first; only one unit's when ``unit_id`` is set."""
     counted = counted_attempts(exam_id)

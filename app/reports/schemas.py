@@ -144,9 +144,20 @@ class ReportRaw(BaseModel):
     gap: float | None
 
 
+class PaperSummary(BaseModel):
+    """The papers' shape when every unit's paper has the same one (the notice's opening sentence)."""
+
+    questions: int
+    total_points: float
+    time_limit_minutes: int
+    types: list[str]
+
+
 class ExamReport(BaseModel):
     exam_id: int
     exam_name: str
+    mode: str
+    paper: PaperSummary | None
     overall: Overall
     ranks: list[RankRow]
     units: list[UnitRow]

@@ -37,6 +37,7 @@ from app.reports.schemas import (
     IndividualRow,
     Overall,
     OverallRaw,
+    PaperSummary,
     RankCounts,
     RankRow,
     ReportRaw,
@@ -160,6 +161,8 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
     return ExamReport(
         exam_id=exam.id,
         exam_name=exam.name,
+        mode=exam.mode,
+        paper=await _paper_summary(session, exam),
         overall=Overall(
             sat=overall.sat,
             absent=len(absence_rows),
@@ -204,6 +207,25 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
             units={str(row.unit_id): by_unit[row.unit_id].rates() for row in unit_rows},
             gap=raw(gap),
         ),
+    )
+
+
+TYPE_ORDER = ("single", "multiple", "judge")
+
+
+async def _paper_summary(session: AsyncSession, exam: Exam) -> PaperSummary | None:
+    shapes = {(int(row.slots), float(row.total_points)) for row in await repository.paper_shapes(session, exam.id)}
+    if len(shapes) != 1:
+        return None
+    ((questions, total_points),) = shapes
+    if questions == 0:
+        return None
+    types = await repository.slot_types(session, exam.id)
+    return PaperSummary(
+        questions=questions,
+        total_points=total_points,
+        time_limit_minutes=round(exam.time_limit_seconds / 60),
+        types=sorted(types, key=lambda t: TYPE_ORDER.index(t) if t in TYPE_ORDER else len(TYPE_ORDER)),
     )
 
 

@@ -67,3 +67,18 @@ async def test_notice_escapes_html_and_handles_a_clean_exam(
     assert "未发现违纪现象" in markdown
     assert "排在前一位" in markdown and "排在后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
     assert "缺考" not in markdown
+
+
+async def test_notice_opens_with_the_paper_when_all_papers_share_a_shape(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    from tests.reports.test_items_fairness import build_item_exam
+
+    built = await build_item_exam(session)
+    headers = await headers_for(session, Role.supervisor)
+    markdown = (await client.get(f"/api/exams/{built['exam'].id}/report/notice", headers=headers)).text
+    assert "## 试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
+    report = (await client.get(f"/api/exams/{built['exam'].id}/report", headers=headers)).json()
+    assert report["paper"] == {"questions": 5, "total_points": 11.0, "time_limit_minutes": 30,
+                               "types": ["single", "multiple", "judge"]}
+    assert report["mode"] == "formal"
