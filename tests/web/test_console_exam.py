@@ -98,6 +98,13 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.goto(f"/console/exams/{exam_id}")
     page.get_by_role("button", name="发布成绩").wait_for()
     screenshot(page, "console-exam", full_page=True)
+    page.goto("/console/blueprints")
+    preview = page.locator("[data-testid=quota-preview]")
+    preview.get_by_text("45 题，100 分").wait_for()
+    single_row = preview.locator("tbody tr", has_text="单选题").inner_text().split()
+    assert single_row[1:] == ["8", "4", "8", "20"]
+    screenshot(page, "console-blueprints", full_page=True)
+
     page.goto("/console")
     page.locator("[data-testid=recent-exams]").get_by_text(exam_name).wait_for()  # the htmx fragment
     screenshot(page, "console-home")

@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login, screenshot
-from tests.web.seed import REPORT_UNITS, seed_report_exam
+from tests.web.seed import REPORT_UNITS, _ok, seed_report_exam
 
 pytestmark = pytest.mark.browser
 
@@ -45,3 +45,19 @@ def test_dashboard_renders_the_report_with_its_charts(
     page.emulate_media(media="screen")
     screenshot(page, "notice", full_page=True)
     assert page.js_errors == []
+
+    # a unit admin sees the same report, with the individual rows of his own unit only
+    court_id = seeded.unit_ids[1]
+    username = f"court-admin-{seeded.exam_id}"
+    _ok(admin_api.post("/api/users", json={
+        "username": username, "password": "court-admin-pass", "roles": ["unit_admin"], "unit_id": court_id,
+    }))  # fmt: skip
+    scoped = new_page()
+    login(scoped, username, "court-admin-pass", staff=True)
+    scoped.goto(f"/dashboard/exams/{seeded.exam_id}")
+    scoped.get_by_text("（仅本单位）").wait_for()
+    rows = scoped.locator("[data-testid=individuals] tbody tr")
+    assert rows.count() == len(REPORT_UNITS[1][1])
+    assert all("省法院" in text for text in rows.all_inner_texts())
+    assert scoped.locator("[data-testid=units-table] tbody tr").count() == len(REPORT_UNITS)
+    assert scoped.js_errors == [], scoped.failed_responses

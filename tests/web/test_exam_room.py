@@ -173,3 +173,29 @@ def test_the_exam_room_fits_a_phone_and_answers_by_keyboard(new_page: Any, admin
     page.goto("/login")
     screenshot(page, "login-phone")
     assert page.js_errors == []
+
+
+def test_the_countdown_warns_at_five_and_one_minute_and_submits_at_zero(
+    new_page: Any, admin_api: httpx2.Client
+) -> None:
+    _skip_unless_exam_api(admin_api)
+    seeded = seed_exam(admin_api, mode="formal")
+    page = new_page()
+    page.clock.install()  # the page's timers and monotonic clock are Playwright's: 30 minutes pass in a moment
+    login(page, seeded.ticket_no, seeded.pin)
+    page.get_by_role("button", name="开始答题").click()
+    countdown = page.locator("[data-testid=countdown]")
+    countdown.wait_for()
+    assert re.fullmatch(r"(29:5\d|30:00)", countdown.inner_text())
+    page.locator("[data-testid=question]").first.locator("input").first.check()
+    page.locator("[data-testid=save-state]").filter(has_text="已保存").wait_for()
+
+    page.clock.run_for("25:05")
+    page.get_by_role("alert").filter(has_text="距离考试结束还有 5 分钟").wait_for()
+    assert countdown.inner_text() <= "04:55"
+    page.clock.run_for("04:00")
+    page.get_by_role("alert").filter(has_text="距离考试结束还有 1 分钟").wait_for()
+    page.clock.run_for("01:00")
+    submitted = page.locator("[data-testid=submitted]")
+    submitted.get_by_text("考试时间到，系统已自动交卷。").wait_for()
+    assert page.js_errors == []
