@@ -30,7 +30,7 @@ from app.bank.schemas import ImportDuplicate, ImportResult, ImportRowError, Impo
 from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, ImportRejectedError, UnprocessableError
-from app.core.tabular import read_table
+from app.core.tabular import MAX_UPLOAD_BYTES, read_table
 from app.org import service as org_service
 
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
@@ -47,6 +47,7 @@ _CHUNK = 5000
 # Bulk writes go through Core: the ORM would regroup rows by which values are None.
 _QUESTIONS = cast(Table, Question.__table__)
 _VERSIONS = cast(Table, QuestionVersion.__table__)
+_TAGS = cast(Table, QuestionTag.__table__)
 
 Progress = Callable[[str], None]
 
@@ -142,6 +143,8 @@ async def import_questions(
 def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> SourceFile:
     """The items of an upload with the defaults applied (blocking: run it in a worker thread)."""
     suffix = PurePath(filename).suffix.lower()
+    if len(content) > MAX_UPLOAD_BYTES:
+        return SourceFile(errors=[_file_error(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")])
     if suffix in SPREADSHEET_SUFFIXES:
         source = _read_sheet(filename, content)
     elif suffix == ".json":
@@ -155,8 +158,8 @@ def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> Sour
     return source
 
 
-def _file_error(message: str, row: int = 0) -> ImportRowError:
-    return ImportRowError(row=row, field="file", message=message)
+def _file_error(message: str) -> ImportRowError:
+    return ImportRowError(row=0, field="file", message=message)
 
 
 def _read_sheet(filename: str, content: bytes) -> SourceFile:
@@ -425,7 +428,7 @@ async def _update_questions(
     await session.execute(update(table).where(table.c.id == bindparam("question_id")), rows)
     ids = [q.id for q, _ in updates]
     for start in range(0, len(ids), _CHUNK):
-        await session.execute(delete(QuestionTag).where(QuestionTag.question_id.in_(ids[start : start + _CHUNK])))
+        await session.execute(delete(_TAGS).where(_TAGS.c.question_id.in_(ids[start : start + _CHUNK])))
     await _insert_tags(session, ((q.id, c) for q, c in updates))
 
 
@@ -448,7 +451,7 @@ async def _insert_versions(
 async def _insert_tags(session: AsyncSession, tagged: Iterable[tuple[int, CleanQuestion]]) -> None:
     rows = [{"question_id": question_id, "tag": tag} for question_id, clean in tagged for tag in clean.tags]
     if rows:
-        await session.execute(insert(QuestionTag), rows)
+        await session.execute(insert(_TAGS), rows)
 
 
 async def _audit(
