@@ -18,8 +18,8 @@ from app.web.static_files import static_response
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
-ORGANISER_ROLES = (Role.organiser, Role.bank_editor)
 CONSOLE_ROLES = (Role.organiser, Role.bank_editor, Role.proctor, Role.unit_admin)
+EXAM_VIEW_ROLES = (Role.organiser, Role.proctor, Role.unit_admin, Role.supervisor)
 DASHBOARD_ROLES = (Role.supervisor, Role.organiser, Role.unit_admin)
 
 
@@ -42,8 +42,10 @@ def home_for(principal: Principal) -> str:
     """The page a user lands on after login, by role."""
     if principal.is_examinee_only or principal.roles == frozenset({Role.examinee}):
         return "/exam"
-    if principal.has_any(*ORGANISER_ROLES):
+    if principal.has_any(Role.organiser):
         return "/console"
+    if principal.has_any(Role.bank_editor):
+        return "/console/bank"
     if principal.has_any(Role.supervisor):
         return "/dashboard"
     if principal.has_any(Role.proctor):
@@ -105,7 +107,7 @@ async def console_exams_partial(
     """The recent exams as an HTML fragment for the console home (fetched and refreshed by htmx)."""
     if principal is None:
         return Response(status_code=401)
-    if not principal.has_any(*CONSOLE_ROLES):
+    if not principal.has_any(*EXAM_VIEW_ROLES):
         return Response(status_code=403)
     rows = await exams_service.list_exams(session, principal=principal, status=None, mode=None)
     now = clock.now()

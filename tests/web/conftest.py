@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
 from app.core.migrate import upgrade_database
+from app.demo.loader import DEMO_PASSWORD, load_demo
 from app.main import create_app
 from tests.conftest import TEST_SECRET, _create_postgres_database, _drop_postgres_database
 
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 ADMIN_USERNAME = "webadmin"
 ADMIN_PASSWORD = "web-admin-password-1"
+# Accounts of the demo data set (app/demo): organiser (+proctor), supervisor, proctor, editor, unitadmin-<code>.
+DEMO_PASSWORD_FOR_TESTS = DEMO_PASSWORD
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -72,6 +75,8 @@ def live_server(live_database_url: str) -> Iterator[str]:
         admin_username=ADMIN_USERNAME, admin_password=ADMIN_PASSWORD, run_sweeper=True, sweep_interval_seconds=1.0,
         log_level="WARNING",
     )  # fmt: skip
+    # The demo data set gives realistic units, rosters, questions and accounts for every role.
+    _in_thread(asyncio.run, load_demo(settings))
     port = _free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"

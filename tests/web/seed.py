@@ -88,24 +88,40 @@ def import_bank(api: httpx2.Client, items: list[dict[str, Any]]) -> dict[str, An
     return dict(_ok(reply))
 
 
-def seed_exam(api: httpx2.Client, *, mode: str = "practice", tag: str | None = None) -> SeededExam:
-    """A unit with one cadre, a bank, a blueprint, an exam with its paper drawn and the cadre's ticket."""
-    tag = tag or uuid.uuid4().hex[:6]
-    unit = make_unit(api)
-    cadre = make_cadres(api, unit["id"], [("张三", "chu")])[0]
-    items, right = bank_items(unit["code"], tag)
-    import_bank(api, items)
-    blueprint = _ok(api.post("/api/blueprints", json={**SMALL_BLUEPRINT, "name": f"浏览器测试 {tag}"}))
+def demo_unit(api: httpx2.Client, code: str) -> dict[str, Any]:
+    return next(u for u in _ok(api.get("/api/units")) if u["code"] == code)
+
+
+def preset_blueprint_id(api: httpx2.Client) -> int:
+    """The stored “基本理论+” preset (45 questions, 100 points, 30 minutes), created on first use."""
+    preset = _ok(api.get("/api/blueprints/presets"))[0]
+    if preset.get("blueprint_id"):
+        return int(preset["blueprint_id"])
+    return int(_ok(api.post(f"/api/blueprints/presets/{preset['key']}"))["id"])
+
+
+def seed_exam(
+    api: httpx2.Client, *, mode: str = "practice", unit_code: str = "GTT", cadre_index: int = 0, preset: bool = False
+) -> SeededExam:
+    """An exam for one demo unit (its bank is the demo bank) with its paper drawn and one cadre's ticket."""
+    tag = uuid.uuid4().hex[:4]
+    unit = demo_unit(api, unit_code)
+    cadre = _ok(api.get(f"/api/units/{unit['id']}/cadres"))[cadre_index]
+    if preset:
+        blueprint_id = preset_blueprint_id(api)
+    else:
+        blueprint_id = _ok(api.post("/api/blueprints", json={**SMALL_BLUEPRINT, "name": f"浏览器测试 {tag}"}))["id"]
+    name = ("2026年第四季度“基本理论+”考试" if mode == "formal" else "“基本理论+”在线练习") + f"（{tag}）"
     exam = _ok(api.post("/api/exams", json={
-        "name": f"浏览器测试考试 {tag}", "blueprint_id": blueprint["id"], "mode": mode, "unit_ids": [unit["id"]],
+        "name": name, "blueprint_id": blueprint_id, "mode": mode, "unit_ids": [unit["id"]],
         "shuffle_questions": True, "shuffle_options": True,
     }))  # fmt: skip
     _ok(api.post(f"/api/exams/{exam['id']}/papers"))
-    tickets = _ok(api.post(f"/api/exams/{exam['id']}/participants", json={"cadre_ids": [cadre["id"]]}))
-    ticket = tickets[0]
+    ticket = _ok(api.post(f"/api/exams/{exam['id']}/participants", json={"cadre_ids": [cadre["id"]]}))[0]
     return SeededExam(
-        exam_id=exam["id"], unit_id=unit["id"], ticket_no=ticket["ticket_no"], pin=ticket["pin"], right_texts=right
-    )
+        exam_id=exam["id"], unit_id=unit["id"], ticket_no=ticket["ticket_no"], pin=ticket["pin"],
+        right_texts=right_texts_from_bank(api),
+    )  # fmt: skip
 
 
 def has_route(api: httpx2.Client, method: str, path: str) -> bool:
@@ -137,9 +153,7 @@ def seed_report_exam(api: httpx2.Client, database_url: str) -> SeededReport:
     items: list[dict[str, Any]] = []
     for unit in units:
         unit_items, _right = bank_items(unit["code"], f"{tag}{unit['code']}")
-        items += [i for i in unit_items if i["category"] == "policy"] + (
-            [] if items else [i for i in unit_items if i["category"] != "policy"]
-        )
+        items += [i for i in unit_items if i["category"] == "policy"]
     import_bank(api, items)
     blueprint = _ok(api.post("/api/blueprints", json={**SMALL_BLUEPRINT, "name": f"报告测试 {tag}"}))
     exam = _ok(api.post("/api/exams", json={

@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login, screenshot
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def test_an_organiser_imports_a_bank_with_a_bad_row_and_sees_the_error(
     new_page: Any, admin_api: httpx2.Client, tmp_path: Any
 ) -> None:
     page = new_page()
-    login(page, ADMIN_USERNAME, ADMIN_PASSWORD, staff=True)
+    login(page, "editor", DEMO_PASSWORD_FOR_TESTS, staff=True)
     page.goto("/console/bank")
     page.get_by_role("heading", name="批量导入").wait_for()
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, login, screenshot
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login, screenshot
 from tests.web.seed import REPORT_UNITS, _ok, seed_report_exam
 
 pytestmark = pytest.mark.browser
@@ -18,7 +18,7 @@ def test_dashboard_renders_the_report_with_its_charts(
 ) -> None:
     seeded = seed_report_exam(admin_api, live_database_url)
     page = new_page()
-    login(page, ADMIN_USERNAME, ADMIN_PASSWORD, staff=True)
+    login(page, "supervisor", DEMO_PASSWORD_FOR_TESTS, staff=True)
 
     page.goto("/dashboard")
     page.get_by_role("link", name="成绩报告").first.wait_for()

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from tests.web.conftest import login, screenshot
-from tests.web.seed import SeededExam, has_route, right_texts_from_bank, seed_exam
+from tests.web.seed import SeededExam, has_route, seed_exam
 
 pytestmark = pytest.mark.browser
 
@@ -62,8 +62,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     new_page: Any, admin_api: httpx2.Client
 ) -> None:
     _skip_unless_exam_api(admin_api)
-    seeded = seed_exam(admin_api, mode="practice")
-    seeded.right_texts = right_texts_from_bank(admin_api)
+    seeded = seed_exam(admin_api, mode="practice", preset=True)
     page = new_page()
     login(page, seeded.ticket_no, seeded.pin)
     assert page.url.endswith("/exam")
@@ -132,7 +131,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     score = page.locator("[data-testid=score]")
     score.wait_for()
     assert float(score.inner_text()) == pytest.approx(expected)
-    assert page.locator("[data-testid=result]").get_by_text("的依据见相关规定").first.is_visible()
+    assert page.locator("[data-testid=result] .explain", has_text="解析：").first.is_visible()
     screenshot(page, "exam-result", full_page=False)
     real_errors = [e for e in page.js_errors if not any(noise in e for noise in OFFLINE_NOISE)]
     assert real_errors == []
@@ -157,7 +156,7 @@ def _shot_path(name: str) -> Any:
 
 def test_the_exam_room_fits_a_phone_and_answers_by_keyboard(new_page: Any, admin_api: httpx2.Client) -> None:
     _skip_unless_exam_api(admin_api)
-    seeded = seed_exam(admin_api, mode="formal")
+    seeded = seed_exam(admin_api, mode="formal", preset=True, cadre_index=1)
     page = new_page(390, 844)
     login(page, seeded.ticket_no, seeded.pin)
     page.get_by_role("button", name="开始答题").click()
@@ -179,7 +178,7 @@ def test_the_countdown_warns_at_five_and_one_minute_and_submits_at_zero(
     new_page: Any, admin_api: httpx2.Client
 ) -> None:
     _skip_unless_exam_api(admin_api)
-    seeded = seed_exam(admin_api, mode="formal")
+    seeded = seed_exam(admin_api, mode="formal", cadre_index=2)
     page = new_page()
     page.clock.install()  # the page's timers and monotonic clock are Playwright's: 30 minutes pass in a moment
     login(page, seeded.ticket_no, seeded.pin)

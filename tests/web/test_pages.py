@@ -38,7 +38,7 @@ async def test_anonymous_visitors_are_sent_to_the_login_page(client: httpx2.Asyn
     [
         (Role.examinee, "/exam"),
         (Role.organiser, "/console"),
-        (Role.bank_editor, "/console"),
+        (Role.bank_editor, "/console/bank"),
         (Role.supervisor, "/dashboard"),
         (Role.proctor, "/console/proctor"),
         (Role.unit_admin, "/dashboard"),
