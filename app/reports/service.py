@@ -126,7 +126,7 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
 
     participating = list(await repository.exam_units(session, exam_id))
     known = {row.id for row in participating}
-    extra = {unit_id for unit_id, _ in tallies} | {row.unit_id for row in absence_rows}
+    extra = {unit_id for unit_id, _ in tallies} | {row.unit_id for row in [*absence_rows, *incident_rows]}
     units = participating + list(await repository.units_by_id(session, extra - known))
     headcount = sum(int(row.headcount) for row in (participating or units))
 
