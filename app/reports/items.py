@@ -94,15 +94,19 @@ def _build_responses(attempts: Sequence[Any], slot_rows: Sequence[Any], answers:
         papers[paper_id] = paper
         for index, row in enumerate(rows):
             where[row.attempt_id] = (paper, index, column)
-    for attempt_id, position, keys, points, is_correct in answers:
+    for attempt_id, cells in answers:
         paper, i, column = where[attempt_id]
-        j = column.get(position)
-        if j is None:
-            continue
-        if is_correct:
-            paper.correct[i, j] = 1.0
-        paper.earned[i, j] = points or 0.0
-        paper.keys[i][j] = keys
+        for cell in (cells or "").split(repository.CELL_SEPARATOR):
+            if not cell:
+                continue
+            position, keys, points, is_correct = cell.split(repository.FIELD_SEPARATOR)
+            j = column.get(int(position))
+            if j is None:
+                continue
+            if is_correct == "1":
+                paper.correct[i, j] = 1.0
+            paper.earned[i, j] = float(points)
+            paper.keys[i][j] = keys
     return Responses(papers=sorted(papers.values(), key=lambda p: (p.unit_id, p.paper_id)))
 
 
