@@ -56,7 +56,7 @@ async def units_by_code(session: AsyncSession, codes: set[str]) -> dict[str, int
     if not codes:
         return {}
     rows = await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(codes)))
-    return dict(rows.tuples().all())
+    return {row.code: row.id for row in rows}
 
 
 async def update_unit(session: AsyncSession, *, unit_id: int, data: UnitUpdate, actor_id: int) -> Unit:
