@@ -36,7 +36,7 @@ def _answer(page: Any, index: int, question: dict[str, Any], texts: set[str]) ->
     page.locator(".cells button").nth(index).click()
     article = page.locator(f"#q-{question['no']}")
     for text in sorted(texts):
-        article.locator("label.option", has_text=text).click()
+        article.locator("label.option").get_by_text(text, exact=True).click()
 
 
 def _plan(seeded: SeededExam, questions: list[dict[str, Any]]) -> tuple[list[tuple[int, set[str]]], int, float]:
