@@ -198,3 +198,35 @@ def test_the_countdown_warns_at_five_and_one_minute_and_submits_at_zero(
     submitted = page.locator("[data-testid=submitted]")
     submitted.get_by_text("考试时间到，系统已自动交卷。").wait_for()
     assert page.js_errors == []
+
+
+def test_another_device_resumes_the_attempt_and_the_first_one_can_take_it_back(
+    new_page: Any, admin_api: httpx2.Client
+) -> None:
+    _skip_unless_exam_api(admin_api)
+    seeded = seed_exam(admin_api, mode="formal", cadre_index=3)
+    first = new_page()
+    login(first, seeded.ticket_no, seeded.pin)
+    first.get_by_role("button", name="开始答题").click()
+    first.get_by_label("整卷显示").check()
+    questions = first.locator("[data-testid=question]")
+    questions.first.wait_for()
+    questions.nth(0).locator("input").first.check()
+    first.locator("[data-testid=save-state]").filter(has_text="已保存").wait_for()
+
+    # a second device (a phone) resumes exactly: same paper, the saved answer is there
+    second = new_page(390, 844)
+    login(second, seeded.ticket_no, seeded.pin)
+    second.get_by_role("button", name="开始答题").click()
+    second.locator("[data-testid=question]").first.wait_for()
+    assert second.locator("[data-testid=card-summary]").inner_text().startswith("已答 1 题")
+    assert second.locator("[data-testid=question]").first.locator("input").first.is_checked()
+
+    # the first device is told, keeps its new answer locally, and can take the attempt back
+    questions.nth(1).locator("input").first.check()
+    taken = first.locator("[data-testid=taken-over]")
+    taken.wait_for()
+    taken.get_by_role("button", name="在本设备继续答题").click()
+    first.locator("[data-testid=save-state]").filter(has_text="已保存").wait_for()
+    assert first.locator("[data-testid=card-summary]").inner_text().startswith("已答 2 题")
+    assert taken.is_hidden()

@@ -11,7 +11,7 @@ function examRoom(config) {
     view: 'single', current: 0,
     deadlineMono: 0, remaining: config.timeLimit, warning: '', warned: {},
     offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null,
-    result: null, submittedText: '', lastEventAt: {},
+    result: null, submittedText: '', lastEventAt: {}, takenOver: false,
 
     init() {
       const saved = load();
@@ -105,7 +105,7 @@ function examRoom(config) {
     },
 
     async flush(keepalive) {
-      if (this.saving || !this.attemptId || !Object.keys(this.pending).length) return;
+      if (this.saving || this.takenOver || !this.attemptId || !Object.keys(this.pending).length) return;
       const batch = JSON.parse(JSON.stringify(this.pending));
       this.seq += 1; this.persist();
       this.saving = true;
@@ -117,6 +117,7 @@ function examRoom(config) {
         this.offline = false; this.savedAt = new Date(); this.persist();
       } catch (e) {
         if (e instanceof ApiError) {
+          if (e.status === 409 && this.isTakeover(e)) { this.saving = false; this.takenOver = true; return; }
           if (e.status === 409) { this.saving = false; return this.finished(this.attemptId, '考试时间已到，系统已按已保存的答案交卷。'); }
           toast('保存失败：' + errorText(e), 'error');
         } else {
@@ -127,6 +128,10 @@ function examRoom(config) {
       } finally { this.saving = false; }
       if (Object.keys(this.pending).length && !this.offline) this.flush();
     },
+
+    // Starting on another device takes the attempt over; this one stops saving until the examinee takes it back.
+    isTakeover(e) { return String(e.detail).includes('其他设备'); },
+    takeBack() { this.takenOver = false; this.start(); },
 
     askSubmit() { document.getElementById('confirm-submit').showModal(); },
     confirmSubmit() { document.getElementById('confirm-submit').close(); this.submit('examinee'); },
@@ -143,6 +148,7 @@ function examRoom(config) {
         const reply = await api('POST', '/api/attempts/' + this.attemptId + '/submit');
         this.finished(this.attemptId, reason === 'time' ? '考试时间到，系统已自动交卷。' : '您已成功交卷。', reply && reply.result);
       } catch (e) {
+        if (e instanceof ApiError && e.status === 409 && this.isTakeover(e)) { this.phase = 'taking'; this.takenOver = true; return; }
         if (e instanceof ApiError && e.status === 409) return this.finished(this.attemptId, '本次考试已交卷。');
         this.phase = 'taking';
         this.offline = !(e instanceof ApiError);
