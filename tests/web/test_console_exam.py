@@ -110,6 +110,12 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.goto(f"/console/exams/{exam_id}")
     page.get_by_role("button", name="发布成绩").wait_for()
     screenshot(page, "console-exam", full_page=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="结束考试").click()
+    page.locator(".badge", has_text="已结束").wait_for()
+    page.get_by_role("button", name="发布成绩").click()
+    page.locator(".badge", has_text="已发布").wait_for()
+    assert _ok(admin_api.get(f"/api/exams/{exam_id}"))["status"] == "published"
     page.goto("/console/blueprints")
     preview = page.locator("[data-testid=quota-preview]")
     preview.get_by_text("45 题，100 分").wait_for()
