@@ -51,6 +51,7 @@ class Sitting:
     cadre_name: str
     unit_name: str
     focus_loss_limit: int | None
+    multiple_scoring: str
 
 
 async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
@@ -63,6 +64,7 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
                 Exam.mode,
                 Exam.time_limit_seconds,
                 Exam.focus_loss_limit,
+                Exam.multiple_scoring,
                 Participant.ticket_no,
                 Cadre.name,
                 Unit.name,
@@ -75,7 +77,7 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
     ).first()
     if row is None:
         return None
-    exam_id, name, mode, limit, focus_limit, ticket_no, cadre_name, unit_name = row
+    exam_id, name, mode, limit, focus_limit, scoring, ticket_no, cadre_name, unit_name = row
     return Sitting(
         exam_id=exam_id,
         exam_name=name,
@@ -85,6 +87,7 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
         cadre_name=cadre_name,
         unit_name=unit_name,
         focus_loss_limit=focus_limit,
+        multiple_scoring=scoring,
     )
 
 

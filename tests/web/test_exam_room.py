@@ -64,6 +64,8 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     _skip_unless_exam_api(admin_api)
     seeded = seed_exam(admin_api, mode="practice", preset=True)
     page = new_page()
+    page.goto("/login")
+    screenshot(page, "login")
     login(page, seeded.ticket_no, seeded.pin)
     assert page.url.endswith("/exam")
     page.get_by_role("heading", name="考试须知").wait_for()
