@@ -73,7 +73,8 @@ async def landing(request: Request, principal: PagePrincipal) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, principal: PagePrincipal, next: str = "") -> Response:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else ""
+    # Only a path on this site: "//host" and "/\\host" would leave it.
+    safe_next = next if next.startswith("/") and not next.startswith(("//", "/\\")) else ""
     return _page(request, "login.html", principal, next_url=safe_next)
 
 

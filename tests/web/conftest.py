@@ -176,3 +176,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("browser"):
             for spec in TOLERATED_SERVER_WARNINGS:
                 item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+UNLABELLED_CONTROLS_JS = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(el => el.type !== 'hidden' && el.getClientRects().length > 0)
+    .filter(el => !(el.labels && el.labels.length))
+    .filter(el => !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def assert_controls_labelled(page: Any) -> None:
+    """Every visible form control has a label (or an aria-label): the accessibility basics of the pages."""
+    unlabelled = page.evaluate(UNLABELLED_CONTROLS_JS)
+    assert unlabelled == [], unlabelled

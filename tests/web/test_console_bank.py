@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login, screenshot
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, assert_controls_labelled, login, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -63,5 +63,6 @@ def test_an_organiser_imports_a_bank_with_a_bad_row_and_sees_the_error(
     page.locator("#toast", has_text="已保存").wait_for()
     edit_button.first.click()
     page.get_by_role("cell", name="补充依据").wait_for()
+    assert_controls_labelled(page)
     screenshot(page, "console-bank", full_page=True)
     assert page.js_errors == [] or all("422" in e or "400" in e for e in page.js_errors), page.js_errors

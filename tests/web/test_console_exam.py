@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login, screenshot
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, assert_controls_labelled, login, screenshot
 from tests.web.seed import SMALL_BLUEPRINT, _ok, bank_items, import_bank, make_cadres, make_unit
 
 pytestmark = pytest.mark.browser
@@ -41,6 +41,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.get_by_role("button", name="导入", exact=True).click()
     page.get_by_role("cell", name="职级").wait_for()
     assert page.get_by_role("cell", name="3", exact=True).count() == 1
+    assert_controls_labelled(page)
     screenshot(page, "console-units", full_page=True)
 
     page.goto("/console/exams/new")
@@ -57,6 +58,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     summary = page.locator("[data-testid=draw-summary]")
     summary.wait_for()
     assert "最大重题数" in summary.inner_text()
+    assert_controls_labelled(page)
     screenshot(page, "console-exam-wizard-draw", full_page=True)
     page.get_by_role("button", name="下一步：确定考生").click()
     page.get_by_role("tab", name="按名单").click()
@@ -86,6 +88,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.goto(f"/console/exams/{exam_id}/monitor")
     page.locator("[data-testid=monitor-examinees] tbody tr").nth(5).wait_for()
     assert page.locator("[data-testid=monitor-examinees]").get_by_text("作答中").count() == 1
+    assert_controls_labelled(page)
     screenshot(page, "console-monitor", full_page=True)
 
     # the proctor, on a tablet: one incident and one absence
@@ -103,6 +106,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     tablet.get_by_label("原因").fill("因病")
     tablet.get_by_role("button", name="登记缺考").click()
     tablet.get_by_text("钱七：因病").first.wait_for()
+    assert_controls_labelled(tablet)
     screenshot(tablet, "console-proctor", full_page=True)
     incidents = _ok(admin_api.get(f"/api/exams/{exam_id}/incidents"))
     assert [i["kind"] for i in incidents] == ["peeking"]
@@ -121,6 +125,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     preview.get_by_text("45 题，100 分").wait_for()
     single_row = preview.locator("tbody tr", has_text="单选题").inner_text().split()
     assert single_row[1:] == ["8", "4", "8", "20"]
+    assert_controls_labelled(page)
     screenshot(page, "console-blueprints", full_page=True)
 
     page.goto("/console")

@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login, screenshot
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, assert_controls_labelled, login, screenshot
 from tests.web.seed import REPORT_UNITS, _ok, seed_report_exam
 
 pytestmark = pytest.mark.browser
@@ -33,6 +33,7 @@ def test_dashboard_renders_the_report_with_its_charts(
         page.locator(f"#chart-{chart} canvas").wait_for()
     page.wait_for_timeout(300)
     assert page.js_errors == [], page.failed_responses
+    assert_controls_labelled(page)
     screenshot(page, "dashboard", full_page=True)
 
     page.goto(f"/dashboard/exams/{seeded.exam_id}/notice")

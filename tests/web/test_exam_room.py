@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import login, screenshot
+from tests.web.conftest import assert_controls_labelled, login, screenshot
 from tests.web.seed import SeededExam, has_route, seed_exam
 
 pytestmark = pytest.mark.browser
@@ -65,6 +65,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     seeded = seed_exam(admin_api, mode="practice", preset=True)
     page = new_page()
     page.goto("/login")
+    assert_controls_labelled(page)
     screenshot(page, "login")
     login(page, seeded.ticket_no, seeded.pin)
     assert page.url.endswith("/exam")
@@ -116,6 +117,7 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     page.locator(f"#q-{questions[0]['no']}").get_by_role("button", name="标记").click()
     page.evaluate("document.dispatchEvent(new Event('copy'))")
     save_state.filter(has_text=re.compile(r"^已保存 ")).wait_for()
+    assert_controls_labelled(page)
     summary = page.locator("[data-testid=card-summary]")
     assert summary.inner_text() == f"已答 {len(plan)} 题，未答 1 题，标记 1 题"
     page.evaluate("window.scrollTo(0, 0)")

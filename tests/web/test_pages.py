@@ -33,6 +33,18 @@ async def test_anonymous_visitors_are_sent_to_the_login_page(client: httpx2.Asyn
     assert '<html lang="zh-CN">' in login.text
 
 
+@pytest.mark.parametrize("next_url", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/"])
+async def test_the_login_page_only_returns_to_this_site(client: httpx2.AsyncClient, next_url: str) -> None:
+    reply = await client.get("/login", params={"next": next_url})
+    assert "evil.example" not in reply.text
+
+
+async def test_the_login_page_escapes_its_return_path(client: httpx2.AsyncClient) -> None:
+    reply = await client.get("/login", params={"next": "/exam');alert(1);('"})
+    assert "');alert(1)" not in reply.text
+    assert "alert(1)" in reply.text  # kept, but only as an escaped string
+
+
 @pytest.mark.parametrize(
     ("role", "home"),
     [
