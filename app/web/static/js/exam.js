@@ -163,11 +163,11 @@ function examRoom(config) {
       this.pending = {};
       this.persist();
       if (result && result.questions) { this.result = result; return; }
-      if (config.mode === 'practice' && attemptId) {
-        try { this.result = await api('GET', '/api/attempts/' + attemptId + '/result'); } catch (_) { this.submittedText += '成绩稍后可查看。'; }
-      } else {
-        this.submittedText += '成绩由督导组统一评定后反馈。';
-      }
+      // Practice: score, keys and explanations now. Formal: results come back through the unit once published.
+      let fetched = null;
+      if (attemptId && config.mode === 'practice') { try { fetched = await api('GET', '/api/attempts/' + attemptId + '/result', undefined, {noRedirect: true}); } catch (_) { fetched = null; } }
+      if (fetched && fetched.score !== null && fetched.score !== undefined) { this.result = fetched; return; }
+      this.submittedText += config.mode === 'practice' ? '成绩稍后可查看。' : '成绩由督导组统一评定后反馈。';
     },
 
     report(kind) {
