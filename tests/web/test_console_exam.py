@@ -61,6 +61,13 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     assert_controls_labelled(page)
     screenshot(page, "console-exam-wizard-draw", full_page=True)
     page.get_by_role("button", name="下一步：确定考生").click()
+    # sampling by rank: the preview per unit (rosters of four are below the minimum of 30, and it says so)
+    page.get_by_label("抽样比例（%）").fill("50")
+    page.get_by_role("button", name="预览").click()
+    sample_rows = page.locator("section[aria-label=确定考生] tbody tr")
+    sample_rows.nth(1).wait_for()
+    assert units[0]["name"] in sample_rows.first.inner_text()
+    screenshot(page, "console-exam-wizard-sample", full_page=True)
     page.get_by_role("tab", name="按名单").click()
     page.get_by_label(re.compile("孙八")).nth(1).wait_for()
     for name in ("王五", "赵六", "钱七"):

@@ -35,6 +35,11 @@ def test_dashboard_renders_the_report_with_its_charts(
     assert page.js_errors == [], page.failed_responses
     assert_controls_labelled(page)
     screenshot(page, "dashboard", full_page=True)
+    for button, suffix in (("导出 Excel", ".xlsx"), ("导出单位排名 CSV", ".csv"), ("导出个人成绩 CSV", ".csv")):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=button).click()
+        assert download.value.suggested_filename.endswith(suffix)
+        assert download.value.failure() is None
 
     page.goto(f"/dashboard/exams/{seeded.exam_id}/notice")
     notice = page.locator("[data-testid=notice]")
