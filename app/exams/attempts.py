@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +33,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.bank.models import QuestionType, QuestionVersion
 from app.core.audit import record_audit
+from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
 from app.exams import shuffling
 from app.exams.attempt_schemas import (
@@ -254,9 +256,16 @@ def _shown_questions(
 
 
 async def _start_view(
-    session: AsyncSession, attempt: AttemptRow, exam: ExamRow, *, now: datetime, answers: Mapping[int, str]
+    session: AsyncSession,
+    attempt: Any,
+    exam: ExamRow,
+    *,
+    now: datetime,
+    answers: Mapping[int, str],
+    paper: ServedPaper | None = None,
 ) -> AttemptStart:
-    paper = await served_paper(session, attempt.paper_id)
+    """The start payload; ``attempt`` is a row of the attempt or the values it was just inserted with."""
+    paper = paper or await served_paper(session, attempt.paper_id)
     return AttemptStart(
         attempt_id=attempt.id,
         exam_id=attempt.exam_id,
@@ -353,11 +362,20 @@ async def _create_attempt(
         .on_conflict_do_nothing(index_elements=["participant_id", "attempt_no"])
         .returning(ATTEMPTS.c.id)
     )
-    attempt = await _latest_attempt(session, examinee.participant_id)
-    assert attempt is not None
     if inserted is None:
+        attempt = await _latest_attempt(session, examinee.participant_id)
+        assert attempt is not None
         return await _resume(session, attempt, exam, principal, now)
-    return await _start_view(session, attempt, exam, now=now, answers={})
+    # The answer sheet exists from the start, one unanswered row per question: saves only update rows,
+    # and grading needs no insert for omissions (which reports count as rows with no keys).
+    await session.execute(
+        insert(ANSWERS).values([
+            {"attempt_id": inserted, "position": no, "keys": "", "seq": 0, "saved_at": now, "points": 0.0,
+             "is_correct": False}
+            for no in paper.questions
+        ])
+    )  # fmt: skip
+    return await _start_view(session, SimpleNamespace(id=inserted, **values), exam, now=now, answers={}, paper=paper)
 
 
 # Attempt access --------------------------------------------------------------------------------------
@@ -428,33 +446,15 @@ async def autosave_answers(
     grace_seconds: float,
 ) -> SaveResult:
     """Merge answers into the attempt when ``seq`` is newer than the last stored one and time remains."""
-    cutoff = now - timedelta(seconds=grace_seconds)
-    key_of_paper = select(PAPERS.c.answer_key).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery()
-    stamp_of_paper = select(PAPERS.c.created_at).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery()
-    scoring_of_exam = select(EXAMS.c.multiple_scoring).where(EXAMS.c.id == ATTEMPTS.c.exam_id).scalar_subquery()
     claimed = (
         await session.execute(
-            update(ATTEMPTS)
-            .where(
-                ATTEMPTS.c.id == attempt_id,
-                ATTEMPTS.c.participant_id == _own_participant(principal.id),
-                ATTEMPTS.c.status == IN_PROGRESS,
-                ATTEMPTS.c.last_seq < seq,
-                ATTEMPTS.c.deadline_at >= cutoff,
-                ATTEMPTS.c.session_digest == principal.session_digest,
-            )
-            .values(last_seq=seq, last_saved_at=now)
-            .returning(
-                ATTEMPTS.c.paper_id,
-                ATTEMPTS.c.question_order,
-                ATTEMPTS.c.option_orders,
-                ATTEMPTS.c.deadline_at,
-                key_of_paper.label("answer_key"),
-                stamp_of_paper.label("paper_stamp"),
-                scoring_of_exam.label("multiple_scoring"),
-            )
+            _CLAIM_SAVE,
+            {
+                "b_attempt_id": attempt_id, "b_user_id": principal.id, "b_seq": seq, "b_now": now,
+                "b_cutoff": now - timedelta(seconds=grace_seconds), "b_digest": principal.session_digest,
+            },
         )
-    ).one_or_none()
+    ).one_or_none()  # fmt: skip
     if claimed is None:
         return await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)
     paper = await served_paper(session, claimed.paper_id, claimed.paper_stamp)
@@ -470,22 +470,57 @@ async def autosave_answers(
         now=now,
     )
     if rows:
-        statement = _insert(session, ANSWERS).values(rows)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["attempt_id", "position"],
-                set_={
-                    "keys": statement.excluded["keys"],
-                    "seq": statement.excluded.seq,
-                    "saved_at": statement.excluded.saved_at,
-                    "points": statement.excluded.points,
-                    "is_correct": statement.excluded.is_correct,
-                },
-            )
-        )
+        await session.execute(_UPSERT_ANSWERS[session.get_bind().dialect.name], rows)
     return SaveResult(
         saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now)
     )
+
+
+# Built once: the hot path only binds values (no statement construction or compilation per request).
+_CLAIM_SAVE = (
+    update(ATTEMPTS)
+    .where(
+        ATTEMPTS.c.id == bindparam("b_attempt_id"),
+        ATTEMPTS.c.participant_id
+        == select(PARTICIPANTS.c.id).where(PARTICIPANTS.c.user_id == bindparam("b_user_id")).scalar_subquery(),
+        ATTEMPTS.c.status == IN_PROGRESS,
+        ATTEMPTS.c.last_seq < bindparam("b_seq"),
+        ATTEMPTS.c.deadline_at >= bindparam("b_cutoff", type_=UTCDateTime()),
+        ATTEMPTS.c.session_digest == bindparam("b_digest"),
+    )
+    .values(last_seq=bindparam("b_seq"), last_saved_at=bindparam("b_now", type_=UTCDateTime()))
+    .returning(
+        ATTEMPTS.c.paper_id,
+        ATTEMPTS.c.question_order,
+        ATTEMPTS.c.option_orders,
+        ATTEMPTS.c.deadline_at,
+        select(PAPERS.c.answer_key).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery().label("answer_key"),
+        select(PAPERS.c.created_at).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery().label("paper_stamp"),
+        select(EXAMS.c.multiple_scoring)
+        .where(EXAMS.c.id == ATTEMPTS.c.exam_id)
+        .scalar_subquery()
+        .label("multiple_scoring"),
+    )
+)
+
+
+def _upsert_answers(statement: Any) -> Any:
+    return statement.on_conflict_do_update(
+        index_elements=["attempt_id", "position"],
+        set_={
+            "keys": statement.excluded["keys"],
+            "seq": statement.excluded.seq,
+            "saved_at": statement.excluded.saved_at,
+            "points": statement.excluded.points,
+            "is_correct": statement.excluded.is_correct,
+        },
+    )
+
+
+_UPSERT_ANSWERS = {
+    "sqlite": _upsert_answers(sqlite.insert(ANSWERS)),
+    "postgresql": _upsert_answers(postgresql.insert(ANSWERS)),
+}
 
 
 def _answer_rows(

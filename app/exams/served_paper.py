@@ -90,13 +90,17 @@ served_papers = ServedPaperCache()
 
 
 async def served_paper(session: AsyncSession, paper_id: int, stamp: datetime | None = None) -> ServedPaper:
-    """The parsed paper, from the cache when its stamp is known and current."""
-    if stamp is not None:
-        cached = served_papers.get(paper_id, stamp)
-        if cached is not None:
-            return cached
+    """The parsed paper: from the cache when its stamp (given, or read: one small column) is current."""
+    if stamp is None:
+        stamp = await session.scalar(select(Paper.created_at).where(Paper.id == paper_id))
+        if stamp is None:
+            raise ConflictError(f"paper {paper_id} is gone")
+    cached = served_papers.get(paper_id, stamp)
+    if cached is not None:
+        return cached
     row = (await session.execute(select(Paper.created_at, Paper.content).where(Paper.id == paper_id))).one_or_none()
     if row is None:
         raise ConflictError(f"paper {paper_id} is gone")
-    cached = served_papers.get(paper_id, row.created_at)
-    return cached or served_papers.put(parse_served_paper(paper_id, row.created_at, row.content))
+    return served_papers.get(paper_id, row.created_at) or served_papers.put(
+        parse_served_paper(paper_id, row.created_at, row.content)
+    )
