@@ -127,6 +127,21 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     page.get_by_role("button", name="发布成绩").click()
     page.locator(".badge", has_text="已发布").wait_for()
     assert _ok(admin_api.get(f"/api/exams/{exam_id}"))["status"] == "published"
+
+    # a key corrected after the exam: regrade from the page
+    question_id = _ok(admin_api.get(f"/api/exams/{exam_id}/papers"))["papers"][0]["question_ids"][0]
+    question = _ok(admin_api.get(f"/api/questions/{question_id}"))
+    keys = [o["key"] for o in question["options"]]
+    if question["type"] == "judge":
+        corrected = ["F"] if question["answer"] == ["T"] else ["T"]
+    elif question["type"] == "single":
+        corrected = [next(k for k in keys if k not in question["answer"])]
+    else:
+        corrected = keys if sorted(question["answer"]) != keys else keys[:2]
+    _ok(admin_api.patch(f"/api/questions/{question_id}", json={"answer": corrected, "change_note": "更正答案"}))
+    page.get_by_label("题目编号").fill(str(question_id))
+    page.get_by_role("button", name="重新评分").click()
+    page.get_by_text(re.compile(r"已重评 \d+ 份答卷")).wait_for()
     page.goto("/console/blueprints")
     preview = page.locator("[data-testid=quota-preview]")
     preview.get_by_text("45 题，100 分").wait_for()
