@@ -28,7 +28,7 @@ from app.main import create_app
 from tests.conftest import TEST_SECRET, _create_postgres_database, _drop_postgres_database
 
 T = TypeVar("T")
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("EXAMBANK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -110,8 +110,8 @@ def admin_api(live_server: str) -> Iterator[httpx2.Client]:
 def chromium_browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing: the browser tests must run in CI")
-        pytest.skip("/usr/bin/chromium is not installed; the browser tests need Debian's chromium")
+            pytest.fail(f"{CHROMIUM} is missing: the browser tests must run in CI")
+        pytest.skip(f"{CHROMIUM} is not installed; the browser tests need Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
