@@ -115,7 +115,13 @@ def test_examinee_takes_a_whole_exam_through_a_network_drop_and_a_reload(
     for index, texts in plan[6:]:
         _answer(page, index, questions[index], texts)
     page.locator(f"#q-{questions[0]['no']}").get_by_role("button", name="标记").click()
-    page.evaluate("document.dispatchEvent(new Event('copy'))")
+    # a copy attempt and a focus loss are reported to the server as events
+    with page.expect_response(lambda r: r.url.endswith("/events")) as copy_event:
+        page.evaluate("document.dispatchEvent(new Event('copy'))")
+    assert copy_event.value.status == 201
+    with page.expect_response(lambda r: r.url.endswith("/events")) as blur_event:
+        page.evaluate("window.dispatchEvent(new Event('blur'))")
+    assert blur_event.value.json()["focus_losses"] == 1
     save_state.filter(has_text=re.compile(r"^已保存 ")).wait_for()
     assert_controls_labelled(page)
     summary = page.locator("[data-testid=card-summary]")
