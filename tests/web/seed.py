@@ -131,8 +131,9 @@ def has_route(api: httpx2.Client, method: str, path: str) -> bool:
     return method.lower() in shapes.get(path, {})
 
 
-REPORT_UNITS = [("省公安厅", [96, 92, 100, 88, 90]), ("省法院", [85, 78, 91, 66]), ("省财政厅", [72, 58, 81, 95])]
-RANK_CYCLE = ("chu", "ke", "ting", "ke", "chu")
+# Demo units and the scores their examinees get (the last cadre of each roster slice is recorded absent).
+REPORT_UNITS = [("GAT", "省公安厅", [100, 96, 94, 90, 88]), ("GTT", "省国土资源厅", [90, 85, 80, 76, 70]),
+                ("RST", "省人力资源和社会保障厅", [94, 82, 66, 58])]  # fmt: skip
 
 
 @dataclass
@@ -142,84 +143,73 @@ class SeededReport:
     participant_count: int
 
 
-def seed_report_exam(api: httpx2.Client, database_url: str) -> SeededReport:
-    """A formal exam over three units whose attempts are written straight to the database with known scores.
+def _wrong_set(questions: list[dict[str, Any]], deficit: float) -> set[int]:
+    """Which questions to get wrong so that exactly ``deficit`` points are lost (a small subset-sum)."""
+    reachable: dict[float, set[int]] = {0.0: set()}
+    for question in questions:
+        for total, chosen in list(reachable.items()):
+            reached = total + float(question["points"])
+            if reached <= deficit and reached not in reachable:
+                reachable[reached] = chosen | {question["no"]}
+    if deficit not in reachable:
+        raise AssertionError(f"cannot lose exactly {deficit} points on this paper")
+    return reachable[deficit]
 
-    The exam, its papers and tickets go through the API; the sittings are inserted as submitted, graded
-    attempts so the dashboard can be tested whatever the state of the attempts API.
-    """
-    tag = uuid.uuid4().hex[:6]
-    units = [make_unit(api, name) for name, _scores in REPORT_UNITS]
-    items: list[dict[str, Any]] = []
-    for unit in units:
-        unit_items, _right = bank_items(unit["code"], f"{tag}{unit['code']}")
-        items += [i for i in unit_items if i["category"] == "policy"]
-    import_bank(api, items)
-    blueprint = _ok(api.post("/api/blueprints", json={**SMALL_BLUEPRINT, "name": f"报告测试 {tag}"}))
+
+def _answers_for(questions: list[dict[str, Any]], right_texts: dict[str, set[str]], score: float) -> dict[str, Any]:
+    total = sum(float(q["points"]) for q in questions)
+    wrong = _wrong_set(questions, total - score)
+    answers: dict[str, list[str]] = {}
+    for question in questions:
+        right = [o["key"] for o in question["options"] if o["text"] in right_texts[question["stem"]]]
+        if question["no"] not in wrong:
+            answers[str(question["no"])] = sorted(right)
+        elif question["type"] == "multiple":
+            answers[str(question["no"])] = sorted(right)[:1]  # too few: no points
+        else:
+            answers[str(question["no"])] = [next(o["key"] for o in question["options"] if o["key"] not in right)]
+    return answers
+
+
+def sit_exam(
+    base_url: str, exam_id: int, ticket_no: str, pin: str, right_texts: dict[str, set[str]], score: float
+) -> None:
+    """One examinee logs in with his ticket, answers to reach ``score`` points and submits, through the API."""
+    with httpx2.Client(base_url=base_url, timeout=30) as examinee:
+        token = _ok(examinee.post("/api/auth/login", json={"username": ticket_no, "password": pin}))["access_token"]
+        examinee.headers["Authorization"] = f"Bearer {token}"
+        attempt = _ok(examinee.post(f"/api/exams/{exam_id}/attempts"))
+        answers = _answers_for(attempt["questions"], right_texts, score)
+        _ok(examinee.put(f"/api/attempts/{attempt['attempt_id']}/answers", json={"seq": 1, "answers": answers}))
+        _ok(examinee.post(f"/api/attempts/{attempt['attempt_id']}/submit"))
+
+
+def seed_report_exam(api: httpx2.Client, base_url: str) -> SeededReport:
+    """A formal “基本理论+” exam over three demo units, sat through the API with known scores, incidents, absences."""
+    units = [demo_unit(api, code) for code, _name, _scores in REPORT_UNITS]
     exam = _ok(api.post("/api/exams", json={
-        "name": f"2026年第四季度“基本理论+”考试 {tag}", "blueprint_id": blueprint["id"], "mode": "formal",
-        "unit_ids": [u["id"] for u in units],
+        "name": f"2026年第四季度“基本理论+”考试（{uuid.uuid4().hex[:4]}）", "blueprint_id": preset_blueprint_id(api),
+        "mode": "formal", "unit_ids": [u["id"] for u in units],
     }))  # fmt: skip
-    _ok(api.post(f"/api/exams/{exam['id']}/papers"))
-    scores: dict[int, float] = {}
-    for unit, (_name, unit_scores) in zip(units, REPORT_UNITS, strict=True):
-        people = [(f"{unit['name'][1:3]}干部{n + 1}", RANK_CYCLE[n % 5]) for n in range(len(unit_scores) + 1)]
-        cadres = make_cadres(api, unit["id"], people)
-        _ok(api.post(f"/api/exams/{exam['id']}/participants", json={"cadre_ids": [c["id"] for c in cadres]}))
-        for cadre, score in zip(cadres, unit_scores, strict=False):
-            scores[cadre["id"]] = score
-        _ok(api.post(f"/api/exams/{exam['id']}/absences", json={"cadre_id": cadres[-1]["id"], "reason": "因病"}))
-    _in_thread_run(_write_sittings(database_url, exam["id"], scores, units[1]["id"]))
-    return SeededReport(exam_id=exam["id"], unit_ids=[u["id"] for u in units], participant_count=len(scores))
-
-
-def _in_thread_run(coroutine: Any) -> None:
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, coroutine).result()
-
-
-async def _write_sittings(database_url: str, exam_id: int, scores: dict[int, float], incident_unit_id: int) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import select
-
-    from app.core.db import Database
-    from app.exams.models import Attempt, AttemptStatus, Incident, Participant
-    from app.papers.models import Paper
-
-    database = Database(database_url)
-    now = datetime.now(UTC)
-    try:
-        async with database.write_sessions() as session:
-            papers = {p.unit_id: p for p in (await session.scalars(select(Paper).where(Paper.exam_id == exam_id)))}
-            participants = (await session.scalars(select(Participant).where(Participant.exam_id == exam_id))).all()
-            for participant in participants:
-                if participant.cadre_id not in scores:
-                    continue
-                paper = papers[participant.unit_id]
-                session.add(Attempt(
-                    exam_id=exam_id, participant_id=participant.id, paper_id=paper.id, unit_id=participant.unit_id,
-                    attempt_no=1, status=AttemptStatus.submitted, started_at=now - timedelta(minutes=25),
-                    deadline_at=now + timedelta(minutes=5), submitted_at=now, submit_reason="examinee",
-                    shuffle_seed=1, question_order=[], option_orders={},
-                    score=scores[participant.cadre_id] * paper.total_points / 100, graded_at=now,
-                ))  # fmt: skip
-            whisperer = next(p for p in participants if p.unit_id == incident_unit_id)
-            session.add(
-                Incident(
-                    exam_id=exam_id,
-                    cadre_id=whisperer.cadre_id,
-                    unit_id=incident_unit_id,
-                    kind="whispering",
-                    note="与邻座交谈",
-                )
-            )
-            await session.commit()
-    finally:
-        await database.dispose()
+    exam_id = exam["id"]
+    _ok(api.post(f"/api/exams/{exam_id}/papers"))
+    right_texts = right_texts_from_bank(api)
+    sat = 0
+    for unit, (_code, _name, scores) in zip(units, REPORT_UNITS, strict=True):
+        roster = _ok(api.get(f"/api/units/{unit['id']}/cadres"))
+        of_rank = {rank: [c for c in roster if c["rank"] == rank][::-1] for rank in ("ting", "chu", "ke")}
+        cadres = of_rank["ting"][:1] + of_rank["chu"][:2] + of_rank["ke"][: len(scores) - 2]
+        tickets = _ok(api.post(f"/api/exams/{exam_id}/participants", json={"cadre_ids": [c["id"] for c in cadres]}))
+        by_cadre = {t["cadre_id"]: t for t in tickets}
+        for cadre, score in zip(cadres, scores, strict=False):
+            ticket = by_cadre[cadre["id"]]
+            sit_exam(base_url, exam_id, ticket["ticket_no"], ticket["pin"], right_texts, score)
+            sat += 1
+        _ok(api.post(f"/api/exams/{exam_id}/absences", json={"cadre_id": cadres[-1]["id"], "reason": "因病"}))
+        if unit is not units[0]:
+            kind = "whispering" if unit is units[1] else "peeking"
+            _ok(api.post(f"/api/exams/{exam_id}/incidents", json={"cadre_id": cadres[0]["id"], "kind": kind}))
+    return SeededReport(exam_id=exam_id, unit_ids=[u["id"] for u in units], participant_count=sat)
 
 
 def right_texts_from_bank(api: httpx2.Client) -> dict[str, set[str]]:

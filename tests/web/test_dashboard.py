@@ -14,9 +14,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_dashboard_renders_the_report_with_its_charts(
-    new_page: Any, admin_api: httpx2.Client, live_database_url: str
+    new_page: Any, admin_api: httpx2.Client, live_server: str
 ) -> None:
-    seeded = seed_report_exam(admin_api, live_database_url)
+    seeded = seed_report_exam(admin_api, live_server)
     page = new_page()
     login(page, "supervisor", DEMO_PASSWORD_FOR_TESTS, staff=True)
 
@@ -26,8 +26,11 @@ def test_dashboard_renders_the_report_with_its_charts(
     units_table = page.locator("[data-testid=units-table] tbody tr")
     units_table.first.wait_for()
     assert units_table.count() == len(REPORT_UNITS)
-    # best first: 公安厅 (93.2) ahead of 法院 (80.0) and 财政厅 (76.5)
-    assert "省公安厅" in units_table.nth(0).inner_text()
+    # best first: 公安厅 (93.6) ahead of 国土资源厅 (80.2) and 人力资源和社会保障厅 (75.0)
+    for position, (_code, name, scores) in enumerate(REPORT_UNITS):
+        row = units_table.nth(position).inner_text()
+        assert name in row
+        assert f"{sum(scores) / len(scores):.1f}" in row
     assert page.locator("[data-testid=overall]").get_by_text(str(seeded.participant_count), exact=True).count() >= 1
     for chart in ("units", "distribution", "ranks", "categories", "incidents"):
         page.locator(f"#chart-{chart} canvas").wait_for()
@@ -53,17 +56,17 @@ def test_dashboard_renders_the_report_with_its_charts(
     assert page.js_errors == []
 
     # a unit admin sees the same report, with the individual rows of his own unit only
-    court_id = seeded.unit_ids[1]
-    username = f"court-admin-{seeded.exam_id}"
+    land_id = seeded.unit_ids[1]
+    username = f"land-admin-{seeded.exam_id}"
     _ok(admin_api.post("/api/users", json={
-        "username": username, "password": "court-admin-pass", "roles": ["unit_admin"], "unit_id": court_id,
+        "username": username, "password": "land-admin-pass", "roles": ["unit_admin"], "unit_id": land_id,
     }))  # fmt: skip
     scoped = new_page()
-    login(scoped, username, "court-admin-pass", staff=True)
+    login(scoped, username, "land-admin-pass", staff=True)
     scoped.goto(f"/dashboard/exams/{seeded.exam_id}")
     scoped.get_by_text("（仅本单位）").wait_for()
     rows = scoped.locator("[data-testid=individuals] tbody tr")
-    assert rows.count() == len(REPORT_UNITS[1][1])
-    assert all("省法院" in text for text in rows.all_inner_texts())
+    assert rows.count() == len(REPORT_UNITS[1][2])
+    assert all("省国土资源厅" in text for text in rows.all_inner_texts())
     assert scoped.locator("[data-testid=units-table] tbody tr").count() == len(REPORT_UNITS)
     assert scoped.js_errors == [], scoped.failed_responses

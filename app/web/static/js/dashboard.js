@@ -43,7 +43,7 @@ function examReport(examId) {
     draw() {
       const r = this.report;
       const base = {color: PALETTE, textStyle: {fontFamily: getComputedStyle(document.body).fontFamily}, animation: false,
-        tooltip: {trigger: 'axis'}, grid: {left: 48, right: 48, top: 40, bottom: 60, containLabel: true}};
+        tooltip: {trigger: 'axis'}, grid: {left: 48, right: 48, top: 60, bottom: 60, containLabel: true}};
       const units = r.units.slice();
       const names = units.map(u => u.name);
       const empty = text => [{type: 'text', left: 'center', top: 'middle', style: {text, fontSize: 16, fill: '#5a6472'}}];
