@@ -138,14 +138,16 @@ async def _run(url: str, count: int, concurrency: int, served: bool, workers: in
             client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://bench", timeout=60)
             where = "in-process (ASGI)"
         async with client:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             latencies = await _login_all(client, tickets, concurrency)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
         print(f"{count} ticket logins, {concurrency} at a time, {where}, {make_url(url).get_backend_name()}: "
               f"{count / elapsed:.0f} req/s, p50 {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {p99 * 1000:.1f} ms (total {elapsed:.2f} s; load average {os.getloadavg()[0]:.1f})")
+              f"p99 {p99 * 1000:.1f} ms (total {elapsed:.2f} s; "
+              f"this process's CPU {cpu * 1000 / count:.1f} ms per login"
+              f"{', client only' if served else ', client and server'}; load average {os.getloadavg()[0]:.1f})")
     finally:
         if server is not None:
             server.terminate()
