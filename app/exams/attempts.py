@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, false, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +73,8 @@ ATTEMPTS = cast(Table, Attempt.__table__)
 ANSWERS = cast(Table, AttemptAnswer.__table__)
 PARTICIPANTS = cast(Table, Participant.__table__)
 PAPERS = cast(Table, Paper.__table__)
+PAPER_SLOTS = cast(Table, PaperSlot.__table__)
+ABSENCES = cast(Table, Absence.__table__)
 EXAMS = cast(Table, Exam.__table__)
 
 IN_PROGRESS = str(AttemptStatus.in_progress)
@@ -90,13 +92,6 @@ def remaining_seconds(deadline_at: datetime, now: datetime) -> int:
 def is_overdue(deadline_at: datetime, now: datetime, grace_seconds: float) -> bool:
     """Past the deadline and its grace: saves are refused and the attempt is due for submission."""
     return now > deadline_at + timedelta(seconds=grace_seconds)
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_update`` on both SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _own_participant(user_id: int) -> Any:
@@ -157,19 +152,44 @@ class _Examinee:
     participant_id: int
     cadre_id: int
     unit_id: int
+    absent: bool
+    paper_id: int | None
+    paper_stamp: datetime | None
+
+
+_EXAMINEE = select(
+    PARTICIPANTS.c.id,
+    PARTICIPANTS.c.cadre_id,
+    PARTICIPANTS.c.unit_id,
+    select(ABSENCES.c.id)
+    .where(ABSENCES.c.exam_id == PARTICIPANTS.c.exam_id, ABSENCES.c.cadre_id == PARTICIPANTS.c.cadre_id)
+    .limit(1)
+    .scalar_subquery()
+    .label("absence_id"),
+    select(PAPERS.c.id)
+    .where(PAPERS.c.exam_id == PARTICIPANTS.c.exam_id, PAPERS.c.unit_id == PARTICIPANTS.c.unit_id)
+    .scalar_subquery()
+    .label("paper_id"),
+    select(PAPERS.c.created_at)
+    .where(PAPERS.c.exam_id == PARTICIPANTS.c.exam_id, PAPERS.c.unit_id == PARTICIPANTS.c.unit_id)
+    .scalar_subquery()
+    .label("paper_stamp"),
+).where(PARTICIPANTS.c.exam_id == bindparam("b_exam_id"), PARTICIPANTS.c.user_id == bindparam("b_user_id"))
 
 
 async def _examinee_of(session: AsyncSession, exam_id: int, principal: Principal) -> _Examinee:
-    row = (
-        await session.execute(
-            select(PARTICIPANTS.c.id, PARTICIPANTS.c.cadre_id, PARTICIPANTS.c.unit_id).where(
-                PARTICIPANTS.c.exam_id == exam_id, PARTICIPANTS.c.user_id == principal.id
-            )
-        )
-    ).one_or_none()
+    """The caller's participant row, whether he is recorded absent, and his unit's paper."""
+    row = (await session.execute(_EXAMINEE, {"b_exam_id": exam_id, "b_user_id": principal.id})).one_or_none()
     if row is None:
         raise ForbiddenError("你不是本场考试的考生 (you are not an examinee of this exam)")
-    return _Examinee(participant_id=row.id, cadre_id=row.cadre_id, unit_id=row.unit_id)
+    return _Examinee(
+        participant_id=row.id,
+        cadre_id=row.cadre_id,
+        unit_id=row.unit_id,
+        absent=row.absence_id is not None,
+        paper_id=row.paper_id,
+        paper_stamp=row.paper_stamp,
+    )
 
 
 _ATTEMPT_COLUMNS = (
@@ -194,15 +214,16 @@ _ATTEMPT_COLUMNS = (
 )
 
 
+_LATEST_ATTEMPT = (
+    select(*_ATTEMPT_COLUMNS)
+    .where(ATTEMPTS.c.participant_id == bindparam("b_participant_id"))
+    .order_by(ATTEMPTS.c.attempt_no.desc())
+    .limit(1)
+)
+
+
 async def _latest_attempt(session: AsyncSession, participant_id: int) -> AttemptRow | None:
-    return (
-        await session.execute(
-            select(*_ATTEMPT_COLUMNS)
-            .where(ATTEMPTS.c.participant_id == participant_id)
-            .order_by(ATTEMPTS.c.attempt_no.desc())
-            .limit(1)
-        )
-    ).one_or_none()
+    return (await session.execute(_LATEST_ATTEMPT, {"b_participant_id": participant_id})).one_or_none()
 
 
 async def _attempt_by_id(session: AsyncSession, attempt_id: int) -> AttemptRow | None:
@@ -317,10 +338,7 @@ async def start_attempt(
         if used == 1:
             raise ConflictError("你已交卷 (you have already submitted this exam)")
         raise ConflictError(f"练习次数已用完 (all {exam.max_attempts} attempts are used)")
-    absent = await session.scalar(
-        select(Absence.id).where(Absence.exam_id == exam_id, Absence.cadre_id == examinee.cadre_id)
-    )
-    if absent is not None:
+    if examinee.absent:
         raise ConflictError("你已被记录为缺考 (you are recorded absent; ask the proctor)")
     return await _create_attempt(session, exam, examinee, principal, attempt_no=used + 1, now=now)
 
@@ -328,16 +346,9 @@ async def start_attempt(
 async def _create_attempt(
     session: AsyncSession, exam: ExamRow, examinee: _Examinee, principal: Principal, *, attempt_no: int, now: datetime
 ) -> AttemptStart:
-    paper_row = (
-        await session.execute(
-            select(PAPERS.c.id, PAPERS.c.created_at).where(
-                PAPERS.c.exam_id == exam.id, PAPERS.c.unit_id == examinee.unit_id
-            )
-        )
-    ).one_or_none()
-    if paper_row is None:
+    if examinee.paper_id is None:
         raise ConflictError("本单位试卷尚未抽取 (no paper has been drawn for your unit)")
-    paper = await served_paper(session, paper_row.id, paper_row.created_at)
+    paper = await served_paper(session, examinee.paper_id, examinee.paper_stamp)
     seed = shuffling.attempt_seed(exam.seed, examinee.participant_id, attempt_no)
     presentation = shuffling.make_presentation(
         [shuffling.QuestionShape(q.no, q.type, q.option_keys) for q in paper.questions.values()],
@@ -356,26 +367,36 @@ async def _create_attempt(
         "focus_losses": 0, "event_count": 0, "session_digest": principal.session_digest,
     }  # fmt: skip
     # Two starts at once (a double click, two devices): one inserts, the other resumes that attempt.
-    inserted = await session.scalar(
-        _insert(session, ATTEMPTS)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["participant_id", "attempt_no"])
-        .returning(ATTEMPTS.c.id)
-    )
+    inserted = await session.scalar(_INSERT_ATTEMPT[session.get_bind().dialect.name], values)
     if inserted is None:
         attempt = await _latest_attempt(session, examinee.participant_id)
         assert attempt is not None
         return await _resume(session, attempt, exam, principal, now)
     # The answer sheet exists from the start, one unanswered row per question: saves only update rows,
     # and grading needs no insert for omissions (which reports count as rows with no keys).
-    await session.execute(
-        insert(ANSWERS).values([
-            {"attempt_id": inserted, "position": no, "keys": "", "seq": 0, "saved_at": now, "points": 0.0,
-             "is_correct": False}
-            for no in paper.questions
-        ])
-    )  # fmt: skip
+    await session.execute(_CREATE_ANSWER_SHEET, {"b_attempt_id": inserted, "b_paper_id": paper.id, "b_now": now})
     return await _start_view(session, SimpleNamespace(id=inserted, **values), exam, now=now, answers={}, paper=paper)
+
+
+_INSERT_ATTEMPT = {
+    dialect: insert_of(ATTEMPTS)
+    .on_conflict_do_nothing(index_elements=["participant_id", "attempt_no"])
+    .returning(ATTEMPTS.c.id)
+    for dialect, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
+_CREATE_ANSWER_SHEET = insert(ANSWERS).from_select(
+    ["attempt_id", "position", "keys", "seq", "saved_at", "points", "is_correct"],
+    select(
+        bindparam("b_attempt_id", type_=Integer),
+        PAPER_SLOTS.c.position,
+        literal(""),
+        literal(0),
+        bindparam("b_now", type_=UTCDateTime()),
+        literal(0.0),
+        false(),
+    ).where(PAPER_SLOTS.c.paper_id == bindparam("b_paper_id")),
+)
 
 
 # Attempt access --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
@@ -38,13 +38,17 @@ _EXAM_COLUMNS = (
     Exam.published_at,
 )
 
+_BY_ID = select(*_EXAM_COLUMNS).where(Exam.id == bindparam("b_exam_id"))
+_EXAM_BY_ID = {
+    None: _BY_ID,
+    "share": _BY_ID.with_for_update(read=True),
+    "update": _BY_ID.with_for_update(),
+}
+
 
 async def load_exam(session: AsyncSession, exam_id: int, *, lock: Literal["share", "update"] | None = None) -> ExamRow:
     """The exam's row, optionally locked (PostgreSQL; SQLite writers are serialised anyway)."""
-    query = select(*_EXAM_COLUMNS).where(Exam.id == exam_id)
-    if lock is not None:
-        query = query.with_for_update(read=lock == "share")
-    row = (await session.execute(query)).one_or_none()
+    row: ExamRow | None = (await session.execute(_EXAM_BY_ID[lock], {"b_exam_id": exam_id})).one_or_none()
     if row is None:
         raise NotFoundError(f"exam {exam_id} not found")
     return row

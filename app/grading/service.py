@@ -56,13 +56,6 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def among(session: AsyncSession, column_: Any, ids: Sequence[int]) -> Any:
-    """``column IN ids``: one array parameter on PostgreSQL (no statement with thousands of placeholders)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column_ == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
-    return column_.in_(ids)
-
-
 @dataclass(frozen=True, slots=True)
 class SlotKey:
     type: str
@@ -209,29 +202,47 @@ def _score_sum() -> Any:
     )
 
 
+def _ids_parameter(dialect: str, column_: Any) -> Any:
+    """``column IN :b_ids`` as a reusable (compiled once) clause: an array on PostgreSQL, expanding on SQLite."""
+    if dialect == "postgresql":
+        return column_ == any_(bindparam("b_ids", type_=postgresql.ARRAY(Integer)))
+    return column_.in_(bindparam("b_ids", expanding=True))
+
+
+_DIALECTS = ("sqlite", "postgresql")
+_ANSWER_TOTALS = {
+    dialect: select(
+        attempt_answers.c.attempt_id,
+        func.count(),
+        func.count(attempt_answers.c.points),
+        func.coalesce(func.sum(attempt_answers.c.points), 0.0),
+    )
+    .where(_ids_parameter(dialect, attempt_answers.c.attempt_id))
+    .group_by(attempt_answers.c.attempt_id)
+    for dialect in _DIALECTS
+}
+_SLOTS_PER_PAPER = (
+    select(paper_slots.c.paper_id, func.count().label("slots")).group_by(paper_slots.c.paper_id).subquery()
+)
+_SLOT_COUNTS = {
+    dialect: select(attempts.c.id, func.coalesce(_SLOTS_PER_PAPER.c.slots, 0))
+    .select_from(attempts.outerjoin(_SLOTS_PER_PAPER, _SLOTS_PER_PAPER.c.paper_id == attempts.c.paper_id))
+    .where(_ids_parameter(dialect, attempts.c.id))
+    for dialect in _DIALECTS
+}
+
+
 async def _answer_totals(session: AsyncSession, attempt_ids: Sequence[int]) -> dict[int, tuple[int, int, float]]:
     """Per attempt: answer rows, rows already scored, and the sum of their points (one index range scan)."""
-    rows = await session.execute(
-        select(
-            attempt_answers.c.attempt_id,
-            func.count(),
-            func.count(attempt_answers.c.points),
-            func.coalesce(func.sum(attempt_answers.c.points), 0.0),
-        )
-        .where(among(session, attempt_answers.c.attempt_id, attempt_ids))
-        .group_by(attempt_answers.c.attempt_id)
-    )
+    statement = _ANSWER_TOTALS[session.get_bind().dialect.name]
+    rows = await session.execute(statement, {"b_ids": list(attempt_ids)})
     return {row[0]: (int(row[1]), int(row[2]), float(row[3])) for row in rows}
 
 
 async def _slot_counts(session: AsyncSession, attempt_ids: Sequence[int]) -> dict[int, int]:
     """Per attempt: how many questions its paper has."""
-    per_paper = select(paper_slots.c.paper_id, func.count().label("slots")).group_by(paper_slots.c.paper_id).subquery()
-    rows = await session.execute(
-        select(attempts.c.id, func.coalesce(per_paper.c.slots, 0))
-        .select_from(attempts.outerjoin(per_paper, per_paper.c.paper_id == attempts.c.paper_id))
-        .where(among(session, attempts.c.id, attempt_ids))
-    )
+    statement = _SLOT_COUNTS[session.get_bind().dialect.name]
+    rows = await session.execute(statement, {"b_ids": list(attempt_ids)})
     return {row[0]: int(row[1]) for row in rows}
 
 
