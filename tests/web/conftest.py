@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +38,12 @@ ADMIN_USERNAME = "webadmin"
 ADMIN_PASSWORD = "web-admin-password-1"
 # Accounts of the demo data set (app/demo): organiser (+proctor), supervisor, proctor, editor, unitadmin-<code>.
 DEMO_PASSWORD_FOR_TESTS = DEMO_PASSWORD
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The committed pictures are refreshed only on request (EXAMBANK_SCREENSHOTS=1), so a test run leaves the tree clean.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("EXAMBANK_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "exambank-screenshots"
+)
 
 
 def _in_thread(function: Callable[..., T], *args: Any) -> T:
@@ -151,7 +157,7 @@ def new_page(chromium_browser: Any, live_server: str) -> Iterator[Any]:
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
-    """Save a screenshot under docs/screenshots/ (the committed pictures of the main pages)."""
+    """Save a screenshot (under docs/screenshots/ when EXAMBANK_SCREENSHOTS is set)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
