@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -178,11 +178,17 @@ class IncidentRead(BaseModel):
     created_at: datetime
 
 
+EventValue = Annotated[str, StringConstraints(max_length=200)] | int | float | bool | None
+
+
 class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: EventKind
-    detail: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    # Small facts the page knows (seconds away, the field copied from); bounded, events are capped anyway.
+    detail: dict[Annotated[str, StringConstraints(max_length=40)], EventValue] = Field(
+        default_factory=dict, max_length=10
+    )
 
 
 class EventResult(BaseModel):

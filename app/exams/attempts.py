@@ -628,6 +628,41 @@ async def submit_attempt(
     )
 
 
+# Window changes ---------------------------------------------------------------------------------------
+
+
+async def reclamp_open_deadlines(
+    session: AsyncSession, *, exam_id: int, time_limit_seconds: int, closes_at: datetime | None
+) -> int:
+    """After an exam's closing time (or time limit) changed: every open attempt's deadline becomes the
+    earlier of its start + the time limit and the new closing time. Returns the attempts changed.
+
+    For the exams service to call when it changes ``closes_at`` of an exam that has started.
+    """
+    rows = (
+        await session.execute(
+            select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at).where(
+                ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS
+            )
+        )
+    ).all()
+    changes = []
+    for row in rows:
+        deadline = row.started_at + timedelta(seconds=time_limit_seconds)
+        if closes_at is not None:
+            deadline = min(deadline, closes_at)
+        if deadline != row.deadline_at:
+            changes.append({"b_id": row.id, "b_deadline": deadline})
+    if changes:
+        await session.execute(
+            update(ATTEMPTS)
+            .where(ATTEMPTS.c.id == bindparam("b_id"), ATTEMPTS.c.status == IN_PROGRESS)
+            .values(deadline_at=bindparam("b_deadline", type_=UTCDateTime())),
+            changes,
+        )
+    return len(changes)
+
+
 # Close -----------------------------------------------------------------------------------------------
 
 
