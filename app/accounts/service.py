@@ -117,10 +117,15 @@ async def logout(session: AsyncSession, *, principal: Principal, now: datetime) 
 
 
 async def revoke_user_sessions(session: AsyncSession, *, user_id: int, now: datetime) -> None:
-    """Revoke every open session of a user (disable, password reset, PIN re-issue)."""
+    """Revoke every open session of a user (disable, password reset)."""
+    await revoke_sessions_of_users(session, user_ids=[user_id], now=now)
+
+
+async def revoke_sessions_of_users(session: AsyncSession, *, user_ids: list[int], now: datetime) -> None:
+    """Revoke every open session of these users in one statement (PIN re-issue for a whole exam)."""
     await session.execute(
         update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .where(AuthSession.user_id.in_(user_ids), AuthSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
 

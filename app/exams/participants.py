@@ -357,8 +357,7 @@ async def reissue_pins(
              "updated_at": now}
             for user_id, pin in pins.items()
         ])
-        for user_id in pins:
-            await accounts_service.revoke_user_sessions(session, user_id=user_id, now=now)
+        await accounts_service.revoke_sessions_of_users(session, user_ids=list(pins), now=now)
     await record_audit(session, actor_id=principal.id, action="exam.tickets.reissue", entity="exam",
                        entity_id=exam.id, detail={"tickets": [p.ticket_no for p, _ in rows]}, at=now)
     return [

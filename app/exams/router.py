@@ -31,7 +31,7 @@ from app.exams.schemas import (
     ReissueRequest,
     SamplePreview,
     SampleSpec,
-    TicketRead,
+    TicketIssued,
 )
 from app.papers import service as papers_service
 from app.papers.schemas import PaperDetail
@@ -201,12 +201,33 @@ async def remove_participant(
     await participants.remove_participant(session, exam=exam, cadre_id=cadre_id, principal=principal, now=clock.now())
 
 
-@router.get("/api/exams/{exam_id}/tickets", response_model=list[TicketRead])
-async def list_tickets(
-    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
-) -> list[TicketRead]:
+@router.get(
+    "/api/exams/{exam_id}/tickets", response_model=list[TicketIssued], response_model_exclude_unset=True
+)
+async def get_tickets(
+    exam: ValidExam,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    response: Response,
+    unit_id: int | None = None,
+    reissue: bool = True,
+) -> list[TicketIssued]:
+    """Per the HTTP contract this re-issues the PINs of the listed tickets (old PINs stop working) and shows
+    them once; ``reissue=false`` only lists the tickets, without PINs."""
+    response.headers["Cache-Control"] = "no-store"
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    return await participants.list_tickets(session, exam=exam, unit_id=scope)
+    tickets = await participants.list_tickets(session, exam=exam, unit_id=scope)
+    if not reissue:
+        return [TicketIssued(**t.model_dump()) for t in tickets]
+    request = ReissueRequest(unit_id=scope) if scope is not None else ReissueRequest(all=True)
+    issued = await participants.reissue_pins(
+        session, exam=exam, request=request, principal=principal, secret=settings.secret_key.get_secret_value(),
+        now=clock.now(),
+    )
+    pins = {i.ticket_no: i.pin for i in issued}
+    return [TicketIssued(**t.model_dump(), pin=pins[t.ticket_no]) for t in tickets]
 
 
 @router.get("/api/exams/{exam_id}/tickets/export")

@@ -186,6 +186,12 @@ class TicketRead(BaseModel):
     unit_name: str
 
 
+class TicketIssued(TicketRead):
+    """A ticket with its freshly re-issued PIN (absent when only listed)."""
+
+    pin: str | None = None
+
+
 class ReissueRequest(BaseModel):
     """Whose PINs to re-issue: listed cadres, one unit's participants, or everyone (``all``)."""
 

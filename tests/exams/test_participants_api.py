@@ -59,9 +59,10 @@ async def test_listed_cadres_get_tickets_and_can_log_in(client: httpx2.AsyncClie
     assert [e["id"] for e in (await client.get("/api/exams", headers=examinee)).json()] == [exam.id]
     assert (await client.get(f"/api/exams/{exam.id}", headers=examinee)).status_code == 200
 
-    tickets = (await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)).json()
+    tickets = (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=organiser)).json()
     assert [t["ticket_no"] for t in tickets] == [i["ticket_no"] for i in issued]
     assert all("pin" not in t for t in tickets)
+    assert (await login(client, issued[0]["ticket_no"], issued[0]["pin"])).status_code == 200
     again = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres[:2]},
                                headers=organiser)).json()
     assert [(i["created"], i["pin"]) for i in again] == [(False, None), (False, None)]
@@ -88,7 +89,7 @@ async def test_listed_cadres_are_checked(client: httpx2.AsyncClient, session: As
     ):
         response = await client.post(url, json=body, headers=organiser)
         assert response.status_code == 422 and text in response.text, (body, response.text)
-    assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)).json() == []
+    assert (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=organiser)).json() == []
 
 
 async def test_stratified_sample_minimums_and_warnings(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -219,13 +220,16 @@ async def test_ticket_visibility(client: httpx2.AsyncClient, session: AsyncSessi
     organiser = await headers_for(session, Role.organiser)
     await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=own.id)
-    mine = await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)
+    mine = await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=unit_admin)
     assert mine.status_code == 200 and {t["unit_id"] for t in mine.json()} == {own.id}
-    assert (await client.get(f"/api/exams/{exam.id}/tickets?unit_id={other.id}", headers=unit_admin)).status_code == 403
+    assert (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false&unit_id={other.id}",
+                             headers=unit_admin)).status_code == 403
+    # Re-issuing is the organiser's: the unit admin of a formal exam may only list.
+    assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)).status_code == 403
     listed = (await client.get(f"/api/exams/{exam.id}/participants", headers=unit_admin)).json()
     assert {p["unit_id"] for p in listed} == {own.id}
     proctor = await headers_for(session, Role.proctor)
-    assert len((await client.get(f"/api/exams/{exam.id}/tickets", headers=proctor)).json()) == 4
+    assert len((await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=proctor)).json()) == 4
     examinee = await headers_for(session, Role.examinee)
     assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=examinee)).status_code == 403
     stranger = await headers_for(session, Role.unit_admin, unit_id=(await make_unit(session)).id)
@@ -293,3 +297,23 @@ async def test_remove_participant_before_start_only(client: httpx2.AsyncClient, 
                                headers=organiser)).json()
     assert again[0]["ticket_no"].endswith("-0003")
     assert await session.scalar(select(Participant.id).where(Participant.cadre_id == cadres[0])) is not None
+
+
+async def test_get_tickets_reissues_pins_as_the_contract_says(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    unit = await make_unit(session)
+    cadres = await roster(session, unit, 0, 1, 2)
+    exam = await exam_with_units(session, unit)
+    organiser = await headers_for(session, Role.organiser)
+    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
+                                headers=organiser)).json()
+    response = await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    tickets = response.json()
+    assert [t["ticket_no"] for t in tickets] == [i["ticket_no"] for i in issued]
+    assert all(re.fullmatch(r"\d{6}", t["pin"]) for t in tickets)
+    old, new = issued[0], tickets[0]
+    if old["pin"] != new["pin"]:
+        assert (await login(client, old["ticket_no"], old["pin"])).status_code == 401
+    assert (await login(client, new["ticket_no"], new["pin"])).status_code == 200
