@@ -71,6 +71,29 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
+@pytest.fixture
+def committed_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of the run's backend for a test that commits for real (two engines,
+    crashes, concurrency): what it leaves behind cannot leak into the other tests."""
+    configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
+    if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
+        url = asyncio.run(_create_postgres_database(configured))
+        upgrade_database(url)
+        yield url
+        asyncio.run(_drop_postgres_database(configured, url))
+        return
+    url = f"sqlite:///{tmp_path / 'committed.db'}"
+    upgrade_database(url)
+    yield url
+
+
+@pytest.fixture
+def committed_settings(committed_database_url: str) -> Settings:
+    return Settings(
+        environment="test", database_url=committed_database_url, secret_key=TEST_SECRET, run_sweeper=False
+    )
+
+
 @pytest.fixture(scope="session")
 def is_postgres(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "postgresql"

@@ -19,8 +19,9 @@ LETTERS = "ABCD"
 
 
 async def test_concurrent_saves_with_reordered_seq_keep_the_newest(
-    database_url: str, settings: Settings, clock: FrozenClock
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock
 ) -> None:
+    database_url, settings = committed_database_url, committed_settings
     database = Database(database_url)
     async with database.write_sessions() as session:
         setup = await make_exam_setup(session, shuffle=False, now=clock.now())
@@ -64,8 +65,9 @@ async def test_concurrent_saves_with_reordered_seq_keep_the_newest(
 
 
 async def test_simultaneous_starts_of_one_examinee_make_one_attempt(
-    database_url: str, settings: Settings, clock: FrozenClock
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock
 ) -> None:
+    database_url, settings = committed_database_url, committed_settings
     database = Database(database_url)
     async with database.write_sessions() as session:
         setup = await make_exam_setup(session, now=clock.now())

@@ -110,8 +110,9 @@ async def test_a_late_submit_keeps_the_saved_answers_and_says_deadline(
 
 @pytest.mark.real_commit
 async def test_two_sweepers_at_once_grade_every_attempt_exactly_once(
-    database_url: str, settings: Settings, clock: FrozenClock
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock
 ) -> None:
+    database_url, settings = committed_database_url, committed_settings
     database = Database(database_url)
     other_process = Database(database_url)
     async with database.write_sessions() as session:
@@ -149,8 +150,9 @@ async def test_two_sweepers_at_once_grade_every_attempt_exactly_once(
 
 @pytest.mark.real_commit
 async def test_a_restart_in_the_middle_of_an_exam_loses_nothing(
-    database_url: str, settings: Settings, clock: FrozenClock
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock
 ) -> None:
+    database_url, settings = committed_database_url, committed_settings
     database = Database(database_url)
     async with database.write_sessions() as session:
         setup = await make_exam_setup(session, examinees_per_unit=2, time_limit_seconds=600, now=clock.now())
