@@ -61,7 +61,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_database = database is None
-        app.state.database = database or Database(settings.database_url)
+        app.state.database = database or Database(settings.database_url, pool_size=settings.db_pool_size)
         await _bootstrap_admin(app.state.database, settings)
         jobs: list[asyncio.Task[None]] = []
         if background and settings.run_sweeper:

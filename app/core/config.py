@@ -16,6 +16,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///exambank.db"
+    # Connections per process (and as many again in overflow): size it to the server's max_connections
+    # divided by the number of worker processes.
+    db_pool_size: int = 20
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     admin_username: str | None = None
     admin_password: SecretStr | None = None

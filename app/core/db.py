@@ -107,13 +107,25 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
 
 
 class Database:
-    """An engine and two session factories: one for reads, one for writes (SQLite locks up front)."""
+    """An engine and two session factories: one for reads, one for writes.
+
+    On SQLite a write transaction takes the database lock up front (BEGIN IMMEDIATE) and each process
+    keeps ONE write connection: concurrent writers then queue in the pool, first come first served,
+    instead of polling in SQLite's unfair busy handler (which starves some of them past the timeout).
+    Reads keep their own pool; WAL lets them run beside the writer.
+    """
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.is_sqlite = is_sqlite(url)
-        write_bind = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self.write_engine = self.engine
+        if self.is_sqlite:
+            self.write_engine = create_async_engine(
+                async_database_url(url), pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": 30}
+            )
+            _configure_sqlite(self.write_engine)
+        write_bind = self.write_engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.write_sessions = async_sessionmaker(write_bind, expire_on_commit=False, autoflush=False)
 
@@ -124,3 +136,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()

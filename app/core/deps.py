@@ -1,4 +1,7 @@
-"""Request-scoped dependencies shared by every domain: the database session, the clock, the settings."""
+"""Request-scoped dependencies shared by every domain: the database session, the clock, the settings.
+
+They are ``async def`` so FastAPI calls them on the event loop instead of hopping to a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from app.core.config import Settings
 from app.core.db import Database
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -36,12 +39,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
