@@ -1,0 +1,1058 @@
+"""Benchmark: taking an exam against a real ``exambank serve`` on loopback (SQLite and PostgreSQL).
+
+    /tmp/v/bin/python bench/bench_attempts.py                       # everything, both backends, 3 repeats
+    /tmp/v/bin/python bench/bench_attempts.py --backend sqlite --scenarios grading,autosave --repeats 1
+
+Scenarios (issue 4, point 8), each measured against a bare FastAPI endpoint (``GET`` returning a small
+JSON, uvicorn with 2 workers) run in the same invocation, so every figure also has a ratio:
+
+* ``bare``      closed-loop throughput of the bare endpoint (the yardstick).
+* ``start``     N examinees released at once: ticket login, then ``POST /api/exams/{id}/attempts`` (which
+                returns the paper); latency per examinee from release to paper in hand; every paper checked
+                (45 questions, 20/10/15 by type, 100 points). N = 2,000 then 5,000.
+* ``autosave``  closed-loop saves (max req/s) and an open-loop paced 667 saves/s (10,000 examinees saving
+                every 15 s), latency measured from the scheduled send time.
+* ``burst``     5,000 final saves (all 45 answers) + submits released at once; the answers counted in the
+                database afterwards.
+* ``kill``      the same burst, the server SIGKILLed once 30% of the saves are acknowledged, then
+                restarted; clients retry what was not acknowledged; every acknowledged answer must be in
+                the database.
+* ``grading``   in-process: grade 10,000 submitted attempts (450,000 answers) set-based.
+
+The server runs as ``exambank serve --workers 2`` (each worker also runs the deadline sweeper). Data is
+seeded straight into the database. Every loop is bounded; only 127.0.0.1 is used. Results are printed and
+written as JSON under ``bench/results/``; the figures go into ``docs/PERFORMANCE.md`` by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvloop
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.accounts.models import AuthSession, User  # noqa: E402
+from app.bank.models import Question, QuestionVersion  # noqa: E402
+from app.core.db import Database  # noqa: E402
+from app.core.migrate import upgrade_database  # noqa: E402
+from app.core.security import hash_pin, token_digest  # noqa: E402
+from app.exams.models import Attempt, AttemptAnswer, Exam, ExamUnit, Participant  # noqa: E402
+from app.exams.shuffling import QuestionShape, attempt_seed, make_presentation  # noqa: E402
+from app.grading.scorers import encode_keys, score_answer  # noqa: E402
+from app.grading.service import grade_attempts, rescore_attempts  # noqa: E402
+from app.org.models import Cadre, Unit  # noqa: E402
+from app.papers.models import Blueprint, Paper, PaperSlot  # noqa: E402
+
+SECRET = "exambank-bench-secret-0123456789abcdef0123"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+PRESET = (("single", 20, 2.0, "ABCD"), ("multiple", 10, 3.0, "ABCDE"), ("judge", 15, 2.0, "TF"))
+CATEGORY_SPLIT = (("theory", 0.4), ("law", 0.2), ("policy", 0.4))
+UNITS = 20
+
+
+# Statistics -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+    def record(self, outcome: bool | str) -> None:
+        if outcome is not True:
+            self.errors += 1
+            self.error_kinds[str(outcome)] += 1
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        n = len(ordered)
+
+        def pct(p: float) -> float:
+            return round(ordered[min(n - 1, int(p * n))] * 1000, 2) if n else 0.0
+
+        return {
+            "n": n,
+            "errors": self.errors,
+            "elapsed_s": round(self.elapsed, 3),
+            "req_s": round(n / self.elapsed, 1) if self.elapsed else 0.0,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": round(ordered[-1] * 1000, 2) if n else 0.0,
+            **self.notes,
+            **({"error_kinds": dict(self.error_kinds.most_common(5))} if self.error_kinds else {}),
+        }
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per numeric field the median over repeated runs (other fields from the first run)."""
+    merged = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            merged[key] = round(statistics.median(r[key] for r in runs), 3)
+    merged["repeats"] = len(runs)
+    return merged
+
+
+# Databases --------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def database_for(backend: str) -> AsyncIterator[str]:
+    """A fresh, migrated database URL for one scenario, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="exambank-bench-") as directory:
+            url = f"sqlite:///{directory}/bench.db"
+            await asyncio.to_thread(upgrade_database, url)
+            yield url
+        return
+    name = f"exambank_bench_{uuid.uuid4().hex[:8]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(upgrade_database, url)
+        yield url
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+# Seeding ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seeded:
+    exam_id: int
+    tickets: list[tuple[str, str]]
+    tokens: list[str] = field(default_factory=list)
+    attempt_ids: list[int] = field(default_factory=list)
+    # Per attempt: the full answer sheet in the examinee's displayed numbers and letters.
+    sheets: list[dict[str, list[str]]] = field(default_factory=list)
+
+
+def _paper_items() -> list[dict[str, Any]]:
+    items = []
+    for qtype, count, points, keys in PRESET:
+        quota = [int(count * share) for _, share in CATEGORY_SPLIT]
+        quota[0] += count - sum(quota)
+        categories = [c for (c, _), n in zip(CATEGORY_SPLIT, quota, strict=True) for _ in range(n)]
+        for i, category in enumerate(categories):
+            answer = ("T" if i % 2 else "F") if qtype == "judge" else (keys[i % 4] if qtype == "single" else "AC")
+            items.append({"type": qtype, "category": category, "points": points, "keys": keys, "answer": answer})
+    return items
+
+
+async def seed_exam(
+    url: str,
+    *,
+    examinees: int,
+    started: bool = False,
+    submitted: bool = False,
+    deadline_in: float = 1800.0,
+    answered: int = 0,
+    prescored: bool = True,
+) -> Seeded:
+    """An exam drawn for ``UNITS`` units with ``examinees`` ticket holders; optionally their attempts
+    already started (with a login session each) or submitted with ``answered`` answers."""
+    now = datetime.now(UTC)
+    database = Database(url, pool_size=2)
+    rng = random.Random(2026)
+    items = _paper_items()
+    try:
+        async with database.write_sessions() as session:
+            unit_ids = list(
+                await session.scalars(
+                    insert(Unit).returning(Unit.id, sort_by_parameter_order=True),
+                    [{"code": f"B{u:03d}", "name": f"单位{u}", "headcount": 400, "large": False} for u in range(UNITS)],
+                )
+            )
+            question_ids = []
+            for no, item in enumerate(items, start=1):
+                options = [
+                    {"key": k, "text": ("正确" if k == "T" else "错误") if item["type"] == "judge" else f"选项{k}"}
+                    for k in item["keys"]
+                ]
+                content = {
+                    "type": item["type"],
+                    "category": item["category"],
+                    "stem": f"基准题{no}：依据规定，下列说法正确的是",
+                    "options": options,
+                    "answer": list(item["answer"]),
+                    "explanation": "解析",
+                    "unit_id": None,
+                }
+                qid = await session.scalar(
+                    insert(Question).values(stem_hash=f"h{no}", **content).returning(Question.id)
+                )
+                vid = await session.scalar(
+                    insert(QuestionVersion).values(question_id=qid, version=1, **content).returning(QuestionVersion.id)
+                )
+                await session.execute(update(Question).where(Question.id == qid).values(current_version_id=vid))
+                question_ids.append((qid, vid, options))
+            blueprint_id = await session.scalar(
+                insert(Blueprint)
+                .values(name="基本理论+", time_limit_seconds=1800, sections=[], category_split={}, quotas=[])
+                .returning(Blueprint.id)
+            )
+            exam_id = await session.scalar(
+                insert(Exam)
+                .values(
+                    name="基准考试",
+                    blueprint_id=blueprint_id,
+                    mode="formal",
+                    status="drawn",
+                    seed=7,
+                    shuffle_questions=True,
+                    shuffle_options=True,
+                    time_limit_seconds=1800,
+                    multiple_scoring="all_or_nothing",
+                    max_attempts=1,
+                    drawn_at=now,
+                )
+                .returning(Exam.id)
+            )
+            await session.execute(insert(ExamUnit), [{"exam_id": exam_id, "unit_id": u} for u in unit_ids])
+            content = [
+                {
+                    "no": no,
+                    "type": it["type"],
+                    "category": it["category"],
+                    "points": it["points"],
+                    "stem": f"基准题{no}：依据规定，下列说法正确的是",
+                    "options": q[2],
+                }
+                for no, (it, q) in enumerate(zip(items, question_ids, strict=True), start=1)
+            ]
+            answer_key = {str(no): list(it["answer"]) for no, it in enumerate(items, start=1)}
+            paper_ids = {}
+            for unit_id in unit_ids:
+                paper_ids[unit_id] = await session.scalar(
+                    insert(Paper)
+                    .values(
+                        exam_id=exam_id,
+                        unit_id=unit_id,
+                        seed=7,
+                        expected_difficulty=3.0,
+                        total_points=100.0,
+                        content=content,
+                        answer_key=answer_key,
+                        created_at=now,
+                    )
+                    .returning(Paper.id)
+                )
+                await session.execute(
+                    insert(PaperSlot),
+                    [
+                        {
+                            "paper_id": paper_ids[unit_id],
+                            "position": no,
+                            "question_id": q[0],
+                            "question_version_id": q[1],
+                            "type": it["type"],
+                            "category": it["category"],
+                            "points": it["points"],
+                        }
+                        for no, (it, q) in enumerate(zip(items, question_ids, strict=True), start=1)
+                    ],
+                )
+            units_of = [unit_ids[i % UNITS] for i in range(examinees)]
+            cadre_ids = list(
+                await session.scalars(
+                    insert(Cadre).returning(Cadre.id, sort_by_parameter_order=True),
+                    [
+                        {"unit_id": u, "name": f"干部{i}", "rank": ("ting", "chu", "ke")[i % 3], "employee_no": f"E{i}"}
+                        for i, u in enumerate(units_of)
+                    ],
+                )
+            )
+            tickets = [(f"B{exam_id}-{i:06d}", f"{rng.randrange(10**6):06d}") for i in range(examinees)]
+            user_ids = list(
+                await session.scalars(
+                    insert(User).returning(User.id, sort_by_parameter_order=True),
+                    [
+                        {"username": t, "password_hash": hash_pin(pin, SECRET), "roles": ["examinee"], "unit_id": u}
+                        for (t, pin), u in zip(tickets, units_of, strict=True)
+                    ],
+                )
+            )
+            participant_ids = list(
+                await session.scalars(
+                    insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                    [
+                        {"exam_id": exam_id, "cadre_id": c, "unit_id": u, "rank": "ke", "ticket_no": t, "user_id": uid}
+                        for c, u, (t, _), uid in zip(cadre_ids, units_of, tickets, user_ids, strict=True)
+                    ],
+                )
+            )
+            seeded = Seeded(exam_id=exam_id, tickets=tickets)
+            if started or submitted:
+                await _seed_attempts(
+                    session,
+                    seeded,
+                    items,
+                    now=now,
+                    units_of=units_of,
+                    user_ids=user_ids,
+                    participant_ids=participant_ids,
+                    paper_ids=paper_ids,
+                    deadline_in=deadline_in,
+                    submitted=submitted,
+                    answered=answered,
+                    prescored=prescored,
+                    answer_key=answer_key,
+                )
+            await session.commit()
+        # Planner statistics, as autovacuum would have them on a server that has been running.
+        async with database.engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
+        return seeded
+    finally:
+        await database.dispose()
+
+
+async def _seed_attempts(
+    session: Any,
+    seeded: Seeded,
+    items: list[dict[str, Any]],
+    *,
+    now: datetime,
+    units_of: list[int],
+    user_ids: list[int],
+    participant_ids: list[int],
+    paper_ids: dict[int, int],
+    deadline_in: float,
+    submitted: bool,
+    answered: int,
+    prescored: bool,
+    answer_key: dict[str, list[str]],
+) -> None:
+    shapes = [QuestionShape(no, it["type"], tuple(it["keys"])) for no, it in enumerate(items, start=1)]
+    rng = random.Random(45)
+    attempt_rows, session_rows = [], []
+    for i, (participant_id, unit_id, user_id) in enumerate(zip(participant_ids, units_of, user_ids, strict=True)):
+        seed = attempt_seed(7, participant_id, 1)
+        shown = make_presentation(shapes, seed=seed, shuffle_questions=True, shuffle_options=True)
+        token = f"bench-token-{seeded.exam_id}-{i}-{uuid.uuid4().hex}"
+        seeded.tokens.append(token)
+        session_rows.append(
+            {
+                "token_digest": token_digest(token),
+                "user_id": user_id,
+                "created_at": now,
+                "expires_at": now + timedelta(hours=12),
+            }
+        )
+        attempt_rows.append(
+            {
+                "exam_id": seeded.exam_id,
+                "participant_id": participant_id,
+                "paper_id": paper_ids[unit_id],
+                "unit_id": unit_id,
+                "attempt_no": 1,
+                "status": "submitted" if submitted else "in_progress",
+                "started_at": now,
+                "deadline_at": now + timedelta(seconds=deadline_in),
+                "last_seq": 0,
+                "shuffle_seed": seed,
+                "question_order": shown.question_order,
+                "option_orders": shown.option_orders,
+                "focus_losses": 0,
+                "event_count": 0,
+                "session_digest": token_digest(token),
+                "submitted_at": now if submitted else None,
+                "submit_reason": "examinee" if submitted else None,
+            }
+        )
+        sheet = {}
+        for shown_no, paper_no in enumerate(shown.question_order, start=1):
+            item = items[paper_no - 1]
+            order = shown.option_orders[str(paper_no)]
+            if item["type"] == "judge":
+                sheet[str(shown_no)] = [rng.choice("TF")]
+            else:
+                picked = rng.sample(range(len(order)), 2 if item["type"] == "multiple" else 1)
+                sheet[str(shown_no)] = sorted("ABCDE"[j] for j in picked)
+        seeded.sheets.append(sheet)
+    await session.execute(insert(AuthSession), session_rows)
+    seeded.attempt_ids = list(
+        await session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows)
+    )
+    # As the API leaves them: one row per question from the start, the first ``answered`` answered.
+    answer_rows = []
+    for attempt_id, row in zip(seeded.attempt_ids, attempt_rows, strict=True):
+        for index, paper_no in enumerate(row["question_order"]):
+            item = items[paper_no - 1]
+            given = ""
+            if index < answered:
+                given = encode_keys(rng.sample(item["keys"], 2 if item["type"] == "multiple" else 1))
+            key = encode_keys(answer_key[str(paper_no)])
+            scored = score_answer(item["type"], given, key, item["points"], "all_or_nothing")
+            answer_rows.append(
+                {
+                    "attempt_id": attempt_id,
+                    "position": paper_no,
+                    "keys": given,
+                    "seq": 1 if given else 0,
+                    "saved_at": now,
+                    "points": scored.points if prescored else None,
+                    "is_correct": scored.is_correct if prescored else None,
+                }
+            )
+    for start in range(0, len(answer_rows), 20_000):
+        await session.execute(insert(AttemptAnswer), answer_rows[start : start + 20_000])
+
+
+# Servers ----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A server process group on loopback: ``exambank serve`` or the bare app, 2 workers."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int) -> None:
+        self.argv, self.env, self.port = argv, env, port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    @classmethod
+    def exambank(cls, url: str, *, sweep_interval: float = 5.0) -> Server:
+        port = free_port()
+        env = {
+            **os.environ,
+            "EXAMBANK_DATABASE_URL": url,
+            "EXAMBANK_SECRET_KEY": SECRET,
+            "EXAMBANK_LOG_LEVEL": "WARNING",
+            "EXAMBANK_SWEEP_INTERVAL_SECONDS": str(sweep_interval),
+        }
+        if os.environ.get("BENCH_EXTRA_PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["BENCH_EXTRA_PYTHONPATH"]
+        argv = [str(BIN / "exambank"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+        return cls(argv, env, port)
+
+    @classmethod
+    def bare(cls) -> Server:
+        port = free_port()
+        argv = [
+            str(BIN / "uvicorn"),
+            "--app-dir",
+            str(ROOT / "bench"),
+            "bare_app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ]
+        return cls(argv, dict(os.environ), port)
+
+    def start(self, health: str = "/api/health", timeout: float = 60.0) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx2.HTTPError):
+                if httpx2.get(self.base_url + health, timeout=1.0).status_code == 200:
+                    time.sleep(1.0)  # let the second worker finish starting too
+                    return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            time.sleep(0.2)
+        raise RuntimeError("server did not answer in time")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: master and workers die mid-request, nothing is flushed."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextlib.contextmanager
+def running(server: Server, health: str = "/api/health") -> Iterator[Server]:
+    server.start(health)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class TransportError(Exception):
+    """The connection broke (refused, reset, closed mid-reply)."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, like one examinee's browser tab.
+
+    A hand-written client on purpose: on this 2-core machine httpx2 tops out near 900 req/s against the bare
+    endpoint (uvloop) while this one drives it above 6,000, so the load generator is not what gets measured.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        try:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        except OSError as exc:
+            raise TransportError(str(exc)) from exc
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, payload: Any = None, token: str | None = None) -> tuple[int, Any]:
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None and self.writer is not None
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        if payload is not None:
+            head += "Content-Type: application/json\r\n"
+        if token:
+            head += f"Authorization: Bearer {token}\r\n"
+        try:
+            self.writer.write(head.encode() + b"\r\n" + body)
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(raw[9:12])
+            length, closing = 0, False
+            for line in raw.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    closing = True
+            data = await self.reader.readexactly(length) if length else b""
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            self.close()
+            raise TransportError(repr(exc)) from exc
+        if closing:
+            self.close()
+        try:
+            return status, json.loads(data) if data else None
+        except ValueError:
+            return status, data.decode(errors="replace")
+
+
+class Pool:
+    """Idle connections handed out one request at a time (the open-loop load)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.idle: list[Connection] = []
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        conn = self.idle.pop() if self.idle else Connection(self.port)
+        try:
+            yield conn
+        finally:
+            self.idle.append(conn)
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
+
+
+# A request returns True, or a short description of what went wrong.
+Request = Callable[[Connection, int], Awaitable[bool | str]]
+
+
+# Load shapes ------------------------------------------------------------------------------------------
+
+
+async def closed_loop(port: int, request: Request, *, concurrency: int, seconds: float) -> Run:
+    """``concurrency`` connections each sending requests back to back for ``seconds``."""
+    run = Run()
+    stop_at = time.perf_counter() + seconds
+    started = time.perf_counter()
+
+    async def worker(worker_no: int) -> None:
+        conn = Connection(port)
+        counter = 0
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            # Request numbers interleave across workers, so no two workers act for the same examinee at once.
+            outcome = await _safe(request(conn, worker_no + concurrency * counter))
+            counter += 1
+            run.latencies.append(time.perf_counter() - t0)
+            run.record(outcome)
+        conn.close()
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    run.elapsed = time.perf_counter() - started
+    return run
+
+
+async def paced(port: int, request: Request, *, rate: float, seconds: float) -> Run:
+    """Open loop: request i is due at ``i / rate``; latency counts from when it was due."""
+    run = Run()
+    total = int(rate * seconds)
+    service: list[float] = []
+    pool = Pool(port)
+    started = time.perf_counter()
+
+    async def one(i: int) -> None:
+        due = started + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        sent = time.perf_counter()
+        async with pool.connection() as conn:
+            outcome = await _safe(request(conn, i))
+        done = time.perf_counter()
+        run.latencies.append(done - due)
+        service.append(done - sent)
+        run.record(outcome)
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    run.elapsed = time.perf_counter() - started
+    pool.close()
+    ordered = sorted(service)
+    run.notes["service_p99_ms"] = round(ordered[int(0.99 * len(ordered))] * 1000, 2)
+    run.notes["target_rate"] = rate
+    return run
+
+
+async def _safe(call: Awaitable[bool | str]) -> bool | str:
+    try:
+        return await call
+    except TransportError as exc:
+        return f"transport: {str(exc)[:60]}"
+
+
+# Scenarios --------------------------------------------------------------------------------------------
+
+
+async def scenario_bare(port: int, seconds: float) -> dict[str, Any]:
+    async def get(conn: Connection, _i: int) -> bool | str:
+        status, _ = await conn.request("GET", "/bare")
+        return status == 200 or f"HTTP {status}"
+
+    return (await closed_loop(port, get, concurrency=64, seconds=seconds)).summary()
+
+
+def check_paper(paper: dict[str, Any]) -> bool:
+    questions = paper["questions"]
+    by_type = {t: sum(1 for q in questions if q["type"] == t) for t, _, _, _ in PRESET}
+    return (
+        len(questions) == 45
+        and by_type == {"single": 20, "multiple": 10, "judge": 15}
+        and abs(sum(q["points"] for q in questions) - 100) < 1e-9
+        and [q["no"] for q in questions] == list(range(1, 46))
+    )
+
+
+async def _connected(port: int, count: int) -> list[Connection]:
+    """``count`` open connections (the examinees' pages are loaded before the exam is released)."""
+    conns = [Connection(port) for _ in range(count)]
+    for start in range(0, count, 500):
+        await asyncio.gather(*(c.open() for c in conns[start : start + 500]))
+    return conns
+
+
+async def scenario_start(url: str, examinees: int) -> dict[str, Any]:
+    seeded = await seed_exam(url, examinees=examinees)
+    run = Run()
+    release = asyncio.Event()
+    bad_papers = 0
+    with running(Server.exambank(url)) as server:
+        conns = await _connected(server.port, examinees)
+
+        async def examinee(conn: Connection, ticket: str, pin: str) -> None:
+            nonlocal bad_papers
+            await release.wait()
+            t0 = time.perf_counter()
+            try:
+                status, login = await conn.request("POST", "/api/auth/login", {"username": ticket, "password": pin})
+                if status != 200:
+                    run.record(f"login HTTP {status}")
+                    return
+                status, paper = await conn.request(
+                    "POST", f"/api/exams/{seeded.exam_id}/attempts", token=login["access_token"]
+                )
+                if status != 200:
+                    run.record(f"start HTTP {status}: {str(paper)[:60]}")
+                    return
+                bad_papers += 0 if check_paper(paper) else 1
+                run.latencies.append(time.perf_counter() - t0)
+            except TransportError as exc:
+                run.record(f"transport: {str(exc)[:60]}")
+
+        tasks = [asyncio.create_task(examinee(conn, t, p)) for conn, (t, p) in zip(conns, seeded.tickets, strict=True)]
+        await asyncio.sleep(0.5)
+        started = time.perf_counter()
+        release.set()
+        await asyncio.gather(*tasks)
+        run.elapsed = time.perf_counter() - started
+        for conn in conns:
+            conn.close()
+    run.notes |= {"examinees": examinees, "bad_papers": bad_papers}
+    return run.summary()
+
+
+async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: float) -> dict[str, Any]:
+    seeded = await seed_exam(url, examinees=examinees, started=True)
+    questions = [str(n) for n in range(1, 46)]
+    seqs: dict[int, int] = {}
+
+    def saver(offset: int) -> Request:
+        async def save(conn: Connection, i: int) -> bool | str:
+            who = (i + offset) % examinees
+            seqs[who] = seqs.get(who, 0) + 1
+            sheet = seeded.sheets[who]
+            answers = {n: sheet[n] for n in random.sample(questions, 2)}
+            status, body = await conn.request(
+                "PUT",
+                f"/api/attempts/{seeded.attempt_ids[who]}/answers",
+                {"seq": seqs[who], "answers": answers},
+                token=seeded.tokens[who],
+            )
+            if status != 200:
+                return f"HTTP {status}: {str(body)[:60]}"
+            return bool(body["saved"]) or "not saved"
+
+        return save
+
+    with running(Server.exambank(url)) as server:
+        # Warm up: each worker's parsed-paper cache and connection pool.
+        await closed_loop(server.port, saver(0), concurrency=8, seconds=2)
+        maximum = await closed_loop(server.port, saver(1_000), concurrency=64, seconds=seconds)
+        target = await paced(server.port, saver(5_000), rate=rate, seconds=seconds)
+    return {"max": maximum.summary(), "paced": target.summary()}
+
+
+async def _count_answers(url: str, attempt_ids: list[int]) -> tuple[int, int, int]:
+    database = Database(url, pool_size=1)
+    try:
+        async with database.read_sessions() as session:
+            answers = await session.scalar(
+                select(func.count()).where(AttemptAnswer.attempt_id.in_(attempt_ids), AttemptAnswer.keys != "")
+            )
+            submitted = await session.scalar(
+                select(func.count()).where(Attempt.id.in_(attempt_ids), Attempt.status == "submitted")
+            )
+            graded = await session.scalar(
+                select(func.count()).where(Attempt.id.in_(attempt_ids), Attempt.graded_at.is_not(None))
+            )
+        return int(answers or 0), int(submitted or 0), int(graded or 0)
+    finally:
+        await database.dispose()
+
+
+async def _acknowledged_present(url: str, seeded: Seeded, acknowledged: set[int]) -> int:
+    """How many acknowledged attempts lack one of the answers that were acknowledged (must be 0)."""
+    database = Database(url, pool_size=1)
+    try:
+        async with database.read_sessions() as session:
+            rows = (
+                await session.execute(
+                    select(AttemptAnswer.attempt_id, func.count())
+                    .where(
+                        AttemptAnswer.attempt_id.in_([seeded.attempt_ids[i] for i in acknowledged]),
+                        AttemptAnswer.keys != "",
+                    )
+                    .group_by(AttemptAnswer.attempt_id)
+                )
+            ).all()
+        counts = dict(rows)
+        return sum(1 for i in acknowledged if counts.get(seeded.attempt_ids[i], 0) != 45)
+    finally:
+        await database.dispose()
+
+
+async def scenario_burst(url: str, *, examinees: int, kill_after: float | None = None) -> dict[str, Any]:
+    """Final saves (45 answers each) + submits released at once; optionally SIGKILL the server midway."""
+    # Deadline well after the release: this measures absorbing the burst (refusals after the grace are tested).
+    seeded = await seed_exam(url, examinees=examinees, started=True, deadline_in=600.0)
+    run = Run()
+    saved_ack: set[int] = set()
+    submit_ack: set[int] = set()
+    release = asyncio.Event()
+    server = Server.exambank(url)
+    server.start()
+    conns = await _connected(server.port, examinees)
+    try:
+
+        async def final(i: int, seq: int) -> None:
+            attempt, token, conn = seeded.attempt_ids[i], seeded.tokens[i], conns[i]
+            try:
+                if i not in saved_ack:
+                    t0 = time.perf_counter()
+                    status, _ = await conn.request(
+                        "PUT", f"/api/attempts/{attempt}/answers", {"seq": seq, "answers": seeded.sheets[i]}, token
+                    )
+                    run.latencies.append(time.perf_counter() - t0)
+                    if status != 200:
+                        run.record(f"save HTTP {status}")
+                        return
+                    saved_ack.add(i)
+                t0 = time.perf_counter()
+                status, _ = await conn.request("POST", f"/api/attempts/{attempt}/submit", token=token)
+                run.latencies.append(time.perf_counter() - t0)
+                if status == 200:
+                    submit_ack.add(i)
+                else:
+                    run.record(f"submit HTTP {status}")
+            except TransportError as exc:
+                run.record(f"transport: {str(exc)[:40]}")
+
+        async def wave(seq: int) -> float:
+            todo = [i for i in range(examinees) if i not in submit_ack]
+            release.clear()
+            tasks = [asyncio.create_task(_released(release, final(i, seq))) for i in todo]
+            await asyncio.sleep(0.5)
+            t0 = time.perf_counter()
+            release.set()
+            if kill_after is not None and seq == 1:
+                # Kill once a share of the saves has been acknowledged (or after 30 s): mid-burst for sure.
+                give_up = time.perf_counter() + 30
+                while len(saved_ack) < kill_after * examinees and time.perf_counter() < give_up:
+                    await asyncio.sleep(0.02)
+                server.kill()
+                run.notes["killed_after_s"] = round(time.perf_counter() - t0, 2)
+            await asyncio.gather(*tasks)
+            return time.perf_counter() - t0
+
+        run.elapsed = await wave(1)
+        acknowledged_before_kill = set(saved_ack)
+        if kill_after is not None:
+            run.notes["acknowledged_saves_before_kill"] = len(acknowledged_before_kill)
+            run.notes["acknowledged_submits_before_kill"] = len(submit_ack)
+            run.notes["errors_in_kill_wave"] = run.errors
+            run.notes["lost_after_kill"] = await _acknowledged_present(url, seeded, acknowledged_before_kill)
+            restart_t0 = time.perf_counter()
+            server.start()
+            run.notes["restart_s"] = round(time.perf_counter() - restart_t0, 2)
+            for conn in conns:
+                conn.close()
+            run.notes["error_kinds_in_kill_wave"] = dict(run.error_kinds.most_common(5))
+            run.errors = 0
+            run.error_kinds.clear()
+            run.latencies.clear()
+            run.notes["retry_wave_s"] = round(await wave(2), 3)
+    finally:
+        for conn in conns:
+            conn.close()
+        server.stop()
+    answers, submitted, graded = await _count_answers(url, seeded.attempt_ids)
+    run.notes |= {
+        "examinees": examinees,
+        "answers_in_db": answers,
+        "answers_expected": 45 * examinees,
+        "submitted": submitted,
+        "graded": graded,
+        "lost_acknowledged": await _acknowledged_present(url, seeded, saved_ack),
+    }
+    return run.summary()
+
+
+async def _released(release: asyncio.Event, call: Awaitable[None]) -> None:
+    await release.wait()
+    await call
+
+
+async def scenario_grading(url: str, *, attempts: int, repeats: int) -> dict[str, Any]:
+    """Grade ``attempts`` submitted attempts (45 answers each) in one process, set-based."""
+    seeded = await seed_exam(url, examinees=attempts, submitted=True, answered=45)
+    database = Database(url, pool_size=2)
+    timings: dict[str, list[float]] = {"grade_s": [], "rescore_all_s": []}
+    try:
+        for _ in range(repeats):
+            for variant in ("grade_s",):
+                async with database.write_sessions() as session:
+                    await session.execute(
+                        update(Attempt).where(Attempt.exam_id == seeded.exam_id).values(score=None, graded_at=None)
+                    )
+                    await session.commit()
+                async with database.write_sessions() as session:
+                    t0 = time.perf_counter()
+                    await grade_attempts(session, seeded.attempt_ids, now=datetime.now(UTC))
+                    await session.commit()
+                    timings[variant].append(time.perf_counter() - t0)
+            async with database.write_sessions() as session:
+                t0 = time.perf_counter()
+                await rescore_attempts(session, seeded.attempt_ids)
+                await session.commit()
+                timings["rescore_all_s"].append(time.perf_counter() - t0)
+        async with database.read_sessions() as session:
+            graded = await session.scalar(
+                select(func.count()).where(Attempt.exam_id == seeded.exam_id, Attempt.score.is_not(None))
+            )
+            rows = await session.scalar(select(func.count()).select_from(AttemptAnswer))
+    finally:
+        await database.dispose()
+    return {
+        "attempts": attempts,
+        "answers": rows,
+        "graded": graded,
+        **{k: round(statistics.median(v), 3) for k, v in timings.items()},
+        **{k.replace("_s", "_runs"): [round(x, 3) for x in v] for k, v in timings.items()},
+    }
+
+
+# Driver -----------------------------------------------------------------------------------------------
+
+
+def with_ratio(result: dict[str, Any], bare: dict[str, Any]) -> dict[str, Any]:
+    if result.get("req_s") and bare.get("req_s"):
+        result["ratio_to_bare"] = round(result["req_s"] / bare["req_s"], 3)
+    return result
+
+
+def repeat(times: int, scenario: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run a scenario ``times`` times (each on a fresh database) and keep the medians."""
+    runs = [uvloop.run(scenario()) for _ in range(times)]
+    if all(isinstance(v, dict) for v in runs[0].values()):
+        return {k: median_of([r[k] for r in runs]) for k in runs[0]}
+    return median_of(runs)
+
+
+def on_fresh_database(backend: str, scenario: Callable[[str], Awaitable[dict[str, Any]]]) -> Callable[[], Any]:
+    async def run() -> dict[str, Any]:
+        async with database_for(backend) as url:
+            return await scenario(url)
+
+    return run
+
+
+def run_backend(backend: str, args: argparse.Namespace, scenarios: set[str], bare: dict[str, Any]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+
+    def show(name: str) -> None:
+        print(f"{backend} {name}: {json.dumps(results[name], ensure_ascii=False)}", flush=True)
+
+    if "grading" in scenarios:
+        grading = on_fresh_database(
+            backend, lambda url: scenario_grading(url, attempts=args.grading_attempts, repeats=args.repeats)
+        )
+        results["grading"] = uvloop.run(grading())
+        show("grading")
+    if "autosave" in scenarios:
+        autosave = on_fresh_database(
+            backend,
+            lambda url: scenario_autosave(
+                url, examinees=args.autosave_examinees, seconds=args.autosave_seconds, rate=args.autosave_rate
+            ),
+        )
+        results["autosave"] = {k: with_ratio(v, bare) for k, v in repeat(args.repeats, autosave).items()}
+        show("autosave")
+    if "start" in scenarios:
+        for size in (int(s) for s in args.start_sizes.split(",")):
+            start = on_fresh_database(backend, lambda url, size=size: scenario_start(url, size))  # type: ignore[misc]
+            results[f"start_{size}"] = with_ratio(repeat(args.repeats, start), bare)
+            show(f"start_{size}")
+    if "burst" in scenarios:
+        burst = on_fresh_database(backend, lambda url: scenario_burst(url, examinees=args.burst_size))
+        results["burst"] = repeat(args.repeats, burst)
+        show("burst")
+    if "kill" in scenarios:
+        kill = on_fresh_database(
+            backend, lambda url: scenario_burst(url, examinees=args.burst_size, kill_after=args.kill_after)
+        )
+        results["kill"] = repeat(args.repeats, kill)
+        show("kill")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--scenarios", default="bare,grading,autosave,start,burst,kill")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--start-sizes", default="2000,5000")
+    parser.add_argument("--burst-size", type=int, default=5000)
+    parser.add_argument("--autosave-examinees", type=int, default=10000)
+    parser.add_argument("--autosave-seconds", type=float, default=20.0)
+    parser.add_argument("--autosave-rate", type=float, default=667.0)
+    parser.add_argument("--grading-attempts", type=int, default=10000)
+    parser.add_argument(
+        "--kill-after", type=float, default=0.3, help="SIGKILL once this share of the final saves is acknowledged"
+    )
+    parser.add_argument(
+        "--sqlite-single-writer",
+        action="store_true",
+        help="serve with bench/sqlite_single_writer on PYTHONPATH: the proposed one-writer-per-process SQLite pool",
+    )
+    args = parser.parse_args()
+    if args.sqlite_single_writer:
+        os.environ["BENCH_EXTRA_PYTHONPATH"] = str(ROOT / "bench" / "sqlite_single_writer")
+    scenarios = set(args.scenarios.split(","))
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    report: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "args": vars(args),
+    }
+    bare: dict[str, Any] = {}
+    if "bare" in scenarios:
+        with running(Server.bare(), health="/bare") as server:
+            bare = repeat(args.repeats, lambda: scenario_bare(server.port, seconds=10))
+        report["bare"] = bare
+        print(f"bare: {json.dumps(bare)}", flush=True)
+    for backend in backends:
+        report[backend] = run_backend(backend, args, scenarios, bare)
+    report["load_after"] = os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"attempts-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
