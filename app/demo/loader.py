@@ -15,7 +15,12 @@ from app.bank import importer
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import hash_password
+from app.exams import participants as exam_participants
+from app.exams import service as exam_service
+from app.exams.schemas import ExamCreate, ParticipantsAdd, SampleSpec
 from app.org.models import Cadre, Unit
+from app.papers import service as papers_service
+from app.papers.quotas import PRESETS
 
 DEMO_PASSWORD = "exambank-demo"  # noqa: S105 - printed for the demo, never used outside it
 
@@ -31,6 +36,27 @@ async def _add_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def _demo_exam(
+    session: Any, principal: Principal, unit_ids: list[int], settings: Settings
+) -> list[tuple[str, str]]:
+    """A formal exam on the preset blueprint, papers drawn and participants sampled: ready to be taken."""
+    now = datetime.now(UTC)
+    blueprint = await papers_service.ensure_preset(session, key=next(iter(PRESETS)), principal=principal, now=now)
+    exam = await exam_service.create_exam(
+        session,
+        data=ExamCreate(name="演示：基本理论+考试", blueprint_id=blueprint.id, mode="formal", unit_ids=unit_ids,
+                        seed=20261123),
+        principal=principal,
+        now=now,
+    )
+    await exam_service.draw_exam_papers(session, exam=exam, principal=principal, now=now)
+    issued, _warnings = await exam_participants.add_participants(
+        session, exam=exam, data=ParticipantsAdd(sample=SampleSpec(ratio=0.1)), principal=principal,
+        secret=settings.secret_key.get_secret_value(), now=now,
+    )
+    return [(i.ticket_no, i.pin) for i in issued if i.pin]
 
 
 async def load_demo(settings: Settings) -> str:
@@ -87,6 +113,7 @@ async def load_demo(settings: Settings) -> str:
                 principal=principal,
                 now=datetime.now(UTC),
             )
+            tickets = await _demo_exam(session, principal, list(unit_ids.values()), settings)
             await session.commit()
     finally:
         await database.dispose()
@@ -95,6 +122,9 @@ async def load_demo(settings: Settings) -> str:
         f"log in at /login with password {DEMO_PASSWORD!r} as: "
         + ", ".join(["organiser", "supervisor", "proctor", "editor", *(f"unitadmin-{c.lower()}" for c in codes)]),
     ]
+    lines.append("a formal exam 「演示：基本理论+考试」 is open; three of its admission tickets (ticket / PIN):")
+    lines.extend(f"  {ticket_no} / {pin}" for ticket_no, pin in tickets[:3])
+    lines.append("(the organiser re-issues PINs on the exam's ticket page)")
     if not settings.admin_password:
         lines.append(f"administrator: {admin_name!r} with password {DEMO_PASSWORD!r}")
     return "\n".join(lines)
