@@ -467,8 +467,6 @@ class Server:
             "EXAMBANK_LOG_LEVEL": "WARNING",
             "EXAMBANK_SWEEP_INTERVAL_SECONDS": str(sweep_interval),
         }
-        if os.environ.get("BENCH_EXTRA_PYTHONPATH"):
-            env["PYTHONPATH"] = os.environ["BENCH_EXTRA_PYTHONPATH"]
         argv = [str(BIN / "exambank"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
         return cls(argv, env, port)
 
@@ -1023,14 +1021,7 @@ def main() -> None:
     parser.add_argument(
         "--kill-after", type=float, default=0.3, help="SIGKILL once this share of the final saves is acknowledged"
     )
-    parser.add_argument(
-        "--sqlite-single-writer",
-        action="store_true",
-        help="serve with bench/sqlite_single_writer on PYTHONPATH: the proposed one-writer-per-process SQLite pool",
-    )
     args = parser.parse_args()
-    if args.sqlite_single_writer:
-        os.environ["BENCH_EXTRA_PYTHONPATH"] = str(ROOT / "bench" / "sqlite_single_writer")
     scenarios = set(args.scenarios.split(","))
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     report: dict[str, Any] = {

@@ -12,14 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
-from app.core.clock import Clock
-from app.core.config import Settings
-from app.core.deps import SessionDep
+from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ConflictError
 from app.exams import attempts, discipline, monitor
 from app.exams.attempt_schemas import (
@@ -42,22 +40,6 @@ from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.grading import service as grading
 
 router = APIRouter(tags=["attempts"])
-
-
-# The same clock and settings as ``app.core.deps`` provides, but as ``async`` dependencies: a plain ``def``
-# dependency runs in the thread pool, two thread hops per request on the hottest endpoints.
-async def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-ClockDep = Annotated[Clock, Depends(_clock)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 @asynccontextmanager
