@@ -21,7 +21,7 @@ from tests.exams.factories_attempts import (
     right_answers,
     shown_to_paper,
 )
-from tests.factories import headers_for
+from tests.factories import headers_for, make_unit
 
 
 async def _start(client: httpx2.AsyncClient, setup: ExamSetup, examinee: Examinee) -> dict[str, Any]:
@@ -141,9 +141,14 @@ async def test_a_formal_result_waits_for_publication(
 
     before = await client.get(result_path, headers=examinee.headers)
     organiser = await client.get(result_path, headers=await headers_for(session, Role.organiser))
+    unit_admin = await headers_for(session, Role.unit_admin, unit_id=setup.units[0].id)
+    admin_before = await client.get(result_path, headers=unit_admin)
+    other_unit_admin = await headers_for(session, Role.unit_admin, unit_id=(await make_unit(session)).id)
+    assert (await client.get(result_path, headers=other_unit_admin)).status_code == 404
     await session.execute(update(Exam).where(Exam.id == setup.exam.id).values(status="published"))
     await session.commit()
     after = await client.get(result_path, headers=examinee.headers)
+    admin_after = await client.get(result_path, headers=unit_admin)
 
     assert before.status_code == 409 and "not published" in before.json()["detail"]
     assert organiser.status_code == 200 and organiser.json()["score"] == 14.0
@@ -151,6 +156,8 @@ async def test_a_formal_result_waits_for_publication(
     assert after.status_code == 200
     assert (after.json()["score"], after.json()["passed"], after.json()["excellent"]) == (14.0, True, True)
     assert after.json()["questions"] is None
+    assert admin_before.status_code == 409
+    assert admin_after.status_code == 200 and admin_after.json()["score"] == 14.0
 
 
 async def test_practice_shows_score_right_answers_and_explanations_on_submit(
