@@ -22,6 +22,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.exams import attempts
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
 from app.exams.schemas import (
     MAX_SEED,
@@ -356,6 +357,11 @@ async def update_exam(
     for name, value in changes.items():
         setattr(exam, name, value.strip() if name == "name" else value)
     await session.flush()
+    if started and "closes_at" in changes:
+        # Open attempts keep the rule deadline = min(start + time limit, closes_at).
+        await attempts.reclamp_open_deadlines(
+            session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at
+        )
     await record_audit(session, actor_id=principal.id, action="exam.update", entity="exam", entity_id=exam.id,
                        detail={"before": before, "after": data.model_dump(mode="json", exclude_unset=True)}, at=now)
     return exam

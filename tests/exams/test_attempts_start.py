@@ -185,3 +185,20 @@ async def test_a_formal_exam_cannot_be_started_again_after_submission(
 
     assert response.status_code == 409
     assert "submitted" in response.json()["detail"]
+
+
+async def test_a_new_closing_time_moves_open_deadlines(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    setup = await make_exam_setup(session, now=clock.now(), closes_at=clock.now() + timedelta(hours=2))
+    started = (await client.post(path_start(setup), headers=setup.examinees[0].headers)).json()
+    organiser = await headers_for(session, Role.organiser)
+    earlier = clock.now() + timedelta(minutes=10)
+    response = await client.patch(
+        f"/api/exams/{setup.exam.id}", json={"closes_at": earlier.isoformat()}, headers=organiser
+    )
+    assert response.status_code == 200, response.text
+    attempt = await session.get(Attempt, started["attempt_id"], populate_existing=True)
+    assert attempt is not None and attempt.deadline_at == earlier
+    resumed = (await client.post(path_start(setup), headers=setup.examinees[0].headers)).json()
+    assert resumed["remaining_seconds"] == 600
