@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
@@ -248,7 +248,3 @@ async def search_questions(
     flt = replace(flt, visible_unit_id=visible_unit_for(principal))
     total = await repository.count_questions(session, flt)
     return await repository.page_questions(session, flt, limit=limit, offset=offset), total
-
-
-async def mark_status_bulk(session: AsyncSession, ids: list[int], status: QuestionStatus) -> None:
-    await session.execute(update(Question).where(Question.id.in_(ids)).values(status=status))

@@ -44,13 +44,13 @@ router = APIRouter(tags=["attempts"])
 
 @asynccontextmanager
 async def committing(session: AsyncSession) -> AsyncIterator[None]:
-    """Commit before the reply; on a 409 commit what was done on the way (a lazy submission), then refuse."""
+    """On a 409, commit what was done on the way (a lazy submission) before refusing; on success the request's
+    session dependency commits before the reply is sent."""
     try:
         yield
     except ConflictError:
         await session.commit()
         raise
-    await session.commit()
 
 
 # Examinee ---------------------------------------------------------------------------------------------
