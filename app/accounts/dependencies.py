@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service
 from app.accounts.models import Role
@@ -16,7 +18,8 @@ from app.core.errors import ForbiddenError, UnauthorizedError
 SESSION_COOKIE = "exambank_session"
 
 
-def _token_from(request: Request) -> str | None:
+def token_from(request: Request) -> str | None:
+    """The session token of a request: ``Authorization: Bearer …`` or the session cookie."""
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
@@ -25,15 +28,20 @@ def _token_from(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-async def get_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
-    token = _token_from(request)
+async def principal_of(request: Request, session: AsyncSession, now: datetime) -> Principal:
+    """The caller behind the request's token; 401 when there is none or it is expired or revoked."""
+    token = token_from(request)
     if not token:
         raise UnauthorizedError("not authenticated")
-    principal = await service.resolve_token(session, token, clock.now())
+    principal = await service.resolve_token(session, token, now)
     if principal is None:
         raise UnauthorizedError("session expired or revoked; log in again")
     request.state.principal = principal
     return principal
+
+
+async def get_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
+    return await principal_of(request, session, clock.now())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -479,7 +479,7 @@ async def autosave_answers(
     if claimed is None:
         return await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)
     paper = await served_paper(session, claimed.paper_id, claimed.paper_stamp)
-    rows = _answer_rows(
+    rows = answer_rows(
         paper,
         claimed.question_order,
         claimed.option_orders,
@@ -544,7 +544,7 @@ _UPSERT_ANSWERS = {
 }
 
 
-def _answer_rows(
+def answer_rows(
     paper: ServedPaper,
     question_order: Sequence[int],
     option_orders: Mapping[str, Sequence[str]],
@@ -747,12 +747,12 @@ async def _result_view(
 
 
 async def _review(session: AsyncSession, attempt: AttemptRow, paper: ServedPaper) -> list[ReviewQuestion]:
-    answer_rows = await session.execute(
+    given_rows = await session.execute(
         select(ANSWERS.c.position, ANSWERS.c["keys"].label("given"), ANSWERS.c.points, ANSWERS.c.is_correct).where(
             ANSWERS.c.attempt_id == attempt.id
         )
     )
-    stored = {row.position: row for row in answer_rows}
+    stored = {row.position: row for row in given_rows}
     answer_key = await session.scalar(select(PAPERS.c.answer_key).where(PAPERS.c.id == attempt.paper_id)) or {}
     notes = {
         row.position: row

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bank.models import QuestionType
+from app.core.driver import Driver, DriverSQL
 from app.core.errors import ConflictError
 from app.papers.models import Paper
 
@@ -103,4 +104,22 @@ async def served_paper(session: AsyncSession, paper_id: int, stamp: datetime | N
         raise ConflictError(f"paper {paper_id} is gone")
     return served_papers.get(paper_id, row.created_at) or served_papers.put(
         parse_served_paper(paper_id, row.created_at, row.content)
+    )
+
+
+_PAPER_CONTENT = DriverSQL.of("SELECT created_at, content FROM papers WHERE id = :paper_id")
+
+
+async def served_paper_via(driver: Driver, paper_id: int, stamp: datetime | None) -> ServedPaper:
+    """``served_paper`` for the hot paths, which talk to the driver directly."""
+    cached = served_papers.get(paper_id, stamp) if stamp is not None else None
+    if cached is not None:
+        return cached
+    row = await driver.fetchrow(_PAPER_CONTENT, {"paper_id": paper_id})
+    if row is None:
+        raise ConflictError(f"paper {paper_id} is gone")
+    created_at = driver.values.read_time(row["created_at"])
+    assert created_at is not None
+    return served_papers.get(paper_id, created_at) or served_papers.put(
+        parse_served_paper(paper_id, created_at, driver.values.read_json(row["content"]))
     )
