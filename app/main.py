@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
 from app.accounts.router import router as accounts_router
 from app.bank.router import router as bank_router
@@ -20,7 +21,9 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.deps import SessionDep
 from app.core.errors import AppError, ImportRejectedError
+from app.core.lane import HotPathLane
 from app.core.logging import configure_logging, get_logger
+from app.exams import lane as exams_lane
 from app.exams.attempts_router import router as attempts_router
 from app.exams.router import router as exams_router
 from app.exams.sweeper import run_sweeper
@@ -96,6 +99,9 @@ def create_app(
         await session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the router when
+    # they can be; see app.core.lane.
+    app.add_middleware(HotPathLane, routes=[*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
     for router in (
         accounts_router,
         org_router,

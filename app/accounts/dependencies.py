@@ -6,16 +6,30 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service
 from app.accounts.models import Role
 from app.accounts.principal import Principal
+from app.core.config import Settings
 from app.core.deps import ClockDep, SessionDep
 from app.core.errors import ForbiddenError, UnauthorizedError
 
 SESSION_COOKIE = "exambank_session"
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """The login session's cookie: HTTP-only, same-site strict, secure in production."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.environment == "production",
+        max_age=settings.session_ttl_hours * 3600,
+        path="/",
+    )
 
 
 def token_from(request: Request) -> str | None:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.accounts import service
-from app.accounts.dependencies import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal
+from app.accounts.dependencies import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, set_session_cookie
 from app.accounts.schemas import (
     AuditRead,
     LoginRequest,
@@ -30,15 +30,7 @@ async def login(
     issued = await service.login(
         session, username=body.username, password=body.password, settings=settings, now=clock.now()
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        issued.token,
-        httponly=True,
-        samesite="strict",
-        secure=settings.environment == "production",
-        max_age=settings.session_ttl_hours * 3600,
-        path="/",
-    )
+    set_session_cookie(response, issued.token, settings)
     return LoginResponse(
         access_token=issued.token, expires_at=issued.expires_at, user=UserBrief.model_validate(issued.user)
     )

@@ -37,7 +37,9 @@ class DriverSQL:
     sqlite: str
 
     @classmethod
-    def of(cls, text: str) -> DriverSQL:
+    def of(cls, text: str, *, postgresql: str | None = None) -> DriverSQL:
+        """``text`` for both backends, or ``postgresql`` there instead (same parameters, e.g. with casts
+        or a row lock SQLite has no syntax for)."""
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:
@@ -46,9 +48,9 @@ class DriverSQL:
                 names.append(name)
             return f"${names.index(name) + 1}"
 
-        postgresql = _PARAM.sub(number, text)
+        rendered = _PARAM.sub(number, postgresql or text)
         sqlite = _PARAM.sub(lambda m: f":{m.group(1)}", text)
-        return cls(text=text, names=tuple(names), postgresql=postgresql, sqlite=sqlite)
+        return cls(text=text, names=tuple(names), postgresql=rendered, sqlite=sqlite)
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] for name in self.names]

@@ -40,7 +40,6 @@ from app.exams.attempt_schemas import (
     AttemptResult,
     AttemptStart,
     AttemptState,
-    OptionShown,
     QuestionShown,
     ReviewQuestion,
     SaveResult,
@@ -253,27 +252,47 @@ def _displayed_answers(
     return answers
 
 
-def _shown_questions(
+def shown_questions(
     paper: ServedPaper, question_order: Sequence[int], option_orders: Mapping[str, Sequence[str]]
-) -> list[QuestionShown]:
-    shown: list[QuestionShown] = []
+) -> list[dict[str, Any]]:
+    """The questions as this examinee sees them (``QuestionShown`` fields): his order, his letters."""
+    shown: list[dict[str, Any]] = []
     for shown_no, paper_no in enumerate(question_order, start=1):
         question = paper.questions[paper_no]
         order = option_orders.get(str(paper_no), question.option_keys)
         letters = shuffling.displayed_keys(question.type, order)
         shown.append(
-            QuestionShown(
-                no=shown_no,
-                type=question.type,
-                points=question.points,
-                stem=question.stem,
-                options=[
-                    OptionShown(key=letter, text=question.text_of(key))
-                    for letter, key in zip(letters, order, strict=True)
+            {
+                "no": shown_no,
+                "type": question.type,
+                "points": question.points,
+                "stem": question.stem,
+                "options": [
+                    {"key": letter, "text": question.text_of(key)} for letter, key in zip(letters, order, strict=True)
                 ],
-            )
+            }
         )
     return shown
+
+
+def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt_no: int) -> tuple[int, Any]:
+    """The attempt's shuffle seed and its (seeded, reproducible) question and option order."""
+    seed = shuffling.attempt_seed(exam.seed, participant_id, attempt_no)
+    presentation = shuffling.make_presentation(
+        [shuffling.QuestionShape(q.no, q.type, q.option_keys) for q in paper.questions.values()],
+        seed=seed,
+        shuffle_questions=exam.shuffle_questions,
+        shuffle_options=exam.shuffle_options,
+    )
+    return seed, presentation
+
+
+def deadline_for(exam: Any, now: datetime) -> datetime:
+    """The earlier of now + the time limit and the exam's closing time."""
+    deadline_at = now + timedelta(seconds=exam.time_limit_seconds)
+    if exam.closes_at is not None:
+        deadline_at = min(deadline_at, exam.closes_at)
+    return deadline_at
 
 
 async def _start_view(
@@ -297,7 +316,10 @@ async def _start_view(
         deadline_at=attempt.deadline_at,
         remaining_seconds=remaining_seconds(attempt.deadline_at, now),
         last_seq=attempt.last_seq,
-        questions=_shown_questions(paper, attempt.question_order, attempt.option_orders),
+        questions=[
+            QuestionShown.model_validate(q)
+            for q in shown_questions(paper, attempt.question_order, attempt.option_orders)
+        ],
         answers=_displayed_answers(paper, attempt.question_order, attempt.option_orders, answers),
     )
 
@@ -349,16 +371,8 @@ async def _create_attempt(
     if examinee.paper_id is None:
         raise ConflictError("本单位试卷尚未抽取 (no paper has been drawn for your unit)")
     paper = await served_paper(session, examinee.paper_id, examinee.paper_stamp)
-    seed = shuffling.attempt_seed(exam.seed, examinee.participant_id, attempt_no)
-    presentation = shuffling.make_presentation(
-        [shuffling.QuestionShape(q.no, q.type, q.option_keys) for q in paper.questions.values()],
-        seed=seed,
-        shuffle_questions=exam.shuffle_questions,
-        shuffle_options=exam.shuffle_options,
-    )
-    deadline_at = now + timedelta(seconds=exam.time_limit_seconds)
-    if exam.closes_at is not None:
-        deadline_at = min(deadline_at, exam.closes_at)
+    seed, presentation = presentation_for(exam, paper, examinee.participant_id, attempt_no)
+    deadline_at = deadline_for(exam, now)
     values = {
         "exam_id": exam.id, "participant_id": examinee.participant_id, "paper_id": paper.id,
         "unit_id": examinee.unit_id, "attempt_no": attempt_no, "status": IN_PROGRESS, "started_at": now,
@@ -763,15 +777,15 @@ async def _review(session: AsyncSession, attempt: AttemptRow, paper: ServedPaper
         )
     }
     review: list[ReviewQuestion] = []
-    for shown in _shown_questions(paper, attempt.question_order, attempt.option_orders):
-        paper_no = attempt.question_order[shown.no - 1]
+    for shown in shown_questions(paper, attempt.question_order, attempt.option_orders):
+        paper_no = attempt.question_order[shown["no"] - 1]
         question = paper.questions[paper_no]
         order = attempt.option_orders.get(str(paper_no), question.option_keys)
         answer = stored.get(paper_no)
         note = notes.get(paper_no)
         review.append(
             ReviewQuestion(
-                **shown.model_dump(),
+                **shown,
                 your_answer=shuffling.to_displayed_keys(question.type, order, answer.given if answer else ""),
                 right_answer=shuffling.to_displayed_keys(
                     question.type, order, encode_keys(answer_key.get(str(paper_no), []))

@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.dependencies import CurrentPrincipal, principal_of, token_from
+from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep
-from app.core.errors import ConflictError, UnauthorizedError
-from app.core.security import token_digest
-from app.exams import attempts, discipline, monitor, room
+from app.core.errors import ConflictError
+from app.exams import attempts, discipline, monitor
 from app.exams.attempt_schemas import (
     AnswersSave,
     AttemptResult,
@@ -69,39 +68,25 @@ async def start_attempt(
 
 
 @router.put("/api/attempts/{attempt_id}/answers", response_model=SaveResult, response_model_exclude_none=True)
-async def save_answers(attempt_id: int, body: AnswersSave, request: Request, session: SessionDep) -> Response:
-    """Merge answers; a save whose ``seq`` is not above the last stored one is ignored (and says so).
-
-    The hot path (``room.try_save``) authenticates inside its claim; whatever it refuses is explained by
-    the attempts service, after the caller's token has been checked the usual way.
-    """
-    now, grace_seconds = request.app.state.clock.now(), request.app.state.settings.save_grace_seconds
-    token = token_from(request)
-    if not token:
-        raise UnauthorizedError("not authenticated")
+async def save_answers(
+    attempt_id: int,
+    body: AnswersSave,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> SaveResult:
+    """Merge answers; a save whose ``seq`` is not above the last stored one is ignored (and says so)."""
     async with committing(session):
-        reply = await room.try_save(
+        return await attempts.autosave_answers(
             session,
             attempt_id=attempt_id,
-            digest=token_digest(token),
+            principal=principal,
             seq=body.seq,
             answers=body.answers,
-            now=now,
-            grace_seconds=grace_seconds,
+            now=clock.now(),
+            grace_seconds=settings.save_grace_seconds,
         )
-        if reply is None:
-            principal = await principal_of(request, session, now)
-            result = await attempts.autosave_answers(
-                session,
-                attempt_id=attempt_id,
-                principal=principal,
-                seq=body.seq,
-                answers=body.answers,
-                now=now,
-                grace_seconds=grace_seconds,
-            )
-            reply = result.model_dump_json(exclude_none=True).encode()
-    return Response(reply, media_type="application/json")
 
 
 @router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult)

@@ -1,0 +1,189 @@
+"""The hot-path lane: an ASGI layer that serves the few requests thousands of examinees send at once.
+
+FastAPI's routing over every route, its dependency solving and response validation cost more Python per
+request than the whole of an autosave's own work. The lane sits in front of the router (inside the
+server-error middleware): for a request matching one of its routes it reads the body and calls the
+route's handler, which either settles the request itself (the common case: a valid save, a first start,
+a correct ticket login) and returns a ``LaneReply``, or returns ``None`` — or raises an ``AppError`` —
+when the request needs anything more (an error to explain, a resume, a lockout). Then the handler's
+transaction is rolled back and the request goes on, body replayed, to the FastAPI route of the same
+path: that route is the reference implementation and what the OpenAPI document describes, so a client
+can never tell which of the two answered.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.deps import get_session
+from app.core.errors import AppError
+
+MAX_LANE_BODY = 64 * 1024  # larger bodies go the ordinary way (an autosave of 45 answers is ~1 KB)
+
+
+@dataclass(slots=True)
+class LaneReply:
+    body: bytes
+    status: int = 200
+    headers: Sequence[tuple[bytes, bytes]] = ()
+
+
+@dataclass(slots=True)
+class LaneCall:
+    """What a lane handler gets: the application, the path parameters, the headers and the raw body."""
+
+    app: Any
+    params: Mapping[str, str]
+    headers: Mapping[bytes, bytes]
+    body: bytes
+    _session: AsyncSession | None = field(default=None)
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    def bearer_token(self, cookie_name: str) -> str | None:
+        """The session token: ``Authorization: Bearer …`` or the session cookie."""
+        header = self.headers.get(b"authorization")
+        if header:
+            scheme, _, token = header.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        cookie = self.headers.get(b"cookie")
+        if cookie:
+            return cookie_parser(cookie.decode("latin-1")).get(cookie_name)
+        return None
+
+    @property
+    def session(self) -> AsyncSession:
+        assert self._session is not None, "the lane opens the session before calling the handler"
+        return self._session
+
+
+LaneHandler = Callable[[LaneCall], Awaitable[LaneReply | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRoute:
+    method: str
+    path: str  # "/api/attempts/{attempt_id}/answers"; parameters are integers
+    handler: LaneHandler
+
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[0-9]{1,18})", self.path) + "$")
+
+
+@asynccontextmanager
+async def request_session(app: Any) -> AsyncIterator[AsyncSession]:
+    """The write session a FastAPI handler would get from ``get_session`` (or from a test's override of
+    it): committed when the block ends normally, rolled back on an exception."""
+    provider = app.dependency_overrides.get(get_session)
+    if provider is None:
+        async with app.state.database.write_sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+        return
+    generator = provider() if not inspect.signature(provider).parameters else provider(None)
+    session = await generator.__anext__()
+    try:
+        yield session
+    except BaseException as exc:
+        await generator.athrow(exc)
+        raise
+    else:
+        with suppress(StopAsyncIteration):
+            await generator.__anext__()
+
+
+class _Fallthrough(Exception):
+    """The handler could not settle the request: roll back and let the application answer it."""
+
+
+class HotPathLane:
+    def __init__(self, app: ASGIApp, routes: Sequence[LaneRoute]) -> None:
+        self.app = app
+        self.routes: dict[str, list[tuple[re.Pattern[str], LaneHandler]]] = {}
+        for route in routes:
+            self.routes.setdefault(route.method, []).append((route.pattern(), route.handler))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        candidates = self.routes.get(scope.get("method", "")) if scope["type"] == "http" else None
+        if candidates:
+            path = scope["path"]
+            for pattern, handler in candidates:
+                match = pattern.match(path)
+                if match is not None:
+                    await self._serve(handler, match.groupdict(), scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _serve(
+        self, handler: LaneHandler, params: dict[str, str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        messages: list[Message] = []
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_LANE_BODY:
+                break
+        reply = None
+        if not more:
+            call = LaneCall(app=scope["app"], params=params, headers=dict(scope["headers"]), body=body)
+            reply = await self._settle(handler, call)
+        if reply is None:
+            await self.app(scope, _replaying(messages, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(reply.body)).encode()),
+                    *reply.headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply.body})
+
+    @staticmethod
+    async def _settle(handler: LaneHandler, call: LaneCall) -> LaneReply | None:
+        try:
+            async with request_session(call.app) as session:
+                call._session = session
+                reply = await handler(call)
+                if reply is None:
+                    raise _Fallthrough
+                return reply
+        except (_Fallthrough, AppError):
+            return None
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

@@ -1,0 +1,289 @@
+"""The exam room's hot paths: first start, autosave and submit in a few driver-level statements each.
+
+Thousands of examinees start in the same minute, save every few seconds and submit at the same second;
+Python CPU per request decides how many one server carries. These handlers run in the hot-path lane
+(``app.core.lane``): they authenticate inside their own first statement (the login session, its user
+and his participant row are conditions of the claim), send SQL straight to the driver
+(``app.core.driver``) and answer with JSON serialised once. They settle only the common case — a valid
+save with a newer ``seq`` in time, a first start of an open exam, a formal submit within the time with a
+complete answer sheet — and leave everything else (every refusal and its explanation, a resume, an
+overdue attempt, a practice review) to the routes of ``app.exams.attempts_router`` and the rules of
+``app.exams.attempts``, which answer exactly as if the lane were not there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from app.accounts.dependencies import SESSION_COOKIE
+from app.core.driver import Driver, DriverSQL, driver_for
+from app.core.lane import LaneCall, LaneReply, LaneRoute
+from app.core.security import token_digest
+from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
+from app.exams.attempts import (
+    IN_PROGRESS,
+    SUBMITTED,
+    answer_rows,
+    deadline_for,
+    presentation_for,
+    remaining_seconds,
+    shown_questions,
+)
+from app.exams.exam_rules import ensure_exam_open
+from app.exams.models import ExamMode
+from app.exams.served_paper import served_paper_via
+
+_JSON = TypeAdapter(dict[str, Any])
+
+# The examinee behind a live login session (active user, his participant row in this exam).
+_CALLER_IS_EXAMINEE = """
+    SELECT p.id FROM auth_sessions s
+    JOIN users u ON u.id = s.user_id
+    JOIN participants p ON p.user_id = s.user_id
+    WHERE s.token_digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now AND u.is_active = :active
+"""
+
+# Autosave ---------------------------------------------------------------------------------------------
+
+# The attempt row is locked and its seq moved on only if the caller's session is the one that owns the
+# attempt, belongs to its examinee, the attempt is open, the seq newer, and time (with grace) remains.
+CLAIM_SAVE = DriverSQL.of(
+    f"""
+    UPDATE attempts SET last_seq = :seq, last_saved_at = :now
+    WHERE id = :attempt_id AND status = '{IN_PROGRESS}' AND last_seq < :seq AND deadline_at >= :cutoff
+      AND session_digest = :digest AND participant_id = ({_CALLER_IS_EXAMINEE})
+    RETURNING paper_id, CAST(question_order AS TEXT) AS question_order,
+      CAST(option_orders AS TEXT) AS option_orders, deadline_at,
+      (SELECT created_at FROM papers WHERE papers.id = attempts.paper_id) AS paper_stamp,
+      (SELECT CAST(answer_key AS TEXT) FROM papers WHERE papers.id = attempts.paper_id) AS answer_key,
+      (SELECT multiple_scoring FROM exams WHERE exams.id = attempts.exam_id) AS multiple_scoring
+    """  # noqa: S608 - module constants only, never input
+)
+
+UPSERT_ANSWER = DriverSQL.of(
+    """
+    INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+    VALUES (:attempt_id, :position, :keys, :seq, :saved_at, :points, :is_correct)
+    ON CONFLICT (attempt_id, position) DO UPDATE SET
+      keys = excluded.keys, seq = excluded.seq, saved_at = excluded.saved_at,
+      points = excluded.points, is_correct = excluded.is_correct
+    """
+)
+
+
+async def save(call: LaneCall) -> LaneReply | None:
+    """``PUT /api/attempts/{attempt_id}/answers`` when the claim succeeds."""
+    token = call.bearer_token(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        body = AnswersSave.model_validate_json(call.body)
+    except ValidationError:
+        return None
+    reply = await try_save(
+        await driver_for(call.session),
+        attempt_id=int(call.params["attempt_id"]),
+        digest=token_digest(token),
+        seq=body.seq,
+        answers=body.answers,
+        now=call.state.clock.now(),
+        grace_seconds=call.state.settings.save_grace_seconds,
+    )
+    return None if reply is None else LaneReply(reply)
+
+
+async def try_save(
+    driver: Driver,
+    *,
+    attempt_id: int,
+    digest: str,
+    seq: int,
+    answers: Mapping[str, Sequence[str]],
+    now: datetime,
+    grace_seconds: float,
+) -> bytes | None:
+    """Claim, validate, score and store; the JSON reply, or None when the claim refuses. A bad answer
+    raises 422 after the claim: the lane then rolls the claim back."""
+    values = driver.values
+    claimed = await driver.fetchrow(
+        CLAIM_SAVE,
+        {
+            "attempt_id": attempt_id, "seq": seq, "now": values.time(now), "digest": digest,
+            "cutoff": values.time(now - timedelta(seconds=grace_seconds)), "active": values.flag(True),
+        },
+    )  # fmt: skip
+    if claimed is None:
+        return None
+    paper = await served_paper_via(driver, claimed["paper_id"], values.read_time(claimed["paper_stamp"]))
+    rows = answer_rows(
+        paper,
+        values.read_json_text(claimed["question_order"]),
+        values.read_json_text(claimed["option_orders"]),
+        values.read_json_text(claimed["answer_key"] or "{}"),
+        claimed["multiple_scoring"],
+        answers,
+        attempt_id=attempt_id,
+        seq=seq,
+        now=now,
+    )
+    if rows:
+        stored_at = values.time(now)
+        for row in rows:
+            row["saved_at"] = stored_at
+            row["is_correct"] = values.flag(row["is_correct"])
+        await driver.executemany(UPSERT_ANSWER, rows)
+    deadline_at = values.read_time(claimed["deadline_at"])
+    assert deadline_at is not None
+    reply = SaveResult(saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now))
+    return reply.model_dump_json(exclude_none=True).encode()
+
+
+# Submit -----------------------------------------------------------------------------------------------
+
+# Submit and grade in one statement: the status flip is the claim (whoever flips it grades, exactly
+# once); the score is the sum of the points stored with each save. Only a formal exam's attempt whose
+# answer sheet is complete and scored qualifies — anything else is graded by the grading service.
+CLAIM_SUBMIT = DriverSQL.of(
+    f"""
+    UPDATE attempts SET status = '{SUBMITTED}', submitted_at = :now, submit_reason = '{SubmitReason.examinee}',
+      graded_at = :now,
+      score = (SELECT COALESCE(SUM(points), 0) FROM attempt_answers WHERE attempt_id = attempts.id)
+    WHERE id = :attempt_id AND status = '{IN_PROGRESS}' AND deadline_at >= :cutoff
+      AND session_digest = :digest AND participant_id = ({_CALLER_IS_EXAMINEE})
+      AND (SELECT mode FROM exams WHERE exams.id = attempts.exam_id) = '{ExamMode.formal}'
+      AND (SELECT COUNT(*) FROM attempt_answers WHERE attempt_id = attempts.id AND points IS NOT NULL)
+        = (SELECT COUNT(*) FROM paper_slots WHERE paper_slots.paper_id = attempts.paper_id)
+    RETURNING id
+    """  # noqa: S608 - module constants only, never input
+)
+
+
+async def submit(call: LaneCall) -> LaneReply | None:
+    """``POST /api/attempts/{attempt_id}/submit`` for an open formal attempt submitted in time."""
+    token = call.bearer_token(SESSION_COOKIE)
+    if not token:
+        return None
+    driver = await driver_for(call.session)
+    values, now = driver.values, call.state.clock.now()
+    attempt_id = int(call.params["attempt_id"])
+    claimed = await driver.fetchrow(
+        CLAIM_SUBMIT,
+        {
+            "attempt_id": attempt_id, "now": values.time(now), "digest": token_digest(token),
+            "cutoff": values.time(now - timedelta(seconds=call.state.settings.save_grace_seconds)),
+            "active": values.flag(True),
+        },
+    )  # fmt: skip
+    if claimed is None:
+        return None
+    reply = {
+        "attempt_id": attempt_id, "status": SUBMITTED, "submitted_at": now,
+        "submit_reason": str(SubmitReason.examinee), "result": None,
+    }  # fmt: skip
+    return LaneReply(_JSON.dump_json(reply))
+
+
+# First start ------------------------------------------------------------------------------------------
+
+# The caller as an examinee of this exam, with what a first start needs; the exam row share-locked on
+# PostgreSQL so that closing the exam (which locks it for update) waits for starts in flight.
+_START_CONTEXT = """
+    SELECT e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
+      e.time_limit_seconds, p.id AS participant_id, p.unit_id,
+      (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
+      (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
+      (SELECT pa.id FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id) AS paper_id,
+      (SELECT pa.created_at FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id)
+        AS paper_stamp
+    FROM auth_sessions s
+    JOIN users u ON u.id = s.user_id
+    JOIN participants p ON p.user_id = s.user_id
+    JOIN exams e ON e.id = p.exam_id
+    WHERE s.token_digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now AND u.is_active = :active
+      AND p.exam_id = :exam_id
+"""
+START_CONTEXT = DriverSQL.of(_START_CONTEXT, postgresql=_START_CONTEXT + " FOR SHARE OF e")
+
+INSERT_ATTEMPT = DriverSQL.of(
+    f"""
+    INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
+      deadline_at, last_seq, shuffle_seed, question_order, option_orders, focus_losses, event_count,
+      session_digest)
+    VALUES (:exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
+      :question_order, :option_orders, 0, 0, :digest)
+    ON CONFLICT (participant_id, attempt_no) DO NOTHING
+    RETURNING id
+    """  # noqa: S608 - module constants only, never input
+)
+
+# One unanswered row per question from the start (see ``attempts._create_attempt``).
+_ANSWER_SHEET = """
+    INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+    SELECT {attempt_id}, position, '', 0, {now}, 0.0, FALSE FROM paper_slots WHERE paper_id = :paper_id
+"""
+CREATE_ANSWER_SHEET = DriverSQL.of(
+    _ANSWER_SHEET.format(attempt_id=":attempt_id", now=":now"),
+    postgresql=_ANSWER_SHEET.format(attempt_id="CAST(:attempt_id AS INTEGER)", now="CAST(:now AS TIMESTAMPTZ)"),
+)
+
+
+async def start(call: LaneCall) -> LaneReply | None:
+    """``POST /api/exams/{exam_id}/attempts`` for an examinee's first attempt at an open exam."""
+    token = call.bearer_token(SESSION_COOKIE)
+    if not token:
+        return None
+    driver = await driver_for(call.session)
+    values, now = driver.values, call.state.clock.now()
+    exam_id, digest = int(call.params["exam_id"]), token_digest(token)
+    row = await driver.fetchrow(
+        START_CONTEXT, {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)}
+    )
+    if row is None or row["attempts_made"] or row["absences"] or row["paper_id"] is None:
+        return None
+    exam = SimpleNamespace(
+        status=row["status"],
+        opens_at=values.read_time(row["opens_at"]),
+        closes_at=values.read_time(row["closes_at"]),
+        seed=row["seed"],
+        shuffle_questions=bool(row["shuffle_questions"]),
+        shuffle_options=bool(row["shuffle_options"]),
+        time_limit_seconds=row["time_limit_seconds"],
+    )
+    ensure_exam_open(exam, now)  # type: ignore[arg-type]  # raises 409: the route explains it
+    paper = await served_paper_via(driver, row["paper_id"], values.read_time(row["paper_stamp"]))
+    seed, presentation = presentation_for(exam, paper, row["participant_id"], 1)
+    deadline_at = deadline_for(exam, now)
+    attempt_id = await driver.fetchrow(
+        INSERT_ATTEMPT,
+        {
+            "exam_id": exam_id, "participant_id": row["participant_id"], "paper_id": paper.id,
+            "unit_id": row["unit_id"], "now": values.time(now), "deadline_at": values.time(deadline_at),
+            "seed": seed, "question_order": values.json(presentation.question_order),
+            "option_orders": values.json(presentation.option_orders), "digest": digest,
+        },
+    )  # fmt: skip
+    if attempt_id is None:  # a second start at the same moment: the route resumes that attempt
+        return None
+    await driver.execute(
+        CREATE_ANSWER_SHEET, {"attempt_id": attempt_id[0], "now": values.time(now), "paper_id": paper.id}
+    )
+    reply = {
+        "attempt_id": attempt_id[0], "exam_id": exam_id, "attempt_no": 1, "mode": row["mode"],
+        "status": IN_PROGRESS, "started_at": now, "deadline_at": deadline_at,
+        "remaining_seconds": remaining_seconds(deadline_at, now), "last_seq": 0,
+        "questions": shown_questions(paper, presentation.question_order, presentation.option_orders),
+        "answers": {},
+    }  # fmt: skip
+    return LaneReply(_JSON.dump_json(reply))
+
+
+LANE_ROUTES = (
+    LaneRoute("PUT", "/api/attempts/{attempt_id}/answers", save),
+    LaneRoute("POST", "/api/attempts/{attempt_id}/submit", submit),
+    LaneRoute("POST", "/api/exams/{exam_id}/attempts", start),
+)
