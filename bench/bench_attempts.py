@@ -555,6 +555,20 @@ class Connection:
         self.reader = self.writer = None
 
     async def request(self, method: str, path: str, payload: Any = None, token: str | None = None) -> tuple[int, Any]:
+        """Send one request; like a browser, reopen once when the server had closed the idle connection
+        (uvicorn closes keep-alive connections idle for 5 s) before any byte of the reply arrived."""
+        reused = self.writer is not None
+        if reused and self.reader is not None and self.reader.at_eof():
+            self.close()
+            reused = False
+        try:
+            return await self._request(method, path, payload, token)
+        except TransportError as exc:
+            if not (reused and isinstance(exc.__cause__, asyncio.IncompleteReadError) and not exc.__cause__.partial):
+                raise
+        return await self._request(method, path, payload, token)
+
+    async def _request(self, method: str, path: str, payload: Any, token: str | None) -> tuple[int, Any]:
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None

@@ -106,7 +106,11 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     # No pre-ping: on asyncpg it is a transaction and a round trip on every checkout (~10% of an autosave's
     # CPU). A connection that died with a database restart fails its request once and is discarded;
     # recycling keeps idle connections from outliving server-side timeouts.
-    return create_async_engine(async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # Overflow connections are opened and closed per burst (TLS negotiation included); a fixed pool that
+    # queues a burst (up to two minutes) costs less and never exceeds the server's max_connections.
+    return create_async_engine(
+        async_url, echo=echo, pool_size=pool_size, max_overflow=0, pool_timeout=120, pool_recycle=1800
+    )
 
 
 class Database:

@@ -13,6 +13,7 @@ overdue attempt, a practice review) to the routes of ``app.exams.attempts_router
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -108,15 +109,35 @@ async def try_save(
     grace_seconds: float,
 ) -> bytes | None:
     """Claim, validate, score and store; the JSON reply, or None when the claim refuses. A bad answer
-    raises 422 after the claim: the lane then rolls the claim back."""
+    raises 422 (before anything is written on PostgreSQL; after the claim on SQLite, which the lane
+    then rolls back)."""
     values = driver.values
-    claimed = await driver.fetchrow(
-        CLAIM_SAVE,
-        {
-            "attempt_id": attempt_id, "seq": seq, "now": values.time(now), "digest": digest,
-            "cutoff": values.time(now - timedelta(seconds=grace_seconds)), "active": values.flag(True),
-        },
-    )  # fmt: skip
+    params = {
+        "attempt_id": attempt_id, "seq": seq, "now": values.time(now), "digest": digest,
+        "cutoff": values.time(now - timedelta(seconds=grace_seconds)), "active": values.flag(True),
+    }  # fmt: skip
+    if values.is_sqlite:
+        deadline_at = await _claim_then_write(driver, params, answers, attempt_id=attempt_id, seq=seq, now=now)
+    else:
+        deadline_at = await _claim_and_write(driver, params, answers, attempt_id=attempt_id, seq=seq, now=now)
+    if deadline_at is None:
+        return None
+    reply = SaveResult(saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now))
+    return reply.model_dump_json(exclude_none=True).encode()
+
+
+async def _claim_then_write(
+    driver: Driver,
+    params: dict[str, Any],
+    answers: Mapping[str, Sequence[str]],
+    *,
+    attempt_id: int,
+    seq: int,
+    now: datetime,
+) -> datetime | None:
+    """SQLite: the claim returns the attempt's presentation and the current key; the rows follow."""
+    values = driver.values
+    claimed = await driver.fetchrow(CLAIM_SAVE, params)
     if claimed is None:
         return None
     paper = await served_paper_via(driver, claimed["paper_id"], values.read_time(claimed["paper_stamp"]))
@@ -137,10 +158,126 @@ async def try_save(
             row["saved_at"] = stored_at
             row["is_correct"] = values.flag(row["is_correct"])
         await driver.executemany(UPSERT_ANSWER, rows)
-    deadline_at = values.read_time(claimed["deadline_at"])
-    assert deadline_at is not None
-    reply = SaveResult(saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now))
-    return reply.model_dump_json(exclude_none=True).encode()
+    return values.read_time(claimed["deadline_at"])
+
+
+# PostgreSQL: one statement, no explicit transaction. The rows are validated and scored first, with the
+# attempt's presentation and its paper's key as this process last read them; the claim then holds only
+# if the paper's key (and stamp) and the exam's multiple-choice rule are still exactly those, so a key
+# corrected meanwhile makes the claim refuse and the save is redone the ordinary way.
+ATTEMPT_SCORING = DriverSQL.of(
+    """
+    SELECT a.paper_id, a.started_at, CAST(a.question_order AS TEXT) AS question_order,
+      CAST(a.option_orders AS TEXT) AS option_orders, e.multiple_scoring,
+      pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
+    FROM attempts a JOIN papers pa ON pa.id = a.paper_id JOIN exams e ON e.id = a.exam_id
+    WHERE a.id = :attempt_id
+    """
+)
+
+CLAIM_AND_WRITE = DriverSQL.of(
+    "-- PostgreSQL only",
+    postgresql=f"""
+    WITH claim AS (
+      UPDATE attempts SET last_seq = :seq, last_saved_at = :now
+      WHERE id = :attempt_id AND status = '{IN_PROGRESS}' AND last_seq < :seq AND deadline_at >= :cutoff
+        AND session_digest = :digest AND participant_id = ({_CALLER_IS_EXAMINEE})
+        AND paper_id = :paper_id AND started_at = :started_at
+        AND EXISTS (
+          SELECT 1 FROM papers WHERE papers.id = attempts.paper_id AND papers.created_at = :paper_stamp
+            AND papers.answer_key = CAST(:answer_key AS JSONB))
+        AND (SELECT multiple_scoring FROM exams WHERE exams.id = attempts.exam_id) = :multiple_scoring
+      RETURNING id, deadline_at
+    ), written AS (
+      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+      SELECT claim.id, r.position, r.keys, :seq, :now, r.points, r.is_correct
+      FROM claim, unnest(CAST(:positions AS INTEGER[]), CAST(:keys AS TEXT[]), CAST(:points AS FLOAT8[]),
+                         CAST(:correct AS BOOLEAN[])) AS r(position, keys, points, is_correct)
+      ON CONFLICT (attempt_id, position) DO UPDATE SET
+        keys = excluded.keys, seq = excluded.seq, saved_at = excluded.saved_at,
+        points = excluded.points, is_correct = excluded.is_correct
+      RETURNING 1
+    )
+    SELECT deadline_at, (SELECT COUNT(*) FROM written) AS written FROM claim
+    """,  # noqa: S608 - module constants only, never input
+)
+
+
+class _Scoring:
+    """What scoring one attempt's answers needs, as this process last read it."""
+
+    __slots__ = ("answer_key", "answer_key_text", "multiple_scoring", "option_orders", "paper_id", "paper_stamp",
+                 "question_order", "started_at")  # fmt: skip
+
+    def __init__(self, row: Any, values: Any) -> None:
+        # The attempt's paper and start time identify it beyond its id (the claim checks both).
+        self.paper_id: int = row["paper_id"]
+        self.started_at: datetime = values.read_time(row["started_at"])
+        self.paper_stamp: datetime = values.read_time(row["paper_stamp"])
+        self.question_order = values.read_json_text(row["question_order"])
+        self.option_orders = values.read_json_text(row["option_orders"])
+        self.multiple_scoring: str = row["multiple_scoring"]
+        self.answer_key_text: str = row["answer_key"] or "{}"
+        self.answer_key = values.read_json_text(self.answer_key_text)
+
+
+_SCORING_CACHE = 50_000
+_scoring: OrderedDict[int, _Scoring] = OrderedDict()
+
+
+async def _scoring_of(driver: Driver, attempt_id: int) -> _Scoring | None:
+    cached = _scoring.get(attempt_id)
+    if cached is not None:
+        return cached
+    row = await driver.fetchrow(ATTEMPT_SCORING, {"attempt_id": attempt_id})
+    if row is None:
+        return None
+    _scoring[attempt_id] = scoring = _Scoring(row, driver.values)
+    while len(_scoring) > _SCORING_CACHE:
+        _scoring.popitem(last=False)
+    return scoring
+
+
+async def _claim_and_write(
+    driver: Driver,
+    params: dict[str, Any],
+    answers: Mapping[str, Sequence[str]],
+    *,
+    attempt_id: int,
+    seq: int,
+    now: datetime,
+) -> datetime | None:
+    scoring = await _scoring_of(driver, attempt_id)
+    if scoring is None:
+        return None
+    paper = await served_paper_via(driver, scoring.paper_id, scoring.paper_stamp)
+    rows = answer_rows(
+        paper,
+        scoring.question_order,
+        scoring.option_orders,
+        scoring.answer_key,
+        scoring.multiple_scoring,
+        answers,
+        attempt_id=attempt_id,
+        seq=seq,
+        now=now,
+    )
+    claimed = await driver.fetchrow(
+        CLAIM_AND_WRITE,
+        params
+        | {
+            "paper_id": scoring.paper_id, "started_at": driver.values.time(scoring.started_at),
+            "paper_stamp": driver.values.time(scoring.paper_stamp), "answer_key": scoring.answer_key_text,
+            "multiple_scoring": scoring.multiple_scoring, "positions": [r["position"] for r in rows],
+            "keys": [r["keys"] for r in rows], "points": [r["points"] for r in rows],
+            "correct": [r["is_correct"] for r in rows],
+        },
+    )  # fmt: skip
+    if claimed is None:
+        # Refused: perhaps only because the key changed; read it again next time.
+        _scoring.pop(attempt_id, None)
+        return None
+    return driver.values.read_time(claimed["deadline_at"])
 
 
 # Submit -----------------------------------------------------------------------------------------------
