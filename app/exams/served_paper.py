@@ -8,7 +8,7 @@ cached: every save reads the current key in the same statement that locks its at
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,13 +31,16 @@ class ServedQuestion:
     points: float
     stem: str
     options: tuple[tuple[str, str], ...]
+    # Derived once (every start and save of every examinee reads them).
+    option_keys: tuple[str, ...] = field(init=False)
+    _texts: dict[str, str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def option_keys(self) -> tuple[str, ...]:
-        return tuple(key for key, _ in self.options)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "option_keys", tuple(key for key, _ in self.options))
+        object.__setattr__(self, "_texts", dict(self.options))
 
     def text_of(self, key: str) -> str:
-        return next((text for k, text in self.options if k == key), "")
+        return self._texts.get(key, "")
 
 
 @dataclass(frozen=True, slots=True)
