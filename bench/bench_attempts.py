@@ -339,9 +339,20 @@ async def seed_exam(
                     answer_key=answer_key,
                 )
             await session.commit()
-        # Planner statistics, as autovacuum would have them on a server that has been running.
+        # Planner statistics as autovacuum leaves them: it analyzes a table once enough of its rows have
+        # changed, never a table nothing was ever written to. (A manual ANALYZE of the still empty
+        # attempts table would record it as empty; every PostgreSQL backend would then keep a sequential
+        # scan of attempts as its cached plan for the foreign-key check of each answer-sheet row, and the
+        # synchronized start would read millions of rows. See docs/PERFORMANCE.md.)
         async with database.engine.connect() as connection:
-            await connection.execute(text("ANALYZE"))
+            if database.is_sqlite:
+                await connection.execute(text("ANALYZE"))
+            else:
+                written = await connection.execute(
+                    text("SELECT relname FROM pg_stat_user_tables WHERE n_tup_ins > 0 ORDER BY relname")
+                )
+                for (table,) in written.all():
+                    await connection.execute(text(f'ANALYZE "{table}"'))
             await connection.commit()
         return seeded
     finally:

@@ -44,7 +44,8 @@ async def login(call: LaneCall) -> LaneReply | None:
         body = LoginRequest.model_validate_json(call.body)
     except ValidationError:
         return None
-    driver = await driver_for(call.session)
+    # Two single-statement steps: the read, then the insert (whose foreign key re-checks the user).
+    driver = await driver_for(call.session, transaction=False)
     values = driver.values
     user = await driver.fetchrow(TICKET_HOLDER, {"username": body.username})
     if user is None or not user["is_active"] or user["failed_logins"] or user["locked_until"] is not None:

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _PARSED_JSON_CACHE = 32_768
-_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+# A quoted literal (left alone) or a ``:name`` parameter (not a ``::type`` cast).
+_PARAM = re.compile(r"'(?:[^']|'')*'|(?<![:\w]):([a-z_][a-z0-9_]*)")
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for SQLite DATETIME
 
 
@@ -44,12 +45,14 @@ class DriverSQL:
 
         def number(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name is None:
+                return match.group(0)
             if name not in names:
                 names.append(name)
             return f"${names.index(name) + 1}"
 
         rendered = _PARAM.sub(number, postgresql or text)
-        sqlite = _PARAM.sub(lambda m: f":{m.group(1)}", text)
+        sqlite = text  # sqlite3 takes :name parameters as they are
         return cls(text=text, names=tuple(names), postgresql=rendered, sqlite=sqlite)
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
@@ -177,19 +180,22 @@ class _AiosqliteDriver:
         await self.connection.executemany(sql.sqlite, list(rows))
 
 
-async def driver_for(session: AsyncSession) -> Driver:
+async def driver_for(session: AsyncSession, *, transaction: bool = True) -> Driver:
     """The driver connection under ``session``, inside the session's transaction (begun here if needed).
 
     On SQLite the session's write transaction is begun by SQLAlchemy (``BEGIN IMMEDIATE`` for write
     sessions). SQLAlchemy's asyncpg adapter begins its transaction lazily on the first statement it
-    sends itself; statements sent past it would run outside any transaction, so it is begun here.
+    sends itself; statements sent past it would run outside any transaction, so it is begun here —
+    unless ``transaction`` is False: then, on PostgreSQL, each statement commits on its own, which saves
+    the BEGIN and COMMIT round trips to a handler whose every write is one statement (a session that is
+    already in a transaction, as in the tests, keeps it).
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: Driver
     if connection.dialect.name == "postgresql":
         adapted = raw.dbapi_connection
-        if getattr(adapted, "_transaction", None) is None:
+        if transaction and getattr(adapted, "_transaction", None) is None:
             await adapted._start_transaction()  # type: ignore[union-attr]
         driver = _AsyncpgDriver(raw.driver_connection)
     else:

@@ -13,7 +13,6 @@ can never tell which of the two answered.
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -84,8 +83,9 @@ class LaneRoute:
 
 @asynccontextmanager
 async def request_session(app: Any) -> AsyncIterator[AsyncSession]:
-    """The write session a FastAPI handler would get from ``get_session`` (or from a test's override of
-    it): committed when the block ends normally, rolled back on an exception."""
+    """The write session a FastAPI handler would get from ``get_session`` (or from an override of it,
+    which takes no parameters, as the tests' does): committed when the block ends normally, rolled back
+    on an exception."""
     provider = app.dependency_overrides.get(get_session)
     if provider is None:
         async with app.state.database.write_sessions() as session:
@@ -96,7 +96,7 @@ async def request_session(app: Any) -> AsyncIterator[AsyncSession]:
                 raise
             await session.commit()
         return
-    generator = provider() if not inspect.signature(provider).parameters else provider(None)
+    generator = provider()
     session = await generator.__anext__()
     try:
         yield session

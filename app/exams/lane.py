@@ -36,7 +36,7 @@ from app.exams.attempts import (
     shown_questions,
 )
 from app.exams.exam_rules import ensure_exam_open
-from app.exams.models import ExamMode
+from app.exams.models import ExamMode, ExamStatus
 from app.exams.served_paper import served_paper_via
 
 _JSON = TypeAdapter(dict[str, Any])
@@ -87,7 +87,8 @@ async def save(call: LaneCall) -> LaneReply | None:
     except ValidationError:
         return None
     reply = await try_save(
-        await driver_for(call.session),
+        # SQLite claims and writes in the session's transaction; PostgreSQL in one statement.
+        await driver_for(call.session, transaction=False),
         attempt_id=int(call.params["attempt_id"]),
         digest=token_digest(token),
         seq=body.seq,
@@ -305,11 +306,11 @@ async def submit(call: LaneCall) -> LaneReply | None:
     token = call.bearer_token(SESSION_COOKIE)
     if not token:
         return None
-    driver = await driver_for(call.session)
+    driver = await driver_for(call.session, transaction=False)
     values, now = driver.values, call.state.clock.now()
     attempt_id = int(call.params["attempt_id"])
     claimed = await driver.fetchrow(
-        CLAIM_SUBMIT,
+        CLAIM_SUBMIT,  # one statement: no explicit transaction needed
         {
             "attempt_id": attempt_id, "now": values.time(now), "digest": token_digest(token),
             "cutoff": values.time(now - timedelta(seconds=call.state.settings.save_grace_seconds)),
@@ -327,8 +328,7 @@ async def submit(call: LaneCall) -> LaneReply | None:
 
 # First start ------------------------------------------------------------------------------------------
 
-# The caller as an examinee of this exam, with what a first start needs; the exam row share-locked on
-# PostgreSQL so that closing the exam (which locks it for update) waits for starts in flight.
+# The caller as an examinee of this exam, with what a first start needs.
 _START_CONTEXT = """
     SELECT e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
       e.time_limit_seconds, p.id AS participant_id, p.unit_id,
@@ -344,28 +344,57 @@ _START_CONTEXT = """
     WHERE s.token_digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now AND u.is_active = :active
       AND p.exam_id = :exam_id
 """
-START_CONTEXT = DriverSQL.of(_START_CONTEXT, postgresql=_START_CONTEXT + " FOR SHARE OF e")
+START_CONTEXT = DriverSQL.of(_START_CONTEXT)
 
-INSERT_ATTEMPT = DriverSQL.of(
-    f"""
+_INSERT_ATTEMPT = """
     INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
       deadline_at, last_seq, shuffle_seed, question_order, option_orders, focus_losses, event_count,
       session_digest)
-    VALUES (:exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
-      :question_order, :option_orders, 0, 0, :digest)
+    {values}
     ON CONFLICT (participant_id, attempt_no) DO NOTHING
     RETURNING id
-    """  # noqa: S608 - module constants only, never input
+"""
+_ATTEMPT_VALUES = f"""
+    :exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
+    :question_order, :option_orders, 0, 0, :digest
+"""
+# In a SELECT list PostgreSQL cannot infer a parameter's type from the target column: cast each.
+_ATTEMPT_VALUES_TYPED = f"""
+    CAST(:exam_id AS INTEGER), CAST(:participant_id AS INTEGER), CAST(:paper_id AS INTEGER),
+    CAST(:unit_id AS INTEGER), 1, '{IN_PROGRESS}', CAST(:now AS TIMESTAMPTZ), CAST(:deadline_at AS TIMESTAMPTZ),
+    0, CAST(:seed AS BIGINT), CAST(:question_order AS JSONB), CAST(:option_orders AS JSONB), 0, 0,
+    CAST(:digest AS VARCHAR)
+"""
+
+# SQLite: the attempt, then its answer sheet (one unanswered row per question, see
+# ``attempts._create_attempt``), in the session's write transaction.
+INSERT_ATTEMPT = DriverSQL.of(_INSERT_ATTEMPT.format(values=f"VALUES ({_ATTEMPT_VALUES})"))
+CREATE_ANSWER_SHEET = DriverSQL.of(
+    """
+    INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+    SELECT :attempt_id, position, '', 0, :now, 0.0, FALSE FROM paper_slots WHERE paper_id = :paper_id
+    """
 )
 
-# One unanswered row per question from the start (see ``attempts._create_attempt``).
-_ANSWER_SHEET = """
-    INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
-    SELECT {attempt_id}, position, '', 0, {now}, 0.0, FALSE FROM paper_slots WHERE paper_id = :paper_id
-"""
-CREATE_ANSWER_SHEET = DriverSQL.of(
-    _ANSWER_SHEET.format(attempt_id=":attempt_id", now=":now"),
-    postgresql=_ANSWER_SHEET.format(attempt_id="CAST(:attempt_id AS INTEGER)", now="CAST(:now AS TIMESTAMPTZ)"),
+# PostgreSQL: both in one statement, guarded by the exam still taking attempts: the share lock waits for
+# a close in flight (which locks the exam for update) and then sees the exam closed, so no attempt is
+# ever left open in a closed exam.
+START_ATTEMPT = DriverSQL.of(
+    "-- PostgreSQL only",
+    postgresql=f"""
+    WITH attempt AS ({
+        _INSERT_ATTEMPT.format(
+            values=f"SELECT {_ATTEMPT_VALUES_TYPED} WHERE EXISTS ("
+            f"SELECT 1 FROM exams WHERE id = :exam_id AND status = '{ExamStatus.drawn}' FOR SHARE)"
+        )
+    }), sheet AS (
+      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+      SELECT attempt.id, paper_slots.position, '', 0, :now, 0.0, FALSE
+      FROM attempt, paper_slots WHERE paper_slots.paper_id = :paper_id
+      RETURNING 1
+    )
+    SELECT id, (SELECT COUNT(*) FROM sheet) AS questions FROM attempt
+    """,  # noqa: S608 - module constants only, never input
 )
 
 
@@ -374,7 +403,8 @@ async def start(call: LaneCall) -> LaneReply | None:
     token = call.bearer_token(SESSION_COOKIE)
     if not token:
         return None
-    driver = await driver_for(call.session)
+    # PostgreSQL: a read, then one guarded insert of the attempt with its answer sheet (no transaction).
+    driver = await driver_for(call.session, transaction=False)
     values, now = driver.values, call.state.clock.now()
     exam_id, digest = int(call.params["exam_id"]), token_digest(token)
     row = await driver.fetchrow(
@@ -395,20 +425,20 @@ async def start(call: LaneCall) -> LaneReply | None:
     paper = await served_paper_via(driver, row["paper_id"], values.read_time(row["paper_stamp"]))
     seed, presentation = presentation_for(exam, paper, row["participant_id"], 1)
     deadline_at = deadline_for(exam, now)
-    attempt_id = await driver.fetchrow(
-        INSERT_ATTEMPT,
-        {
-            "exam_id": exam_id, "participant_id": row["participant_id"], "paper_id": paper.id,
-            "unit_id": row["unit_id"], "now": values.time(now), "deadline_at": values.time(deadline_at),
-            "seed": seed, "question_order": values.json(presentation.question_order),
-            "option_orders": values.json(presentation.option_orders), "digest": digest,
-        },
-    )  # fmt: skip
-    if attempt_id is None:  # a second start at the same moment: the route resumes that attempt
+    params = {
+        "exam_id": exam_id, "participant_id": row["participant_id"], "paper_id": paper.id,
+        "unit_id": row["unit_id"], "now": values.time(now), "deadline_at": values.time(deadline_at),
+        "seed": seed, "question_order": values.json(presentation.question_order),
+        "option_orders": values.json(presentation.option_orders), "digest": digest,
+    }  # fmt: skip
+    if values.is_sqlite:
+        attempt_id = await driver.fetchrow(INSERT_ATTEMPT, params)
+        if attempt_id is not None:
+            await driver.execute(CREATE_ANSWER_SHEET, params | {"attempt_id": attempt_id[0]})
+    else:
+        attempt_id = await driver.fetchrow(START_ATTEMPT, params)
+    if attempt_id is None:  # a second start at the same moment, or the exam just closed: the route says
         return None
-    await driver.execute(
-        CREATE_ANSWER_SHEET, {"attempt_id": attempt_id[0], "now": values.time(now), "paper_id": paper.id}
-    )
     reply = {
         "attempt_id": attempt_id[0], "exam_id": exam_id, "attempt_no": 1, "mode": row["mode"],
         "status": IN_PROGRESS, "started_at": now, "deadline_at": deadline_at,

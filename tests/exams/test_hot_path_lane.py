@@ -1,0 +1,180 @@
+"""The hot-path lane: ticket login, first start, autosave and submit are settled by ``app.exams.lane`` /
+``app.accounts.lane`` without the routes; every other case falls through to the routes, unchanged.
+
+"Settled by the lane" is shown by making the route's service fail: the request still succeeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import service as accounts_service
+from app.accounts.models import User
+from app.core.clock import FrozenClock
+from app.core.security import hash_pin
+from app.exams import attempts
+from app.exams.models import Attempt, AttemptAnswer
+from app.papers.models import Paper
+from tests.conftest import TEST_SECRET
+from tests.exams.factories_attempts import (
+    ExamSetup,
+    make_exam_setup,
+    path_start,
+    right_answers,
+    shown_to_paper,
+)
+
+
+def _routes_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("the route answered a request the lane should have settled")
+
+    for name in ("start_attempt", "autosave_answers", "submit_attempt"):
+        monkeypatch.setattr(attempts, name, refuse)
+    monkeypatch.setattr(accounts_service, "login", refuse)
+
+
+async def _ticket(session: AsyncSession, setup: ExamSetup, pin: str = "246810") -> str:
+    user = setup.examinees[0].user
+    await session.execute(update(User).where(User.id == user.id).values(password_hash=hash_pin(pin, TEST_SECRET)))
+    await session.commit()
+    return user.username
+
+
+async def test_a_whole_exam_on_the_lane(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = await make_exam_setup(session, now=clock.now())
+    ticket = await _ticket(session, setup)
+    _routes_must_not_run(monkeypatch)
+
+    login = await client.post("/api/auth/login", json={"username": ticket, "password": "246810"})
+    assert login.status_code == 200, login.text
+    body = login.json()
+    assert body["token_type"] == "bearer" and body["user"]["roles"] == ["examinee"]
+    assert "exambank_session=" in login.headers["set-cookie"] and "httponly" in login.headers["set-cookie"].lower()
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+
+    started = await client.post(path_start(setup), headers=headers)
+    assert started.status_code == 200, started.text
+    start = started.json()
+    assert start["attempt_no"] == 1 and start["status"] == "in_progress" and start["answers"] == {}
+    assert start["remaining_seconds"] == 1800 and start["deadline_at"].endswith("Z")
+    assert len(start["questions"]) == len(setup.items)
+    assert not any(k in q for q in start["questions"] for k in ("answer", "explanation", "key"))
+
+    sheet = right_answers(setup, start)
+    saved = await client.put(
+        f"/api/attempts/{start['attempt_id']}/answers", json={"seq": 1, "answers": sheet}, headers=headers
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json() == {
+        "saved": True, "last_seq": 1, "saved_at": saved.json()["saved_at"], "remaining_seconds": 1800,
+    }  # fmt: skip
+
+    submitted = await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=headers)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "submitted" and submitted.json()["submit_reason"] == "examinee"
+    assert submitted.json()["result"] is None
+
+    attempt = await session.scalar(select(Attempt).where(Attempt.id == start["attempt_id"]))
+    assert attempt is not None
+    await session.refresh(attempt)
+    assert attempt.score == setup.total_points and attempt.graded_at is not None
+    rows = (await session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))).all()
+    assert len(rows) == len(setup.items) and all(r.is_correct for r in rows)
+
+
+async def test_the_lane_start_equals_the_routes_resume(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    """The first start comes from the lane, the second (a resume) from the route: the same paper, order,
+    letters and deadline."""
+    setup = await make_exam_setup(session, now=clock.now())
+    examinee = setup.examinees[0]
+    first = (await client.post(path_start(setup), headers=examinee.headers)).json()
+    again = (await client.post(path_start(setup), headers=examinee.headers)).json()
+    assert again == first
+
+
+async def test_cases_the_lane_leaves_are_answered_by_the_routes(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    setup = await make_exam_setup(session, now=clock.now())
+    examinee = setup.examinees[0]
+    start = (await client.post(path_start(setup), headers=examinee.headers)).json()
+    path = f"/api/attempts/{start['attempt_id']}/answers"
+    judge_no = next(str(q["no"]) for q in start["questions"] if q["type"] == "judge")
+
+    bad = await client.put(path, json={"seq": 5, "answers": {judge_no: ["A"]}}, headers=examinee.headers)
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "answers", judge_no]
+    attempt = await session.scalar(select(Attempt.last_seq).where(Attempt.id == start["attempt_id"]))
+    assert attempt == 0  # the claim the lane made before finding the bad answer was rolled back
+
+    good = await client.put(path, json={"seq": 5, "answers": {judge_no: ["T"]}}, headers=examinee.headers)
+    assert good.json()["saved"]
+    stale = await client.put(path, json={"seq": 4, "answers": {judge_no: ["F"]}}, headers=examinee.headers)
+    assert stale.json() == {"saved": False, "last_seq": 5, "ignored": "stale seq"}
+
+    nobody = await client.put(path, json={"seq": 9, "answers": {}}, headers={"Authorization": "Bearer nope"})
+    assert nobody.status_code == 401
+    malformed = await client.put(path, json={"seq": 0, "answers": {}}, headers=examinee.headers)
+    assert malformed.status_code == 422 and "seq" in malformed.text
+
+    clock.advance(seconds=1800 + 11)
+    late = await client.put(path, json={"seq": 6, "answers": {judge_no: ["F"]}}, headers=examinee.headers)
+    assert late.status_code == 409
+    submit = await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=examinee.headers)
+    assert submit.status_code == 200 and submit.json()["submit_reason"] == "deadline"
+
+
+async def test_a_wrong_pin_goes_to_the_route_and_counts_as_a_failure(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    setup = await make_exam_setup(session, now=clock.now())
+    ticket = await _ticket(session, setup)
+    wrong = await client.post("/api/auth/login", json={"username": ticket, "password": "000000"})
+    assert wrong.status_code == 401
+    failures = await session.scalar(select(User.failed_logins).where(User.username == ticket))
+    assert failures == 1
+    # With a failure on record the lane leaves even the right PIN to the route, which resets the count.
+    right = await client.post("/api/auth/login", json={"username": ticket, "password": "246810"})
+    assert right.status_code == 200
+    assert await session.scalar(select(User.failed_logins).where(User.username == ticket)) == 0
+
+
+async def test_a_corrected_key_scores_the_next_save(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    """Each process keeps its copy of a paper's key for scoring saves; a key corrected in the database
+    (by a regrade, possibly on another server) is used from the next save on."""
+    setup = await make_exam_setup(session, now=clock.now())
+    examinee = setup.examinees[0]
+    start = (await client.post(path_start(setup), headers=examinee.headers)).json()
+    sheet = right_answers(setup, start)
+    single_no = next(str(q["no"]) for q in start["questions"] if q["type"] == "single")
+    paper_no = shown_to_paper(start)[int(single_no)]
+    path = f"/api/attempts/{start['attempt_id']}/answers"
+    first = await client.put(path, json={"seq": 1, "answers": {single_no: sheet[single_no]}}, headers=examinee.headers)
+    assert first.json()["saved"]
+
+    paper = next(iter(setup.papers.values()))
+    original = paper.answer_key[str(paper_no)]
+    corrected = dict(paper.answer_key) | {str(paper_no): ["A"] if original != ["A"] else ["C"]}
+    await session.execute(update(Paper).where(Paper.id == paper.id).values(answer_key=corrected))
+    await session.commit()
+
+    again = await client.put(path, json={"seq": 2, "answers": {single_no: sheet[single_no]}}, headers=examinee.headers)
+    assert again.json()["saved"]
+    stored = await session.scalar(
+        select(AttemptAnswer.points).where(
+            AttemptAnswer.attempt_id == start["attempt_id"], AttemptAnswer.position == paper_no
+        )
+    )
+    assert stored == 0.0
