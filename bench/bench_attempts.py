@@ -74,6 +74,7 @@ RESULTS = ROOT / "bench" / "results"
 PRESET = (("single", 20, 2.0, "ABCD"), ("multiple", 10, 3.0, "ABCDE"), ("judge", 15, 2.0, "TF"))
 CATEGORY_SPLIT = (("theory", 0.4), ("law", 0.2), ("policy", 0.4))
 UNITS = 20
+AUTOSAVE_CONCURRENCY = 64
 
 
 # Statistics -------------------------------------------------------------------------------------------
@@ -773,9 +774,14 @@ async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: f
     questions = [str(n) for n in range(1, 46)]
     seqs: dict[int, int] = {}
 
+    # Examinees by request number modulo a multiple of the closed loop's concurrency: each connection of
+    # the closed loop keeps to examinees of its own, so no examinee ever has two saves in flight (a real
+    # browser tab saves one at a time; two in flight could arrive in either order and one be ignored).
+    span = examinees - examinees % AUTOSAVE_CONCURRENCY
+
     def saver(offset: int) -> Request:
         async def save(conn: Connection, i: int) -> bool | str:
-            who = (i + offset) % examinees
+            who = (i + offset) % span
             seqs[who] = seqs.get(who, 0) + 1
             sheet = seeded.sheets[who]
             answers = {n: sheet[n] for n in random.sample(questions, 2)}
@@ -794,7 +800,7 @@ async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: f
     with running(Server.exambank(url)) as server:
         # Warm up: each worker's parsed-paper cache and connection pool.
         await closed_loop(server.port, saver(0), concurrency=8, seconds=2)
-        maximum = await closed_loop(server.port, saver(1_000), concurrency=64, seconds=seconds)
+        maximum = await closed_loop(server.port, saver(1_000), concurrency=AUTOSAVE_CONCURRENCY, seconds=seconds)
         target = await paced(server.port, saver(5_000), rate=rate, seconds=seconds)
     return {"max": maximum.summary(), "paced": target.summary()}
 

@@ -7,7 +7,9 @@ PINs (the failure count and lockout) and everything else go to ``POST /api/auth/
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -16,9 +18,10 @@ from starlette.responses import Response
 from app.accounts.dependencies import set_session_cookie
 from app.accounts.models import Role
 from app.accounts.schemas import LoginRequest
-from app.core.driver import DriverSQL, driver_for
+from app.core.driver import DriverSQL, DriverValues, driver_for
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import is_pin_hash, new_session_token, token_digest, verify_pin
+from app.core.sqlite_writer import execute, fetchrow
 
 _JSON = TypeAdapter(dict[str, Any])
 
@@ -44,30 +47,25 @@ async def login(call: LaneCall) -> LaneReply | None:
         body = LoginRequest.model_validate_json(call.body)
     except ValidationError:
         return None
-    # Two single-statement steps: the read, then the insert (whose foreign key re-checks the user).
-    driver = await driver_for(call.session, transaction=False)
-    values = driver.values
-    user = await driver.fetchrow(TICKET_HOLDER, {"username": body.username})
-    if user is None or not user["is_active"] or user["failed_logins"] or user["locked_until"] is not None:
-        return None
-    settings = call.state.settings
-    if not is_pin_hash(user["password_hash"]) or not verify_pin(
-        body.password, user["password_hash"], settings.secret_key.get_secret_value()
-    ):
-        return None
-    now = call.state.clock.now()
+    settings, now = call.state.settings, call.state.clock.now()
     token = new_session_token()
     expires_at = now + timedelta(hours=settings.session_ttl_hours)
-    await driver.execute(
-        OPEN_SESSION,
-        {
-            "token_digest": token_digest(token), "user_id": user["id"], "now": values.time(now),
-            "expires_at": values.time(expires_at),
-        },
-    )  # fmt: skip
+    check = partial(_pin_holder, pin=body.password, secret=settings.secret_key.get_secret_value())
+    user: Any
+    if call.is_sqlite:
+        job = partial(_login_on_sqlite, username=body.username, check=check, token=token)
+        user = await call.run_sqlite_job(partial(job, now=now, expires_at=expires_at))
+    else:
+        # Two single-statement steps: the read, then the insert (whose foreign key re-checks the user).
+        driver = await driver_for(await call.session(), transaction=False)
+        user = check(await driver.fetchrow(TICKET_HOLDER, {"username": body.username}))
+        if user is not None:
+            await driver.execute(OPEN_SESSION, _session_row(driver.values, user["id"], token, now, expires_at))
+    if user is None:
+        return None
     cookie = Response()
     set_session_cookie(cookie, token, settings)
-    roles = values.read_json_text(user["roles"])
+    roles = DriverValues.read_json_text(user["roles"])
     reply = {
         "access_token": token, "token_type": "bearer", "expires_at": expires_at,
         "user": {
@@ -77,6 +75,33 @@ async def login(call: LaneCall) -> LaneReply | None:
     }  # fmt: skip
     headers = [(name, value) for name, value in cookie.raw_headers if name == b"set-cookie"]
     return LaneReply(_JSON.dump_json(reply), headers=headers)
+
+
+def _pin_holder(user: Any, *, pin: str, secret: str) -> Any:
+    """The user row when it is an active, unlocked ticket holder with no failures whose PIN matches."""
+    if user is None or not user["is_active"] or user["failed_logins"] or user["locked_until"] is not None:
+        return None
+    if not is_pin_hash(user["password_hash"]) or not verify_pin(pin, user["password_hash"], secret):
+        return None
+    return user
+
+
+def _session_row(values: DriverValues, user_id: int, token: str, now: datetime, expires_at: datetime) -> dict[str, Any]:
+    return {
+        "token_digest": token_digest(token), "user_id": user_id, "now": values.time(now),
+        "expires_at": values.time(expires_at),
+    }  # fmt: skip
+
+
+def _login_on_sqlite(
+    connection: Any, *, username: str, check: Callable[[Any], Any], token: str, now: datetime, expires_at: datetime
+) -> Any:
+    """SQLite writer job: read the ticket holder, open his session."""
+    user = check(fetchrow(connection, TICKET_HOLDER.sqlite, {"username": username}))
+    if user is not None:
+        row = _session_row(DriverValues("sqlite"), user["id"], token, now, expires_at)
+        execute(connection, OPEN_SESSION.sqlite, row)
+    return user
 
 
 LANE_ROUTES = (LaneRoute("POST", "/api/auth/login", login),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from app.core.sqlite_writer import SQLiteWriter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -132,6 +135,8 @@ class Database:
                 async_database_url(url), pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": 30}
             )
             _configure_sqlite(self.write_engine)
+        # The hot paths' group-commit writer (app.core.sqlite_writer); its thread starts on first use.
+        self.sqlite_writer = SQLiteWriter(str(make_url(url).database)) if self.is_sqlite else None
         write_bind = self.write_engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.write_sessions = async_sessionmaker(write_bind, expire_on_commit=False, autoflush=False)
@@ -142,6 +147,8 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self.sqlite_writer is not None:
+            await asyncio.to_thread(self.sqlite_writer.close)
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import cookie_parser
@@ -25,6 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.deps import get_session
 from app.core.errors import AppError
+from app.core.sqlite_writer import Job, SQLiteWriter, run_job
+
+T = TypeVar("T")
 
 MAX_LANE_BODY = 64 * 1024  # larger bodies go the ordinary way (an autosave of 45 answers is ~1 KB)
 
@@ -38,13 +41,15 @@ class LaneReply:
 
 @dataclass(slots=True)
 class LaneCall:
-    """What a lane handler gets: the application, the path parameters, the headers and the raw body."""
+    """What a lane handler gets: the application, the path parameters, the headers and the raw body;
+    the request's write session when it asks for one."""
 
     app: Any
     params: Mapping[str, str]
     headers: Mapping[bytes, bytes]
     body: bytes
-    _session: AsyncSession | None = field(default=None)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _session: AsyncSession | None = None
 
     @property
     def state(self) -> Any:
@@ -62,10 +67,25 @@ class LaneCall:
             return cookie_parser(cookie.decode("latin-1")).get(cookie_name)
         return None
 
-    @property
-    def session(self) -> AsyncSession:
-        assert self._session is not None, "the lane opens the session before calling the handler"
+    async def session(self) -> AsyncSession:
+        """The request's write session, opened on first use; committed if the handler settles the
+        request, rolled back if it does not."""
+        if self._session is None:
+            self._session = await self._stack.enter_async_context(request_session(self.app))
         return self._session
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self.app.state.database.is_sqlite)
+
+    async def run_sqlite_job(self, job: Job[T]) -> T:
+        """A SQLite write job: on the process's group-commit writer, or — when the request's session is
+        overridden (the tests' rolled-back transaction) — on that session's connection."""
+        writer: SQLiteWriter | None = self.app.state.database.sqlite_writer
+        if writer is None or get_session in self.app.dependency_overrides:
+            result: T = await run_job(await self.session(), job)
+            return result
+        return await writer.run(job)
 
 
 LaneHandler = Callable[[LaneCall], Awaitable[LaneReply | None]]
@@ -168,8 +188,7 @@ class HotPathLane:
     @staticmethod
     async def _settle(handler: LaneHandler, call: LaneCall) -> LaneReply | None:
         try:
-            async with request_session(call.app) as session:
-                call._session = session
+            async with call._stack:
                 reply = await handler(call)
                 if reply is None:
                     raise _Fallthrough

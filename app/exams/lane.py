@@ -15,16 +15,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from app.accounts.dependencies import SESSION_COOKIE
-from app.core.driver import Driver, DriverSQL, driver_for
+from app.core.driver import Driver, DriverSQL, DriverValues, driver_for
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
+from app.core.sqlite_writer import execute, executemany, fetchrow
 from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
 from app.exams.attempts import (
     IN_PROGRESS,
@@ -37,9 +40,10 @@ from app.exams.attempts import (
 )
 from app.exams.exam_rules import ensure_exam_open
 from app.exams.models import ExamMode, ExamStatus
-from app.exams.served_paper import served_paper_via
+from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via
 
 _JSON = TypeAdapter(dict[str, Any])
+SQLITE_VALUES, POSTGRESQL_VALUES = DriverValues("sqlite"), DriverValues("postgresql")
 
 # The examinee behind a live login session (active user, his participant row in this exam).
 _CALLER_IS_EXAMINEE = """
@@ -86,62 +90,51 @@ async def save(call: LaneCall) -> LaneReply | None:
         body = AnswersSave.model_validate_json(call.body)
     except ValidationError:
         return None
-    reply = await try_save(
-        # SQLite claims and writes in the session's transaction; PostgreSQL in one statement.
-        await driver_for(call.session, transaction=False),
-        attempt_id=int(call.params["attempt_id"]),
-        digest=token_digest(token),
-        seq=body.seq,
-        answers=body.answers,
-        now=call.state.clock.now(),
-        grace_seconds=call.state.settings.save_grace_seconds,
-    )
-    return None if reply is None else LaneReply(reply)
-
-
-async def try_save(
-    driver: Driver,
-    *,
-    attempt_id: int,
-    digest: str,
-    seq: int,
-    answers: Mapping[str, Sequence[str]],
-    now: datetime,
-    grace_seconds: float,
-) -> bytes | None:
-    """Claim, validate, score and store; the JSON reply, or None when the claim refuses. A bad answer
-    raises 422 (before anything is written on PostgreSQL; after the claim on SQLite, which the lane
-    then rolls back)."""
-    values = driver.values
-    params = {
-        "attempt_id": attempt_id, "seq": seq, "now": values.time(now), "digest": digest,
-        "cutoff": values.time(now - timedelta(seconds=grace_seconds)), "active": values.flag(True),
-    }  # fmt: skip
-    if values.is_sqlite:
-        deadline_at = await _claim_then_write(driver, params, answers, attempt_id=attempt_id, seq=seq, now=now)
+    attempt_id, now = int(call.params["attempt_id"]), call.state.clock.now()
+    grace_seconds = call.state.settings.save_grace_seconds
+    params = _claim_params(call.is_sqlite, attempt_id, token_digest(token), now, grace_seconds) | {"seq": body.seq}
+    deadline_at: datetime | None
+    if call.is_sqlite:
+        job = partial(_claim_then_write, params=params, answers=body.answers, attempt_id=attempt_id, seq=body.seq)
+        deadline_at = await call.run_sqlite_job(partial(job, now=now))
     else:
-        deadline_at = await _claim_and_write(driver, params, answers, attempt_id=attempt_id, seq=seq, now=now)
+        driver = await driver_for(await call.session(), transaction=False)
+        deadline_at = await _claim_and_write(
+            driver, params, body.answers, attempt_id=attempt_id, seq=body.seq, now=now
+        )
     if deadline_at is None:
         return None
-    reply = SaveResult(saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now))
-    return reply.model_dump_json(exclude_none=True).encode()
+    reply = SaveResult(
+        saved=True, last_seq=body.seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now)
+    )
+    return LaneReply(reply.model_dump_json(exclude_none=True).encode())
 
 
-async def _claim_then_write(
-    driver: Driver,
+def _claim_params(sqlite: bool, attempt_id: int, digest: str, now: datetime, grace_seconds: float) -> dict[str, Any]:
+    """The parameters every claim takes: who, which attempt, the time and the cut-off after the grace."""
+    values = SQLITE_VALUES if sqlite else POSTGRESQL_VALUES
+    return {
+        "attempt_id": attempt_id, "now": values.time(now), "digest": digest,
+        "cutoff": values.time(now - timedelta(seconds=grace_seconds)), "active": values.flag(True),
+    }  # fmt: skip
+
+
+def _claim_then_write(
+    connection: Any,
+    *,
     params: dict[str, Any],
     answers: Mapping[str, Sequence[str]],
-    *,
     attempt_id: int,
     seq: int,
     now: datetime,
 ) -> datetime | None:
-    """SQLite: the claim returns the attempt's presentation and the current key; the rows follow."""
-    values = driver.values
-    claimed = await driver.fetchrow(CLAIM_SAVE, params)
+    """SQLite writer job: the claim returns the attempt's presentation and the current key; the rows
+    follow. A bad answer raises 422 and the job's savepoint undoes the claim."""
+    values = SQLITE_VALUES
+    claimed = fetchrow(connection, CLAIM_SAVE.sqlite, params)
     if claimed is None:
         return None
-    paper = await served_paper_via(driver, claimed["paper_id"], values.read_time(claimed["paper_stamp"]))
+    paper = served_paper_sync(connection, claimed["paper_id"], values.read_time(claimed["paper_stamp"]))
     rows = answer_rows(
         paper,
         values.read_json_text(claimed["question_order"]),
@@ -158,7 +151,7 @@ async def _claim_then_write(
         for row in rows:
             row["saved_at"] = stored_at
             row["is_correct"] = values.flag(row["is_correct"])
-        await driver.executemany(UPSERT_ANSWER, rows)
+        executemany(connection, UPSERT_ANSWER.sqlite, rows)
     return values.read_time(claimed["deadline_at"])
 
 
@@ -306,17 +299,15 @@ async def submit(call: LaneCall) -> LaneReply | None:
     token = call.bearer_token(SESSION_COOKIE)
     if not token:
         return None
-    driver = await driver_for(call.session, transaction=False)
-    values, now = driver.values, call.state.clock.now()
-    attempt_id = int(call.params["attempt_id"])
-    claimed = await driver.fetchrow(
-        CLAIM_SUBMIT,  # one statement: no explicit transaction needed
-        {
-            "attempt_id": attempt_id, "now": values.time(now), "digest": token_digest(token),
-            "cutoff": values.time(now - timedelta(seconds=call.state.settings.save_grace_seconds)),
-            "active": values.flag(True),
-        },
-    )  # fmt: skip
+    attempt_id, now = int(call.params["attempt_id"]), call.state.clock.now()
+    params = _claim_params(
+        call.is_sqlite, attempt_id, token_digest(token), now, call.state.settings.save_grace_seconds
+    )
+    claimed: object
+    if call.is_sqlite:
+        claimed = await call.run_sqlite_job(lambda connection: fetchrow(connection, CLAIM_SUBMIT.sqlite, params))
+    else:  # one statement: no explicit transaction needed
+        claimed = await (await driver_for(await call.session(), transaction=False)).fetchrow(CLAIM_SUBMIT, params)
     if claimed is None:
         return None
     reply = {
@@ -398,18 +389,43 @@ START_ATTEMPT = DriverSQL.of(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Started:
+    attempt_id: int
+    mode: str
+    deadline_at: datetime
+    paper: ServedPaper
+    presentation: Any
+
+
 async def start(call: LaneCall) -> LaneReply | None:
     """``POST /api/exams/{exam_id}/attempts`` for an examinee's first attempt at an open exam."""
     token = call.bearer_token(SESSION_COOKIE)
     if not token:
         return None
-    # PostgreSQL: a read, then one guarded insert of the attempt with its answer sheet (no transaction).
-    driver = await driver_for(call.session, transaction=False)
-    values, now = driver.values, call.state.clock.now()
-    exam_id, digest = int(call.params["exam_id"]), token_digest(token)
-    row = await driver.fetchrow(
-        START_CONTEXT, {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)}
-    )
+    exam_id, digest, now = int(call.params["exam_id"]), token_digest(token), call.state.clock.now()
+    started: _Started | None
+    if call.is_sqlite:
+        started = await call.run_sqlite_job(partial(_start_on_sqlite, exam_id=exam_id, digest=digest, now=now))
+    else:
+        # A read, then one guarded insert of the attempt with its answer sheet (no transaction).
+        driver = await driver_for(await call.session(), transaction=False)
+        started = await _start_on_postgresql(driver, exam_id=exam_id, digest=digest, now=now)
+    if started is None:  # not a first start, or the exam just closed: the route says what it is
+        return None
+    presentation = started.presentation
+    reply = {
+        "attempt_id": started.attempt_id, "exam_id": exam_id, "attempt_no": 1, "mode": started.mode,
+        "status": IN_PROGRESS, "started_at": now, "deadline_at": started.deadline_at,
+        "remaining_seconds": remaining_seconds(started.deadline_at, now), "last_seq": 0,
+        "questions": shown_questions(started.paper, presentation.question_order, presentation.option_orders),
+        "answers": {},
+    }  # fmt: skip
+    return LaneReply(_JSON.dump_json(reply))
+
+
+def _first_start_exam(row: Any, values: DriverValues, now: datetime) -> SimpleNamespace | None:
+    """The exam of a first start, or None when this is not one; 409 (from the rules) when it is closed."""
     if row is None or row["attempts_made"] or row["absences"] or row["paper_id"] is None:
         return None
     exam = SimpleNamespace(
@@ -421,8 +437,13 @@ async def start(call: LaneCall) -> LaneReply | None:
         shuffle_options=bool(row["shuffle_options"]),
         time_limit_seconds=row["time_limit_seconds"],
     )
-    ensure_exam_open(exam, now)  # type: ignore[arg-type]  # raises 409: the route explains it
-    paper = await served_paper_via(driver, row["paper_id"], values.read_time(row["paper_stamp"]))
+    ensure_exam_open(exam, now)  # type: ignore[arg-type]
+    return exam
+
+
+def _attempt_values(
+    values: DriverValues, row: Any, exam: Any, paper: ServedPaper, *, exam_id: int, digest: str, now: datetime
+) -> tuple[dict[str, Any], Any, datetime]:
     seed, presentation = presentation_for(exam, paper, row["participant_id"], 1)
     deadline_at = deadline_for(exam, now)
     params = {
@@ -431,22 +452,48 @@ async def start(call: LaneCall) -> LaneReply | None:
         "seed": seed, "question_order": values.json(presentation.question_order),
         "option_orders": values.json(presentation.option_orders), "digest": digest,
     }  # fmt: skip
-    if values.is_sqlite:
-        attempt_id = await driver.fetchrow(INSERT_ATTEMPT, params)
-        if attempt_id is not None:
-            await driver.execute(CREATE_ANSWER_SHEET, params | {"attempt_id": attempt_id[0]})
-    else:
-        attempt_id = await driver.fetchrow(START_ATTEMPT, params)
-    if attempt_id is None:  # a second start at the same moment, or the exam just closed: the route says
+    return params, presentation, deadline_at
+
+
+def _start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
+    """SQLite writer job: read, insert the attempt and its answer sheet."""
+    values = SQLITE_VALUES
+    row = fetchrow(
+        connection,
+        START_CONTEXT.sqlite,
+        {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)},
+    )
+    exam = _first_start_exam(row, values, now)
+    if exam is None or row is None:
         return None
-    reply = {
-        "attempt_id": attempt_id[0], "exam_id": exam_id, "attempt_no": 1, "mode": row["mode"],
-        "status": IN_PROGRESS, "started_at": now, "deadline_at": deadline_at,
-        "remaining_seconds": remaining_seconds(deadline_at, now), "last_seq": 0,
-        "questions": shown_questions(paper, presentation.question_order, presentation.option_orders),
-        "answers": {},
-    }  # fmt: skip
-    return LaneReply(_JSON.dump_json(reply))
+    paper = served_paper_sync(connection, row["paper_id"], values.read_time(row["paper_stamp"]))
+    params, presentation, deadline_at = _attempt_values(
+        values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
+    )
+    inserted = fetchrow(connection, INSERT_ATTEMPT.sqlite, params)
+    if inserted is None:
+        return None
+    execute(connection, CREATE_ANSWER_SHEET.sqlite, params | {"attempt_id": inserted[0]})
+    return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
+
+
+async def _start_on_postgresql(driver: Driver, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
+    values = driver.values
+    row = await driver.fetchrow(
+        START_CONTEXT, {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)}
+    )
+    exam = _first_start_exam(row, values, now)
+    if exam is None:
+        return None
+    assert row is not None
+    paper = await served_paper_via(driver, row["paper_id"], values.read_time(row["paper_stamp"]))
+    params, presentation, deadline_at = _attempt_values(
+        values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
+    )
+    inserted = await driver.fetchrow(START_ATTEMPT, params)
+    if inserted is None:
+        return None
+    return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
 
 
 LANE_ROUTES = (

@@ -7,6 +7,7 @@ cached: every save reads the current key in the same statement that locks its at
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bank.models import QuestionType
-from app.core.driver import Driver, DriverSQL
+from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.errors import ConflictError
+from app.core.sqlite_writer import fetchrow
 from app.papers.models import Paper
 
 JUDGE_OPTIONS = (("T", "正确"), ("F", "错误"))
@@ -68,26 +70,31 @@ def parse_served_paper(paper_id: int, stamp: datetime, content: list[Any]) -> Se
 
 
 class ServedPaperCache:
-    """A small LRU of parsed papers, keyed by id and creation stamp."""
+    """A small LRU of parsed papers, keyed by id and creation stamp (shared by the event loop and the
+    SQLite writer thread, hence the lock)."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self._size = size
         self._papers: OrderedDict[tuple[int, datetime], ServedPaper] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, paper_id: int, stamp: datetime) -> ServedPaper | None:
-        paper = self._papers.get((paper_id, stamp))
-        if paper is not None:
-            self._papers.move_to_end((paper_id, stamp))
-        return paper
+        with self._lock:
+            paper = self._papers.get((paper_id, stamp))
+            if paper is not None:
+                self._papers.move_to_end((paper_id, stamp))
+            return paper
 
     def put(self, paper: ServedPaper) -> ServedPaper:
-        self._papers[(paper.id, paper.stamp)] = paper
-        while len(self._papers) > self._size:
-            self._papers.popitem(last=False)
-        return paper
+        with self._lock:
+            self._papers[(paper.id, paper.stamp)] = paper
+            while len(self._papers) > self._size:
+                self._papers.popitem(last=False)
+            return paper
 
     def clear(self) -> None:
-        self._papers.clear()
+        with self._lock:
+            self._papers.clear()
 
 
 served_papers = ServedPaperCache()
@@ -125,4 +132,20 @@ async def served_paper_via(driver: Driver, paper_id: int, stamp: datetime | None
     assert created_at is not None
     return served_papers.get(paper_id, created_at) or served_papers.put(
         parse_served_paper(paper_id, created_at, driver.values.read_json(row["content"]))
+    )
+
+
+def served_paper_sync(connection: Any, paper_id: int, stamp: datetime | None) -> ServedPaper:
+    """``served_paper`` for a SQLite writer job (a DB-API connection)."""
+    cached = served_papers.get(paper_id, stamp) if stamp is not None else None
+    if cached is not None:
+        return cached
+    row = fetchrow(connection, _PAPER_CONTENT.sqlite, {"paper_id": paper_id})
+    if row is None:
+        raise ConflictError(f"paper {paper_id} is gone")
+    values = DriverValues("sqlite")
+    created_at = values.read_time(row["created_at"])
+    assert created_at is not None
+    return served_papers.get(paper_id, created_at) or served_papers.put(
+        parse_served_paper(paper_id, created_at, values.read_json(row["content"]))
     )

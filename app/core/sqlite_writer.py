@@ -1,0 +1,169 @@
+"""Group commit for SQLite: one writer thread per process runs the hot paths' write jobs in batches.
+
+SQLite has one write lock per database. Taken by a request on the event loop, it is held across every
+``await`` of that request's statements, each a hop to aiosqlite's thread and back, while the loop serves
+other requests: under a burst the lock's hold time grows with the loop's queue, and throughput falls.
+The writer instead owns a connection in a thread of its own and runs whatever jobs are queued, back to
+back, in ONE transaction: ``BEGIN IMMEDIATE``, each job under its own savepoint (a job that raises is
+rolled back alone and its caller gets the exception), ``COMMIT``, and only then does any caller learn its
+result — so an answer still means the write is durable. A job is a plain function of a DB-API
+connection (``sqlite3``); it runs on SQLAlchemy's adapted connection too (``run_job``), which is how a
+request's own session runs it when there is no writer (the tests' rolled-back transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+Job = Callable[[Any], T]  # called with a DB-API connection
+
+MAX_BATCH = 512  # jobs per transaction
+
+
+class SyncRow:
+    """A DB-API row addressable by column name."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
+        self._names, self._values = names, values
+
+    def __getitem__(self, key: str | int) -> Any:
+        return self._values[key if isinstance(key, int) else self._names.index(key)]
+
+
+def fetchrow(connection: Any, sql: str, params: Mapping[str, Any]) -> SyncRow | None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return None if row is None else SyncRow([d[0] for d in cursor.description], row)
+    finally:
+        cursor.close()
+
+
+def execute(connection: Any, sql: str, params: Mapping[str, Any]) -> None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+    finally:
+        cursor.close()
+
+
+def executemany(connection: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+class SQLiteWriter:
+    def __init__(self, path: str, *, busy_timeout_seconds: float = 30.0) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout_seconds
+        self._jobs: queue.SimpleQueue[tuple[Job[Any], asyncio.Future[Any], asyncio.AbstractEventLoop] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0  # transactions committed (for tests and benchmarks)
+
+    async def run(self, job: Job[T]) -> T:
+        """Run ``job`` in the next batch; its result once that batch has committed."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((job, future, loop))
+        return await future
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._serve, name="exambank-sqlite-writer", daemon=True)
+                    self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+    def _serve(self) -> None:
+        connection = self._connect()
+        try:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._jobs.put(None)
+                        break
+                    batch.append(more)
+                self._run_batch(connection, batch)
+        finally:
+            connection.close()
+
+    def _run_batch(
+        self,
+        connection: sqlite3.Connection,
+        batch: list[tuple[Job[Any], asyncio.Future[Any], asyncio.AbstractEventLoop]],
+    ) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for job, _future, _loop in batch:
+                connection.execute("SAVEPOINT job")
+                try:
+                    result = job(connection)
+                except Exception as exc:  # the job alone is undone; its caller gets the error
+                    connection.execute("ROLLBACK TO job")
+                    outcomes.append((None, exc))
+                else:
+                    outcomes.append((result, None))
+                connection.execute("RELEASE job")
+            connection.execute("COMMIT")
+            self.batches += 1
+        except Exception as exc:  # the batch could not commit: nothing of it is kept, everyone is told
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            outcomes = [(None, exc)] * len(batch)
+        for (_job, future, loop), (result, error) in zip(batch, outcomes, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+async def run_job(session: AsyncSession, job: Job[T]) -> T:
+    """Run a writer job on the connection of ``session`` instead, in its transaction."""
+    connection = await session.connection()
+    return await connection.run_sync(lambda sync: job(sync.connection.dbapi_connection))
