@@ -6,25 +6,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts_service
 from app.accounts.models import User
 from app.core.clock import FrozenClock
+from app.core.config import Settings
+from app.core.db import Database
 from app.core.security import hash_pin
 from app.exams import attempts
-from app.exams.models import Attempt, AttemptAnswer
+from app.exams.models import Attempt, AttemptAnswer, Exam
 from app.papers.models import Paper
 from tests.conftest import TEST_SECRET
 from tests.exams.factories_attempts import (
     ExamSetup,
+    live_client,
     make_exam_setup,
     path_start,
+    purge_exam,
     right_answers,
     shown_to_paper,
 )
@@ -178,3 +183,72 @@ async def test_a_corrected_key_scores_the_next_save(
         )
     )
     assert stored == 0.0
+
+
+@pytest.mark.real_commit
+async def test_many_examinees_at_once_really_committed(
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock
+) -> None:
+    """Thirty examinees start, save everything and submit at the same moment on a really committing
+    database: every answer is stored and graded; on SQLite the writer grouped the writes."""
+    database = Database(committed_database_url)
+    async with database.write_sessions() as session:
+        setup = await make_exam_setup(session, units=3, examinees_per_unit=10, now=clock.now())
+    try:
+        async with live_client(committed_settings, database, clock) as client:
+
+            async def sit(headers: dict[str, str]) -> int:
+                start = (await client.post(path_start(setup), headers=headers)).json()
+                path = f"/api/attempts/{start['attempt_id']}"
+                saved = await client.put(
+                    path + "/answers", json={"seq": 1, "answers": right_answers(setup, start)}, headers=headers
+                )
+                assert saved.json()["saved"] is True, saved.text
+                submitted = await client.post(path + "/submit", headers=headers)
+                assert submitted.status_code == 200, submitted.text
+                return int(start["attempt_id"])
+
+            ids = await asyncio.gather(*(sit(e.headers) for e in setup.examinees))
+        async with database.read_sessions() as session:
+            scores = (await session.scalars(select(Attempt.score).where(Attempt.id.in_(ids)))).all()
+            answered = await session.scalar(
+                select(func.count()).where(AttemptAnswer.attempt_id.in_(ids), AttemptAnswer.keys != "")
+            )
+        assert scores == [setup.total_points] * 30 and answered == 30 * len(setup.items)
+        if database.sqlite_writer is not None:
+            assert 0 < database.sqlite_writer.batches < 3 * 30  # fewer transactions than writes
+    finally:
+        async with database.write_sessions() as session:
+            await purge_exam(session, setup.exam.id)
+        await database.dispose()
+
+
+@pytest.mark.real_commit
+async def test_a_start_racing_a_close_leaves_no_open_attempt(
+    committed_database_url: str, committed_settings: Settings, clock: FrozenClock, is_postgres: bool
+) -> None:
+    """PostgreSQL: a first start whose insert meets a close in flight (the exam locked for update) waits
+    for it, sees the exam closed, inserts nothing, and the route answers 409."""
+    if not is_postgres:
+        pytest.skip("SQLite serialises writers: a start and a close never interleave")
+    database = Database(committed_database_url)
+    async with database.write_sessions() as session:
+        setup = await make_exam_setup(session, now=clock.now())
+    examinee = setup.examinees[0]
+    try:
+        async with live_client(committed_settings, database, clock) as client:
+            async with database.engine.connect() as closer:
+                await closer.execute(select(Exam.id).where(Exam.id == setup.exam.id).with_for_update())
+                start = asyncio.create_task(client.post(path_start(setup), headers=examinee.headers))
+                await asyncio.sleep(0.5)
+                assert not start.done()  # waiting for the close's lock
+                await closer.execute(update(Exam).where(Exam.id == setup.exam.id).values(status="closed"))
+                await closer.commit()
+            response = await start
+        assert response.status_code == 409, response.text
+        async with database.read_sessions() as session:
+            assert await session.scalar(select(func.count()).where(Attempt.exam_id == setup.exam.id)) == 0
+    finally:
+        async with database.write_sessions() as session:
+            await purge_exam(session, setup.exam.id)
+        await database.dispose()
