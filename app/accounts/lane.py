@@ -18,7 +18,7 @@ from starlette.responses import Response
 from app.accounts.dependencies import set_session_cookie
 from app.accounts.models import Role
 from app.accounts.schemas import LoginRequest
-from app.core.driver import DriverSQL, DriverValues, driver_for
+from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import is_pin_hash, new_session_token, token_digest, verify_pin
 from app.core.sqlite_writer import execute, fetchrow
@@ -57,7 +57,7 @@ async def login(call: LaneCall) -> LaneReply | None:
         user = await call.run_sqlite_job(partial(job, now=now, expires_at=expires_at))
     else:
         # Two single-statement steps: the read, then the insert (whose foreign key re-checks the user).
-        driver = await driver_for(await call.session(), transaction=False)
+        driver = await call.driver()
         user = check(await driver.fetchrow(TICKET_HOLDER, {"username": body.username}))
         if user is not None:
             await driver.execute(OPEN_SESSION, _session_row(driver.values, user["id"], token, now, expires_at))

@@ -201,3 +201,9 @@ async def driver_for(session: AsyncSession, *, transaction: bool = True) -> Driv
     else:
         driver = _AiosqliteDriver(raw.driver_connection)
     return driver
+
+
+def pooled_driver(pooled: Any, sqlite: bool) -> Driver:
+    """A driver on a connection checked out of the engine's pool (``AsyncEngine.raw_connection``), outside
+    any transaction: each statement commits on its own."""
+    return _AiosqliteDriver(pooled.driver_connection) if sqlite else _AsyncpgDriver(pooled.driver_connection)

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.deps import get_session
+from app.core.driver import Driver, driver_for, pooled_driver
 from app.core.errors import AppError
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
@@ -50,6 +52,7 @@ class LaneCall:
     body: bytes
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _session: AsyncSession | None = None
+    _driver: Driver | None = None
 
     @property
     def state(self) -> Any:
@@ -73,6 +76,18 @@ class LaneCall:
         if self._session is None:
             self._session = await self._stack.enter_async_context(request_session(self.app))
         return self._session
+
+    async def driver(self) -> Driver:
+        """For handlers whose every write is one statement (PostgreSQL): driver-level statements that
+        commit on their own, on a connection straight from the engine's pool — no ORM session — or, when
+        the request's session is overridden (the tests), on that session's connection and transaction."""
+        if get_session in self.app.dependency_overrides:
+            return await driver_for(await self.session(), transaction=False)
+        if self._driver is None:
+            pooled = await self.app.state.database.engine.raw_connection()
+            self._stack.push_async_callback(greenlet_spawn, pooled.close)
+            self._driver = pooled_driver(pooled, self.app.state.database.is_sqlite)
+        return self._driver
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from app.accounts.dependencies import SESSION_COOKIE
-from app.core.driver import Driver, DriverSQL, DriverValues, driver_for
+from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
 from app.core.sqlite_writer import execute, executemany, fetchrow
@@ -98,7 +98,7 @@ async def save(call: LaneCall) -> LaneReply | None:
         job = partial(_claim_then_write, params=params, answers=body.answers, attempt_id=attempt_id, seq=body.seq)
         deadline_at = await call.run_sqlite_job(partial(job, now=now))
     else:
-        driver = await driver_for(await call.session(), transaction=False)
+        driver = await call.driver()
         deadline_at = await _claim_and_write(
             driver, params, body.answers, attempt_id=attempt_id, seq=body.seq, now=now
         )
@@ -197,22 +197,33 @@ CLAIM_AND_WRITE = DriverSQL.of(
 )
 
 
+@dataclass(frozen=True, slots=True)
 class _Scoring:
-    """What scoring one attempt's answers needs, as this process last read it."""
+    """What scoring one attempt's answers needs, as this process last read it. The attempt's paper and
+    start time identify it beyond its id (the claim checks both)."""
 
-    __slots__ = ("answer_key", "answer_key_text", "multiple_scoring", "option_orders", "paper_id", "paper_stamp",
-                 "question_order", "started_at")  # fmt: skip
+    paper_id: int
+    started_at: datetime
+    paper_stamp: datetime
+    question_order: Any
+    option_orders: Any
+    multiple_scoring: str
+    answer_key_text: str
+    answer_key: Any
 
-    def __init__(self, row: Any, values: Any) -> None:
-        # The attempt's paper and start time identify it beyond its id (the claim checks both).
-        self.paper_id: int = row["paper_id"]
-        self.started_at: datetime = values.read_time(row["started_at"])
-        self.paper_stamp: datetime = values.read_time(row["paper_stamp"])
-        self.question_order = values.read_json_text(row["question_order"])
-        self.option_orders = values.read_json_text(row["option_orders"])
-        self.multiple_scoring: str = row["multiple_scoring"]
-        self.answer_key_text: str = row["answer_key"] or "{}"
-        self.answer_key = values.read_json_text(self.answer_key_text)
+    @classmethod
+    def of(cls, row: Any, values: DriverValues) -> _Scoring:
+        answer_key_text = row["answer_key"] or "{}"
+        return cls(
+            paper_id=row["paper_id"],
+            started_at=values.read_time(row["started_at"]),  # type: ignore[arg-type]
+            paper_stamp=values.read_time(row["paper_stamp"]),  # type: ignore[arg-type]
+            question_order=values.read_json_text(row["question_order"]),
+            option_orders=values.read_json_text(row["option_orders"]),
+            multiple_scoring=row["multiple_scoring"],
+            answer_key_text=answer_key_text,
+            answer_key=values.read_json_text(answer_key_text),
+        )
 
 
 _SCORING_CACHE = 50_000
@@ -226,7 +237,11 @@ async def _scoring_of(driver: Driver, attempt_id: int) -> _Scoring | None:
     row = await driver.fetchrow(ATTEMPT_SCORING, {"attempt_id": attempt_id})
     if row is None:
         return None
-    _scoring[attempt_id] = scoring = _Scoring(row, driver.values)
+    return _remember_scoring(attempt_id, _Scoring.of(row, driver.values))
+
+
+def _remember_scoring(attempt_id: int, scoring: _Scoring) -> _Scoring:
+    _scoring[attempt_id] = scoring
     while len(_scoring) > _SCORING_CACHE:
         _scoring.popitem(last=False)
     return scoring
@@ -307,7 +322,7 @@ async def submit(call: LaneCall) -> LaneReply | None:
     if call.is_sqlite:
         claimed = await call.run_sqlite_job(lambda connection: fetchrow(connection, CLAIM_SUBMIT.sqlite, params))
     else:  # one statement: no explicit transaction needed
-        claimed = await (await driver_for(await call.session(), transaction=False)).fetchrow(CLAIM_SUBMIT, params)
+        claimed = await (await call.driver()).fetchrow(CLAIM_SUBMIT, params)
     if claimed is None:
         return None
     reply = {
@@ -322,12 +337,14 @@ async def submit(call: LaneCall) -> LaneReply | None:
 # The caller as an examinee of this exam, with what a first start needs.
 _START_CONTEXT = """
     SELECT e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
-      e.time_limit_seconds, p.id AS participant_id, p.unit_id,
+      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id,
       (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
       (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
       (SELECT pa.id FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id) AS paper_id,
       (SELECT pa.created_at FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id)
-        AS paper_stamp
+        AS paper_stamp,
+      (SELECT CAST(pa.answer_key AS TEXT) FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id)
+        AS answer_key
     FROM auth_sessions s
     JOIN users u ON u.id = s.user_id
     JOIN participants p ON p.user_id = s.user_id
@@ -409,7 +426,7 @@ async def start(call: LaneCall) -> LaneReply | None:
         started = await call.run_sqlite_job(partial(_start_on_sqlite, exam_id=exam_id, digest=digest, now=now))
     else:
         # A read, then one guarded insert of the attempt with its answer sheet (no transaction).
-        driver = await driver_for(await call.session(), transaction=False)
+        driver = await call.driver()
         started = await _start_on_postgresql(driver, exam_id=exam_id, digest=digest, now=now)
     if started is None:  # not a first start, or the exam just closed: the route says what it is
         return None
@@ -493,6 +510,16 @@ async def _start_on_postgresql(driver: Driver, *, exam_id: int, digest: str, now
     inserted = await driver.fetchrow(START_ATTEMPT, params)
     if inserted is None:
         return None
+    # This process will most likely take the attempt's saves: it knows how to score them already.
+    _remember_scoring(
+        inserted[0],
+        _Scoring(
+            paper_id=paper.id, started_at=now, paper_stamp=paper.stamp,
+            question_order=presentation.question_order, option_orders=presentation.option_orders,
+            multiple_scoring=row["multiple_scoring"], answer_key_text=row["answer_key"] or "{}",
+            answer_key=values.read_json_text(row["answer_key"] or "{}"),
+        ),
+    )  # fmt: skip
     return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
 
 
