@@ -53,6 +53,7 @@ class LaneCall:
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _session: AsyncSession | None = None
     _driver: Driver | None = None
+    _pooled: Any = None
 
     @property
     def state(self) -> Any:
@@ -77,17 +78,30 @@ class LaneCall:
             self._session = await self._stack.enter_async_context(request_session(self.app))
         return self._session
 
+    @property
+    def session_overridden(self) -> bool:
+        """Whether the request's session is an override of ``get_session`` (the tests' rolled-back
+        transaction): then no write may leave the request's own connection."""
+        return get_session in self.app.dependency_overrides
+
     async def driver(self) -> Driver:
         """For handlers whose every write is one statement (PostgreSQL): driver-level statements that
         commit on their own, on a connection straight from the engine's pool — no ORM session — or, when
         the request's session is overridden (the tests), on that session's connection and transaction."""
-        if get_session in self.app.dependency_overrides:
+        if self.session_overridden:
             return await driver_for(await self.session(), transaction=False)
         if self._driver is None:
-            pooled = await self.app.state.database.engine.raw_connection()
-            self._stack.push_async_callback(greenlet_spawn, pooled.close)
-            self._driver = pooled_driver(pooled, self.app.state.database.is_sqlite)
+            self._pooled = await self.app.state.database.engine.raw_connection()
+            self._stack.push_async_callback(self.release_driver)
+            self._driver = pooled_driver(self._pooled, self.app.state.database.is_sqlite)
         return self._driver
+
+    async def release_driver(self) -> None:
+        """Give the pooled connection of ``driver()`` back now (before waiting on something that needs
+        connections of its own); a later ``driver()`` checks out another."""
+        pooled, self._pooled, self._driver = self._pooled, None, None
+        if pooled is not None:
+            await greenlet_spawn(pooled.close)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,7 +111,7 @@ class LaneCall:
         """A SQLite write job: on the process's group-commit writer, or — when the request's session is
         overridden (the tests' rolled-back transaction) — on that session's connection."""
         writer: SQLiteWriter | None = self.app.state.database.sqlite_writer
-        if writer is None or get_session in self.app.dependency_overrides:
+        if writer is None or self.session_overridden:
             result: T = await run_job(await self.session(), job)
             return result
         return await writer.run(job)

@@ -40,7 +40,8 @@ from app.exams.attempts import (
 )
 from app.exams.exam_rules import ensure_exam_open
 from app.exams.models import ExamMode, ExamStatus
-from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via
+from app.exams.save_batches import PreparedSave, SaveBatches
+from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
 
 _JSON = TypeAdapter(dict[str, Any])
 SQLITE_VALUES, POSTGRESQL_VALUES = DriverValues("sqlite"), DriverValues("postgresql")
@@ -98,10 +99,7 @@ async def save(call: LaneCall) -> LaneReply | None:
         job = partial(_claim_then_write, params=params, answers=body.answers, attempt_id=attempt_id, seq=body.seq)
         deadline_at = await call.run_sqlite_job(partial(job, now=now))
     else:
-        driver = await call.driver()
-        deadline_at = await _claim_and_write(
-            driver, params, body.answers, attempt_id=attempt_id, seq=body.seq, now=now
-        )
+        deadline_at = await _claim_and_write(call, params, body.answers, attempt_id=attempt_id, seq=body.seq, now=now)
     if deadline_at is None:
         return None
     reply = SaveResult(
@@ -230,10 +228,7 @@ _SCORING_CACHE = 50_000
 _scoring: OrderedDict[int, _Scoring] = OrderedDict()
 
 
-async def _scoring_of(driver: Driver, attempt_id: int) -> _Scoring | None:
-    cached = _scoring.get(attempt_id)
-    if cached is not None:
-        return cached
+async def _read_scoring(driver: Driver, attempt_id: int) -> _Scoring | None:
     row = await driver.fetchrow(ATTEMPT_SCORING, {"attempt_id": attempt_id})
     if row is None:
         return None
@@ -248,7 +243,7 @@ def _remember_scoring(attempt_id: int, scoring: _Scoring) -> _Scoring:
 
 
 async def _claim_and_write(
-    driver: Driver,
+    call: LaneCall,
     params: dict[str, Any],
     answers: Mapping[str, Sequence[str]],
     *,
@@ -256,10 +251,15 @@ async def _claim_and_write(
     seq: int,
     now: datetime,
 ) -> datetime | None:
-    scoring = await _scoring_of(driver, attempt_id)
+    """PostgreSQL: score with this process's copy of the attempt's presentation and key, then claim and
+    write in one statement — batched with other saves of this process (``save_batches``), or alone on the
+    request's own connection when its session is overridden (the tests)."""
+    scoring = _scoring.get(attempt_id) or await _read_scoring(await call.driver(), attempt_id)
     if scoring is None:
         return None
-    paper = await served_paper_via(driver, scoring.paper_id, scoring.paper_stamp)
+    paper = served_papers.get(scoring.paper_id, scoring.paper_stamp) or await served_paper_via(
+        await call.driver(), scoring.paper_id, scoring.paper_stamp
+    )
     rows = answer_rows(
         paper,
         scoring.question_order,
@@ -271,22 +271,41 @@ async def _claim_and_write(
         seq=seq,
         now=now,
     )
-    claimed = await driver.fetchrow(
-        CLAIM_AND_WRITE,
-        params
-        | {
-            "paper_id": scoring.paper_id, "started_at": driver.values.time(scoring.started_at),
-            "paper_stamp": driver.values.time(scoring.paper_stamp), "answer_key": scoring.answer_key_text,
-            "multiple_scoring": scoring.multiple_scoring, "positions": [r["position"] for r in rows],
-            "keys": [r["keys"] for r in rows], "points": [r["points"] for r in rows],
-            "correct": [r["is_correct"] for r in rows],
-        },
-    )  # fmt: skip
-    if claimed is None:
+    deadline_at: datetime | None
+    if call.session_overridden:
+        driver = await call.driver()
+        claimed = await driver.fetchrow(
+            CLAIM_AND_WRITE,
+            params
+            | {
+                "paper_id": scoring.paper_id, "started_at": scoring.started_at, "paper_stamp": scoring.paper_stamp,
+                "answer_key": scoring.answer_key_text, "multiple_scoring": scoring.multiple_scoring,
+                "positions": [r["position"] for r in rows], "keys": [r["keys"] for r in rows],
+                "points": [r["points"] for r in rows], "correct": [r["is_correct"] for r in rows],
+            },
+        )  # fmt: skip
+        deadline_at = None if claimed is None else driver.values.read_time(claimed["deadline_at"])
+    else:
+        claim = (
+            attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
+            scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
+        )  # fmt: skip
+        prepared = PreparedSave(
+            attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows]
+        )
+        await call.release_driver()  # the batch takes a connection of its own
+        deadline_at = await _save_batches(call).save(prepared)
+    if deadline_at is None:
         # Refused: perhaps only because the key changed; read it again next time.
         _scoring.pop(attempt_id, None)
-        return None
-    return driver.values.read_time(claimed["deadline_at"])
+    return deadline_at
+
+
+def _save_batches(call: LaneCall) -> SaveBatches:
+    batches: SaveBatches | None = getattr(call.state, "exam_save_batches", None)
+    if batches is None:
+        batches = call.state.exam_save_batches = SaveBatches(call.state.database)
+    return batches
 
 
 # Submit -----------------------------------------------------------------------------------------------
