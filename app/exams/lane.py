@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -38,9 +38,9 @@ from app.exams.attempts import (
     remaining_seconds,
     shown_questions,
 )
+from app.exams.batches import Batches, Pending, SaveBatches, SubmitBatches
 from app.exams.exam_rules import ensure_exam_open
 from app.exams.models import ExamMode, ExamStatus
-from app.exams.save_batches import PreparedSave, SaveBatches
 from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
 
 _JSON = TypeAdapter(dict[str, Any])
@@ -290,21 +290,25 @@ async def _claim_and_write(
             attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
             scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
         )  # fmt: skip
-        prepared = PreparedSave(
-            attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows]
-        )
+        pending = Pending(attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows])
         await call.release_driver()  # the batch takes a connection of its own
-        deadline_at = await _save_batches(call).save(prepared)
+        deadline_at = await _batches(call, SaveBatches).send(pending)
     if deadline_at is None:
         # Refused: perhaps only because the key changed; read it again next time.
         _scoring.pop(attempt_id, None)
     return deadline_at
 
 
-def _save_batches(call: LaneCall) -> SaveBatches:
-    batches: SaveBatches | None = getattr(call.state, "exam_save_batches", None)
+_B = TypeVar("_B", bound=Batches)
+
+
+def _batches(call: LaneCall, kind: type[_B]) -> _B:
+    """This process's batches of ``kind`` for the application's database."""
+    name = f"exam_{kind.__name__}"
+    batches: _B | None = getattr(call.state, name, None)
     if batches is None:
-        batches = call.state.exam_save_batches = SaveBatches(call.state.database)
+        batches = kind(call.state.database)
+        setattr(call.state, name, batches)
     return batches
 
 
@@ -340,8 +344,11 @@ async def submit(call: LaneCall) -> LaneReply | None:
     claimed: object
     if call.is_sqlite:
         claimed = await call.run_sqlite_job(lambda connection: fetchrow(connection, CLAIM_SUBMIT.sqlite, params))
-    else:  # one statement: no explicit transaction needed
+    elif call.session_overridden:  # one statement, on the request's own connection
         claimed = await (await call.driver()).fetchrow(CLAIM_SUBMIT, params)
+    else:
+        pending = Pending(attempt_id, (attempt_id, params["now"], params["cutoff"], params["digest"]))
+        claimed = await _batches(call, SubmitBatches).send(pending)
     if claimed is None:
         return None
     reply = {
