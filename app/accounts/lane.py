@@ -18,6 +18,7 @@ from starlette.responses import Response
 from app.accounts.dependencies import set_session_cookie
 from app.accounts.models import Role
 from app.accounts.schemas import LoginRequest
+from app.core.batches import Batches, Pending
 from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import is_pin_hash, new_session_token, token_digest, verify_pin
@@ -56,11 +57,17 @@ async def login(call: LaneCall) -> LaneReply | None:
         job = partial(_login_on_sqlite, username=body.username, check=check, token=token)
         user = await call.run_sqlite_job(partial(job, now=now, expires_at=expires_at))
     else:
-        # Two single-statement steps: the read, then the insert (whose foreign key re-checks the user).
+        # Two single-statement steps: the read, then the insert — alone on the request's connection when
+        # its session is overridden (the tests), else batched with this process's other logins.
         driver = await call.driver()
         user = check(await driver.fetchrow(TICKET_HOLDER, {"username": body.username}))
-        if user is not None:
+        if user is not None and call.session_overridden:
             await driver.execute(OPEN_SESSION, _session_row(driver.values, user["id"], token, now, expires_at))
+        elif user is not None:
+            await call.release_driver()  # the batch takes a connection of its own
+            pending = Pending(token_digest(token), (token_digest(token), user["id"], now, expires_at))
+            if await call.batches(SessionBatches).send(pending) is None:
+                return None  # the account went away meanwhile: the route says so
     if user is None:
         return None
     cookie = Response()
@@ -102,6 +109,25 @@ def _login_on_sqlite(
         row = _session_row(DriverValues("sqlite"), user["id"], token, now, expires_at)
         execute(connection, OPEN_SESSION.sqlite, row)
     return user
+
+
+class SessionBatches(Batches):
+    """PostgreSQL: login sessions opened together (``app.core.batches``); an account that went away
+    meanwhile is skipped, never an error for the whole batch."""
+
+    statement = DriverSQL.of(
+        "-- PostgreSQL only",
+        postgresql="""
+        INSERT INTO auth_sessions (token_digest, user_id, created_at, expires_at)
+        SELECT i.token_digest, i.user_id, i.created_at, i.expires_at
+        FROM unnest(CAST(:digests AS VARCHAR[]), CAST(:user_ids AS INTEGER[]), CAST(:nows AS TIMESTAMPTZ[]),
+                    CAST(:expires AS TIMESTAMPTZ[])) AS i(token_digest, user_id, created_at, expires_at)
+        JOIN users ON users.id = i.user_id AND users.is_active
+        RETURNING token_digest
+        """,
+    )
+    arrays = ("digests", "user_ids", "nows", "expires")
+    key_column = "token_digest"
 
 
 LANE_ROUTES = (LaneRoute("POST", "/api/auth/login", login),)

@@ -5,7 +5,8 @@ request than the whole of an autosave's own work. The lane sits in front of the 
 server-error middleware): for a request matching one of its routes it reads the body and calls the
 route's handler, which either settles the request itself (the common case: a valid save, a first start,
 a correct ticket login) and returns a ``LaneReply``, or returns ``None`` — or raises an ``AppError`` —
-when the request needs anything more (an error to explain, a resume, a lockout). Then the handler's
+when the request needs anything more (an error to explain, a resume, a lockout; or its batch failed,
+``app.core.batches``). Then the handler's
 transaction is rolled back and the request goes on, body replayed, to the FastAPI route of the same
 path: that route is the reference implementation and what the OpenAPI document describes, so a client
 can never tell which of the two answered.
@@ -24,12 +25,14 @@ from sqlalchemy.util import greenlet_spawn
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.batches import Batches, BatchFailed
 from app.core.deps import get_session
 from app.core.driver import Driver, driver_for, pooled_driver
 from app.core.errors import AppError
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
 T = TypeVar("T")
+B = TypeVar("B", bound=Batches)
 
 MAX_LANE_BODY = 64 * 1024  # larger bodies go the ordinary way (an autosave of 45 answers is ~1 KB)
 
@@ -102,6 +105,15 @@ class LaneCall:
         pooled, self._pooled, self._driver = self._pooled, None, None
         if pooled is not None:
             await greenlet_spawn(pooled.close)
+
+    def batches(self, kind: type[B]) -> B:
+        """This process's batches of ``kind`` (``app.core.batches``) for the application's database."""
+        name = f"lane_{kind.__module__}.{kind.__qualname__}"
+        batches: B | None = getattr(self.app.state, name, None)
+        if batches is None:
+            batches = kind(self.app.state.database)
+            setattr(self.app.state, name, batches)
+        return batches
 
     @property
     def is_sqlite(self) -> bool:
@@ -222,7 +234,7 @@ class HotPathLane:
                 if reply is None:
                     raise _Fallthrough
                 return reply
-        except (_Fallthrough, AppError):
+        except (_Fallthrough, AppError, BatchFailed):
             return None
 
 

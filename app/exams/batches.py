@@ -1,32 +1,17 @@
-"""PostgreSQL: the saves and submits a process receives while earlier ones are at the database go
-there together.
+"""PostgreSQL batch statements of the exam room (``app.core.batches``): first starts, saves and submits.
 
-Each save or submit is one statement already (``lane.CLAIM_AND_WRITE``, ``lane.CLAIM_SUBMIT``); what
-costs is the round trip and the statement around it, about as much Python as the work itself. So they
-queue here while ``MAX_IN_FLIGHT`` batches are at the database, and the next batch carries every queued
-one (up to ``MAX_BATCH``) in ONE statement with the same claim for each: for a save, the caller's live
-session owning the attempt, a newer ``seq``, time left, the key it was scored with still current, then the
-answer rows of the saves whose claim held; for a submit, the same owner and time checks and the sum of
-the stored points. One statement is one transaction: a batch is stored whole or not at all, and each
-caller hears only after it committed. An attempt is never in two batches of a kind at once (its later
-request waits for the next batch), so two batches of a process never wait on each other's rows.
+A save's claim is the one of ``lane.CLAIM_AND_WRITE`` for each attempt in the batch — the caller's live
+session owning it, a newer ``seq``, time left, the key it was scored with still current — followed by the
+answer rows of the saves whose claim held; a submit's is the one of ``lane.CLAIM_SUBMIT``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import asyncpg
-from sqlalchemy.util import greenlet_spawn
-
-from app.core.driver import DriverSQL, pooled_driver
+from app.core.batches import Batches, Pending
+from app.core.driver import DriverSQL
 from app.exams.models import AttemptStatus
-
-MAX_BATCH = 256
-MAX_IN_FLIGHT = 2
 
 CLAIM_AND_WRITE_MANY = DriverSQL.of(
     "-- PostgreSQL only",
@@ -76,98 +61,13 @@ _ARRAYS = ("attempt_ids", "seqs", "nows", "cutoffs", "digests", "paper_ids", "st
 _ROW_ARRAYS = ("row_attempts", "positions", "keys", "points", "correct")
 
 
-@dataclass(slots=True)
-class Pending:
-    """One request waiting for its batch: the claim's values (one per array of the batch statement), its
-    answer rows for a save, and the future its caller awaits."""
-
-    attempt_id: int
-    claim: tuple[Any, ...]
-    rows: list[tuple[int, str, float, bool]] = field(default_factory=list)
-    future: asyncio.Future[datetime | None] = field(init=False)
-
-
-class Batches:
-    """The queue and the batches in flight of one kind of statement; ``_execute`` sends one batch."""
-
-    def __init__(self, database: Any) -> None:
-        self._database = database
-        self._queue: list[Pending] = []
-        self._busy: set[int] = set()
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0  # statements sent (for tests and benchmarks)
-
-    async def send(self, pending: Pending) -> datetime | None:
-        """The attempt's deadline once stored; None when its claim refused (nothing stored)."""
-        pending.future = asyncio.get_running_loop().create_future()
-        self._queue.append(pending)
-        self._pump()
-        return await pending.future
-
-    def _pump(self) -> None:
-        while self._in_flight < MAX_IN_FLIGHT and self._queue:
-            batch: list[Pending] = []
-            waiting: list[Pending] = []
-            taken: set[int] = set()
-            for item in self._queue:
-                if len(batch) < MAX_BATCH and item.attempt_id not in taken and item.attempt_id not in self._busy:
-                    batch.append(item)
-                    taken.add(item.attempt_id)
-                else:
-                    waiting.append(item)
-            if not batch:
-                return
-            self._queue = waiting
-            self._busy |= taken
-            self._in_flight += 1
-            task = asyncio.create_task(self._run(batch, taken))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, batch: list[Pending], taken: set[int]) -> None:
-        try:
-            try:
-                deadlines = await self._send(batch)
-            except asyncpg.exceptions.DeadlockDetectedError:
-                # Rows shared with another process's batch, locked in the other order: once more.
-                deadlines = await self._send(batch)
-        except Exception as exc:
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
-        else:
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_result(deadlines.get(item.attempt_id))
-        finally:
-            self._busy -= taken
-            self._in_flight -= 1
-            self._pump()
-
-    async def _send(self, batch: list[Pending]) -> dict[int, datetime | None]:
-        pooled = await self._database.engine.raw_connection()
-        try:
-            driver = pooled_driver(pooled, sqlite=False)
-            claimed = await driver.fetch(self.statement, self.parameters(batch))
-        finally:
-            await greenlet_spawn(pooled.close)
-        self.batches += 1
-        return {row["id"]: driver.values.read_time(row["deadline_at"]) for row in claimed}
-
-    statement: DriverSQL
-    arrays: tuple[str, ...]
-
-    def parameters(self, batch: list[Pending]) -> dict[str, Any]:
-        return {name: [item.claim[i] for item in batch] for i, name in enumerate(self.arrays)}
-
-
 class SaveBatches(Batches):
     statement = CLAIM_AND_WRITE_MANY
     arrays = _ARRAYS
+    key_column = "id"
 
     def parameters(self, batch: list[Pending]) -> dict[str, Any]:
-        rows = [(item.attempt_id, *row) for item in batch for row in item.rows]
+        rows = [(item.key, *row) for item in batch for row in item.rows]
         return super().parameters(batch) | {name: [row[i] for row in rows] for i, name in enumerate(_ROW_ARRAYS)}
 
 
@@ -202,3 +102,47 @@ CLAIM_SUBMIT_MANY = DriverSQL.of(
 class SubmitBatches(Batches):
     statement = CLAIM_SUBMIT_MANY
     arrays = ("attempt_ids", "nows", "cutoffs", "digests")
+    key_column = "id"
+
+
+# First start (see ``lane.START_ATTEMPT``): each attempt with its answer sheet, guarded by its exam still
+# taking attempts; an examinee or paper removed meanwhile is skipped (refused), never an error for all.
+START_MANY = DriverSQL.of(
+    "-- PostgreSQL only",
+    postgresql=f"""
+    WITH input AS (
+      SELECT * FROM unnest(
+        CAST(:exam_ids AS INTEGER[]), CAST(:participant_ids AS INTEGER[]), CAST(:paper_ids AS INTEGER[]),
+        CAST(:unit_ids AS INTEGER[]), CAST(:nows AS TIMESTAMPTZ[]), CAST(:deadlines AS TIMESTAMPTZ[]),
+        CAST(:seeds AS BIGINT[]), CAST(:question_orders AS TEXT[]), CAST(:option_orders AS TEXT[]),
+        CAST(:digests AS VARCHAR[]))
+      AS i(exam_id, participant_id, paper_id, unit_id, now, deadline_at, seed, question_order, option_orders,
+           digest)
+    ), attempt AS (
+      INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
+        deadline_at, last_seq, shuffle_seed, question_order, option_orders, focus_losses, event_count,
+        session_digest)
+      SELECT i.exam_id, i.participant_id, i.paper_id, i.unit_id, 1, '{AttemptStatus.in_progress}', i.now,
+        i.deadline_at, 0, i.seed, CAST(i.question_order AS JSONB), CAST(i.option_orders AS JSONB), 0, 0, i.digest
+      FROM input i
+      JOIN participants ON participants.id = i.participant_id
+      JOIN papers ON papers.id = i.paper_id
+      WHERE EXISTS (SELECT 1 FROM exams WHERE exams.id = i.exam_id AND exams.status = 'drawn' FOR SHARE)
+      ON CONFLICT (participant_id, attempt_no) DO NOTHING
+      RETURNING id, participant_id, paper_id, started_at
+    ), sheet AS (
+      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
+      SELECT attempt.id, paper_slots.position, '', 0, attempt.started_at, 0.0, FALSE
+      FROM attempt JOIN paper_slots ON paper_slots.paper_id = attempt.paper_id
+      RETURNING 1
+    )
+    SELECT id, participant_id, (SELECT COUNT(*) FROM sheet) AS questions FROM attempt
+    """,  # noqa: S608 - module constants only, never input
+)
+
+
+class StartBatches(Batches):
+    statement = START_MANY
+    arrays = ("exam_ids", "participant_ids", "paper_ids", "unit_ids", "nows", "deadlines", "seeds",
+              "question_orders", "option_orders", "digests")  # fmt: skip
+    key_column = "participant_id"

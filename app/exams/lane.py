@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from app.accounts.dependencies import SESSION_COOKIE
+from app.core.batches import Pending
 from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
@@ -38,7 +39,7 @@ from app.exams.attempts import (
     remaining_seconds,
     shown_questions,
 )
-from app.exams.batches import Batches, Pending, SaveBatches, SubmitBatches
+from app.exams.batches import SaveBatches, StartBatches, SubmitBatches
 from app.exams.exam_rules import ensure_exam_open
 from app.exams.models import ExamMode, ExamStatus
 from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
@@ -252,7 +253,7 @@ async def _claim_and_write(
     now: datetime,
 ) -> datetime | None:
     """PostgreSQL: score with this process's copy of the attempt's presentation and key, then claim and
-    write in one statement — batched with other saves of this process (``save_batches``), or alone on the
+    write in one statement — batched with other saves of this process (``app.exams.batches``), or alone on the
     request's own connection when its session is overridden (the tests)."""
     scoring = _scoring.get(attempt_id) or await _read_scoring(await call.driver(), attempt_id)
     if scoring is None:
@@ -292,24 +293,15 @@ async def _claim_and_write(
         )  # fmt: skip
         pending = Pending(attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows])
         await call.release_driver()  # the batch takes a connection of its own
-        deadline_at = await _batches(call, SaveBatches).send(pending)
+        saved = await call.batches(SaveBatches).send(pending)
+        deadline_at = None if saved is None else POSTGRESQL_VALUES.read_time(saved["deadline_at"])
     if deadline_at is None:
         # Refused: perhaps only because the key changed; read it again next time.
         _scoring.pop(attempt_id, None)
     return deadline_at
 
 
-_B = TypeVar("_B", bound=Batches)
 
-
-def _batches(call: LaneCall, kind: type[_B]) -> _B:
-    """This process's batches of ``kind`` for the application's database."""
-    name = f"exam_{kind.__name__}"
-    batches: _B | None = getattr(call.state, name, None)
-    if batches is None:
-        batches = kind(call.state.database)
-        setattr(call.state, name, batches)
-    return batches
 
 
 # Submit -----------------------------------------------------------------------------------------------
@@ -348,7 +340,7 @@ async def submit(call: LaneCall) -> LaneReply | None:
         claimed = await (await call.driver()).fetchrow(CLAIM_SUBMIT, params)
     else:
         pending = Pending(attempt_id, (attempt_id, params["now"], params["cutoff"], params["digest"]))
-        claimed = await _batches(call, SubmitBatches).send(pending)
+        claimed = await call.batches(SubmitBatches).send(pending)
     if claimed is None:
         return None
     reply = {
@@ -452,8 +444,7 @@ async def start(call: LaneCall) -> LaneReply | None:
         started = await call.run_sqlite_job(partial(_start_on_sqlite, exam_id=exam_id, digest=digest, now=now))
     else:
         # A read, then one guarded insert of the attempt with its answer sheet (no transaction).
-        driver = await call.driver()
-        started = await _start_on_postgresql(driver, exam_id=exam_id, digest=digest, now=now)
+        started = await _start_on_postgresql(call, exam_id=exam_id, digest=digest, now=now)
     if started is None:  # not a first start, or the exam just closed: the route says what it is
         return None
     presentation = started.presentation
@@ -520,7 +511,10 @@ def _start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: datetim
     return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
 
 
-async def _start_on_postgresql(driver: Driver, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
+async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
+    """The read, then the insert: alone on the request's connection when its session is overridden (the
+    tests), else batched with the other first starts of this process (``app.exams.batches``)."""
+    driver = await call.driver()
     values = driver.values
     row = await driver.fetchrow(
         START_CONTEXT, {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)}
@@ -533,7 +527,12 @@ async def _start_on_postgresql(driver: Driver, *, exam_id: int, digest: str, now
     params, presentation, deadline_at = _attempt_values(
         values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
     )
-    inserted = await driver.fetchrow(START_ATTEMPT, params)
+    if call.session_overridden:
+        inserted = await driver.fetchrow(START_ATTEMPT, params)
+    else:
+        await call.release_driver()  # the batch takes a connection of its own
+        pending = Pending(row["participant_id"], tuple(params[name] for name in _START_ARRAY_PARAMS))
+        inserted = await call.batches(StartBatches).send(pending)
     if inserted is None:
         return None
     # This process will most likely take the attempt's saves: it knows how to score them already.
@@ -548,6 +547,10 @@ async def _start_on_postgresql(driver: Driver, *, exam_id: int, digest: str, now
     )  # fmt: skip
     return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
 
+
+# The order of StartBatches.arrays, by the names of _attempt_values.
+_START_ARRAY_PARAMS = ("exam_id", "participant_id", "paper_id", "unit_id", "now", "deadline_at", "seed",
+                       "question_order", "option_orders", "digest")  # fmt: skip
 
 LANE_ROUTES = (
     LaneRoute("PUT", "/api/attempts/{attempt_id}/answers", save),

@@ -1,0 +1,120 @@
+"""PostgreSQL: requests of one kind that a process receives while earlier ones are at the database go
+there together, in one statement.
+
+A hot-path write is one statement already; what costs is the round trip and the statement around it,
+about as much Python as the write itself. So the requests queue here while ``MAX_IN_FLIGHT`` batches are
+at the database, and the next batch carries every queued one (up to ``MAX_BATCH``) in ONE statement whose
+arrays hold each request's values (``unnest``). One statement is one transaction: a batch is stored
+whole or not at all, and each caller hears only after it committed. One key (an attempt, an examinee) is
+never in two batches of a kind at once — its later request waits for the next batch — so two batches of
+a process never wait on each other's rows. A subclass names the statement, its arrays and the column
+that gives each returned row's key; a request whose key returns no row was refused (nothing stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy.util import greenlet_spawn
+
+from app.core.driver import DriverRow, DriverSQL, pooled_driver
+
+MAX_BATCH = 256
+MAX_IN_FLIGHT = 2
+
+
+class BatchFailed(Exception):
+    """The batch's statement failed, so nothing of it was stored: each request is to be redone on its
+    own (the lane then lets the ordinary route answer it, which surfaces the error of the one at fault)."""
+
+
+@dataclass(slots=True)
+class Pending:
+    """One request waiting for its batch: its key, its values (one per array of the statement), any rows
+    of its own (``Batches.parameters`` decides), and the future its caller awaits."""
+
+    key: Hashable
+    values: tuple[Any, ...]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    future: asyncio.Future[DriverRow | None] = field(init=False)
+
+
+class Batches:
+    """The queue and the batches in flight of one kind of statement, for one database."""
+
+    statement: DriverSQL
+    arrays: tuple[str, ...]
+    key_column: str
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self._queue: list[Pending] = []
+        self._busy: set[Hashable] = set()
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # statements sent (for tests and benchmarks)
+
+    async def send(self, pending: Pending) -> DriverRow | None:
+        """The row the statement returned for this request once its batch committed; None if refused."""
+        pending.future = asyncio.get_running_loop().create_future()
+        self._queue.append(pending)
+        self._pump()
+        return await pending.future
+
+    def parameters(self, batch: list[Pending]) -> dict[str, Any]:
+        return {name: [item.values[i] for item in batch] for i, name in enumerate(self.arrays)}
+
+    def _pump(self) -> None:
+        while self._in_flight < MAX_IN_FLIGHT and self._queue:
+            batch: list[Pending] = []
+            waiting: list[Pending] = []
+            taken: set[Hashable] = set()
+            for item in self._queue:
+                if len(batch) < MAX_BATCH and item.key not in taken and item.key not in self._busy:
+                    batch.append(item)
+                    taken.add(item.key)
+                else:
+                    waiting.append(item)
+            if not batch:
+                return
+            self._queue = waiting
+            self._busy |= taken
+            self._in_flight += 1
+            task = asyncio.create_task(self._run(batch, taken))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[Pending], taken: set[Hashable]) -> None:
+        try:
+            try:
+                returned = await self._send(batch)
+            except asyncpg.exceptions.DeadlockDetectedError:
+                # Rows shared with another process's batch, locked in the other order: once more.
+                returned = await self._send(batch)
+        except Exception as exc:
+            for item in batch:
+                if not item.future.done():
+                    failed = BatchFailed(f"{type(self).__name__}: {exc}")
+                    failed.__cause__ = exc
+                    item.future.set_exception(failed)
+        else:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_result(returned.get(item.key))
+        finally:
+            self._busy -= taken
+            self._in_flight -= 1
+            self._pump()
+
+    async def _send(self, batch: list[Pending]) -> dict[Hashable, DriverRow]:
+        pooled = await self._database.engine.raw_connection()
+        try:
+            rows = await pooled_driver(pooled, sqlite=False).fetch(self.statement, self.parameters(batch))
+        finally:
+            await greenlet_spawn(pooled.close)
+        self.batches += 1
+        return {row[self.key_column]: row for row in rows}
