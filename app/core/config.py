@@ -16,8 +16,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///exambank.db"
-    # Connections per process (and as many again in overflow): size it to the server's max_connections
-    # divided by the number of worker processes.
+    # PostgreSQL connections per process, a fixed pool (requests beyond it queue): size it to the
+    # server's max_connections divided by the number of worker processes.
     db_pool_size: int = 20
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     admin_username: str | None = None

@@ -15,12 +15,14 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.sqlite_writer import SyncRow
 
 _PARSED_JSON_CACHE = 32_768
 # A quoted literal (left alone) or a ``:name`` parameter (not a ``::type`` cast).
@@ -142,18 +144,6 @@ class _AsyncpgDriver:
         await self.connection.executemany(sql.postgresql, [sql.args(row) for row in rows])
 
 
-class _SqliteRow:
-    """A sqlite3 row addressable by column name like an asyncpg record."""
-
-    __slots__ = ("_names", "_values")
-
-    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
-        self._names, self._values = names, values
-
-    def __getitem__(self, key: str | int) -> Any:
-        return self._values[key if isinstance(key, int) else self._names.index(key)]
-
-
 class _AiosqliteDriver:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
@@ -164,13 +154,13 @@ class _AiosqliteDriver:
             row = await cursor.fetchone()
             if row is None:
                 return None
-            return _SqliteRow([d[0] for d in cursor.description], row)
+            return SyncRow([d[0] for d in cursor.description], row)
 
     async def fetch(self, sql: DriverSQL, params: Mapping[str, Any]) -> list[DriverRow]:
         async with self.connection.execute(sql.sqlite, params) as cursor:
             rows = await cursor.fetchall()
             names = [d[0] for d in cursor.description] if cursor.description else []
-            return [_SqliteRow(names, row) for row in rows]
+            return [SyncRow(names, row) for row in rows]
 
     async def execute(self, sql: DriverSQL, params: Mapping[str, Any]) -> None:
         async with self.connection.execute(sql.sqlite, params):
