@@ -665,16 +665,21 @@ async def closed_loop(port: int, request: Request, *, concurrency: int, seconds:
 
 
 async def paced(port: int, request: Request, *, rate: float, seconds: float) -> Run:
-    """Open loop: request i is due at ``i / rate``; latency counts from when it was due."""
+    """Open loop: request i is due at ``i / rate``; latency counts from when it was due.
+
+    One dispatcher sleeps until each due time and only then creates that request's task, so the loop
+    holds just the requests in flight. (Creating every request's task up front, each sleeping until it is
+    due, delayed the bare endpoint's own requests by up to 200 ms at the 99th percentile over 20 s at
+    667/s: the load generator, not the server, set the tail.)
+    """
     run = Run()
     total = int(rate * seconds)
     service: list[float] = []
     pool = Pool(port)
+    in_flight: set[asyncio.Task[None]] = set()
     started = time.perf_counter()
 
-    async def one(i: int) -> None:
-        due = started + i / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    async def one(i: int, due: float) -> None:
         sent = time.perf_counter()
         async with pool.connection() as conn:
             outcome = await _safe(request(conn, i))
@@ -683,7 +688,15 @@ async def paced(port: int, request: Request, *, rate: float, seconds: float) -> 
         service.append(done - sent)
         run.record(outcome)
 
-    await asyncio.gather(*(one(i) for i in range(total)))
+    for i in range(total):
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
     run.elapsed = time.perf_counter() - started
     pool.close()
     ordered = sorted(service)
