@@ -57,16 +57,12 @@ async def login(call: LaneCall) -> LaneReply | None:
         job = partial(_login_on_sqlite, username=body.username, check=check, token=token)
         user = await call.run_sqlite_job(partial(job, now=now, expires_at=expires_at))
     else:
-        # Two single-statement steps: the read, then the insert — alone on the request's connection when
-        # its session is overridden (the tests), else batched with this process's other logins.
+        # Two single-statement steps: the read, then the insert, batched with this process's other logins.
         driver = await call.driver()
         user = check(await driver.fetchrow(TICKET_HOLDER, {"username": body.username}))
-        if user is not None and call.session_overridden:
-            await driver.execute(OPEN_SESSION, _session_row(driver.values, user["id"], token, now, expires_at))
-        elif user is not None:
-            await call.release_driver()  # the batch takes a connection of its own
+        if user is not None:
             pending = Pending(token_digest(token), (token_digest(token), user["id"], now, expires_at))
-            if await call.batches(SessionBatches).send(pending) is None:
+            if await call.batched(SessionBatches, pending) is None:
                 return None  # the account went away meanwhile: the route says so
     if user is None:
         return None

@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.util import greenlet_spawn
 
-from app.core.driver import DriverRow, DriverSQL, pooled_driver
+from app.core.driver import Driver, DriverRow, DriverSQL, pooled_driver
 
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
@@ -67,6 +67,12 @@ class Batches:
 
     def parameters(self, batch: list[Pending]) -> dict[str, Any]:
         return {name: [item.values[i] for item in batch] for i, name in enumerate(self.arrays)}
+
+    async def send_alone(self, driver: Driver, pending: Pending) -> DriverRow | None:
+        """The same statement for this request alone, on the caller's own connection and transaction
+        (a request whose session is overridden: the tests' rolled-back transaction)."""
+        rows = await driver.fetch(self.statement, self.parameters([pending]))
+        return next((row for row in rows if row[self.key_column] == pending.key), None)
 
     def _pump(self) -> None:
         while self._in_flight < MAX_IN_FLIGHT and self._queue:

@@ -25,9 +25,9 @@ from sqlalchemy.util import greenlet_spawn
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.batches import Batches, BatchFailed
+from app.core.batches import Batches, BatchFailed, Pending
 from app.core.deps import get_session
-from app.core.driver import Driver, driver_for, pooled_driver
+from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
 from app.core.errors import AppError
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
@@ -105,6 +105,14 @@ class LaneCall:
         pooled, self._pooled, self._driver = self._pooled, None, None
         if pooled is not None:
             await greenlet_spawn(pooled.close)
+
+    async def batched(self, kind: type[B], pending: Pending) -> DriverRow | None:
+        """Send ``pending`` with this process's batches of ``kind`` — or, when the request's session is
+        overridden, the same statement alone on that session's connection."""
+        if self.session_overridden:
+            return await self.batches(kind).send_alone(await self.driver(), pending)
+        await self.release_driver()  # the batch takes a connection of its own
+        return await self.batches(kind).send(pending)
 
     def batches(self, kind: type[B]) -> B:
         """This process's batches of ``kind`` (``app.core.batches``) for the application's database."""

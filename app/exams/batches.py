@@ -1,6 +1,6 @@
 """PostgreSQL batch statements of the exam room (``app.core.batches``): first starts, saves and submits.
 
-A save's claim is the one of ``lane.CLAIM_AND_WRITE`` for each attempt in the batch — the caller's live
+A save's claim (the PostgreSQL twin of ``lane.CLAIM_SAVE``) holds for each attempt in the batch — the caller's live
 session owning it, a newer ``seq``, time left, the key it was scored with still current — followed by the
 answer rows of the saves whose claim held; a submit's is the one of ``lane.CLAIM_SUBMIT``.
 """
@@ -105,8 +105,10 @@ class SubmitBatches(Batches):
     key_column = "id"
 
 
-# First start (see ``lane.START_ATTEMPT``): each attempt with its answer sheet, guarded by its exam still
-# taking attempts; an examinee or paper removed meanwhile is skipped (refused), never an error for all.
+# First start (the PostgreSQL twin of ``lane.INSERT_ATTEMPT`` and ``lane.CREATE_ANSWER_SHEET``): each
+# attempt with its answer sheet, guarded by its exam still taking attempts (the share lock waits for a
+# close in flight, which locks the exam for update, and then sees it closed); an examinee or paper
+# removed meanwhile is skipped (refused), never an error for all.
 START_MANY = DriverSQL.of(
     "-- PostgreSQL only",
     postgresql=f"""

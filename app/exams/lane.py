@@ -41,7 +41,7 @@ from app.exams.attempts import (
 )
 from app.exams.batches import SaveBatches, StartBatches, SubmitBatches
 from app.exams.exam_rules import ensure_exam_open
-from app.exams.models import ExamMode, ExamStatus
+from app.exams.models import ExamMode
 from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
 
 _JSON = TypeAdapter(dict[str, Any])
@@ -168,34 +168,6 @@ ATTEMPT_SCORING = DriverSQL.of(
     """
 )
 
-CLAIM_AND_WRITE = DriverSQL.of(
-    "-- PostgreSQL only",
-    postgresql=f"""
-    WITH claim AS (
-      UPDATE attempts SET last_seq = :seq, last_saved_at = :now
-      WHERE id = :attempt_id AND status = '{IN_PROGRESS}' AND last_seq < :seq AND deadline_at >= :cutoff
-        AND session_digest = :digest AND participant_id = ({_CALLER_IS_EXAMINEE})
-        AND paper_id = :paper_id AND started_at = :started_at
-        AND EXISTS (
-          SELECT 1 FROM papers WHERE papers.id = attempts.paper_id AND papers.created_at = :paper_stamp
-            AND papers.answer_key = CAST(:answer_key AS JSONB))
-        AND (SELECT multiple_scoring FROM exams WHERE exams.id = attempts.exam_id) = :multiple_scoring
-      RETURNING id, deadline_at
-    ), written AS (
-      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
-      SELECT claim.id, r.position, r.keys, :seq, :now, r.points, r.is_correct
-      FROM claim, unnest(CAST(:positions AS INTEGER[]), CAST(:keys AS TEXT[]), CAST(:points AS FLOAT8[]),
-                         CAST(:correct AS BOOLEAN[])) AS r(position, keys, points, is_correct)
-      ON CONFLICT (attempt_id, position) DO UPDATE SET
-        keys = excluded.keys, seq = excluded.seq, saved_at = excluded.saved_at,
-        points = excluded.points, is_correct = excluded.is_correct
-      RETURNING 1
-    )
-    SELECT deadline_at, (SELECT COUNT(*) FROM written) AS written FROM claim
-    """,  # noqa: S608 - module constants only, never input
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _Scoring:
     """What scoring one attempt's answers needs, as this process last read it. The attempt's paper and
@@ -272,29 +244,13 @@ async def _claim_and_write(
         seq=seq,
         now=now,
     )
-    deadline_at: datetime | None
-    if call.session_overridden:
-        driver = await call.driver()
-        claimed = await driver.fetchrow(
-            CLAIM_AND_WRITE,
-            params
-            | {
-                "paper_id": scoring.paper_id, "started_at": scoring.started_at, "paper_stamp": scoring.paper_stamp,
-                "answer_key": scoring.answer_key_text, "multiple_scoring": scoring.multiple_scoring,
-                "positions": [r["position"] for r in rows], "keys": [r["keys"] for r in rows],
-                "points": [r["points"] for r in rows], "correct": [r["is_correct"] for r in rows],
-            },
-        )  # fmt: skip
-        deadline_at = None if claimed is None else driver.values.read_time(claimed["deadline_at"])
-    else:
-        claim = (
-            attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
-            scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
-        )  # fmt: skip
-        pending = Pending(attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows])
-        await call.release_driver()  # the batch takes a connection of its own
-        saved = await call.batches(SaveBatches).send(pending)
-        deadline_at = None if saved is None else POSTGRESQL_VALUES.read_time(saved["deadline_at"])
+    claim = (
+        attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
+        scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
+    )  # fmt: skip
+    pending = Pending(attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows])
+    saved = await call.batched(SaveBatches, pending)
+    deadline_at = None if saved is None else POSTGRESQL_VALUES.read_time(saved["deadline_at"])
     if deadline_at is None:
         # Refused: perhaps only because the key changed; read it again next time.
         _scoring.pop(attempt_id, None)
@@ -336,11 +292,9 @@ async def submit(call: LaneCall) -> LaneReply | None:
     claimed: object
     if call.is_sqlite:
         claimed = await call.run_sqlite_job(lambda connection: fetchrow(connection, CLAIM_SUBMIT.sqlite, params))
-    elif call.session_overridden:  # one statement, on the request's own connection
-        claimed = await (await call.driver()).fetchrow(CLAIM_SUBMIT, params)
     else:
         pending = Pending(attempt_id, (attempt_id, params["now"], params["cutoff"], params["digest"]))
-        claimed = await call.batches(SubmitBatches).send(pending)
+        claimed = await call.batched(SubmitBatches, pending)
     if claimed is None:
         return None
     reply = {
@@ -384,14 +338,6 @@ _ATTEMPT_VALUES = f"""
     :exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
     :question_order, :option_orders, 0, 0, :digest
 """
-# In a SELECT list PostgreSQL cannot infer a parameter's type from the target column: cast each.
-_ATTEMPT_VALUES_TYPED = f"""
-    CAST(:exam_id AS INTEGER), CAST(:participant_id AS INTEGER), CAST(:paper_id AS INTEGER),
-    CAST(:unit_id AS INTEGER), 1, '{IN_PROGRESS}', CAST(:now AS TIMESTAMPTZ), CAST(:deadline_at AS TIMESTAMPTZ),
-    0, CAST(:seed AS BIGINT), CAST(:question_order AS JSONB), CAST(:option_orders AS JSONB), 0, 0,
-    CAST(:digest AS VARCHAR)
-"""
-
 # SQLite: the attempt, then its answer sheet (one unanswered row per question, see
 # ``attempts._create_attempt``), in the session's write transaction.
 INSERT_ATTEMPT = DriverSQL.of(_INSERT_ATTEMPT.format(values=f"VALUES ({_ATTEMPT_VALUES})"))
@@ -401,28 +347,6 @@ CREATE_ANSWER_SHEET = DriverSQL.of(
     SELECT :attempt_id, position, '', 0, :now, 0.0, FALSE FROM paper_slots WHERE paper_id = :paper_id
     """
 )
-
-# PostgreSQL: both in one statement, guarded by the exam still taking attempts: the share lock waits for
-# a close in flight (which locks the exam for update) and then sees the exam closed, so no attempt is
-# ever left open in a closed exam.
-START_ATTEMPT = DriverSQL.of(
-    "-- PostgreSQL only",
-    postgresql=f"""
-    WITH attempt AS ({
-        _INSERT_ATTEMPT.format(
-            values=f"SELECT {_ATTEMPT_VALUES_TYPED} WHERE EXISTS ("
-            f"SELECT 1 FROM exams WHERE id = :exam_id AND status = '{ExamStatus.drawn}' FOR SHARE)"
-        )
-    }), sheet AS (
-      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
-      SELECT attempt.id, paper_slots.position, '', 0, :now, 0.0, FALSE
-      FROM attempt, paper_slots WHERE paper_slots.paper_id = :paper_id
-      RETURNING 1
-    )
-    SELECT id, (SELECT COUNT(*) FROM sheet) AS questions FROM attempt
-    """,  # noqa: S608 - module constants only, never input
-)
-
 
 @dataclass(frozen=True, slots=True)
 class _Started:
@@ -527,12 +451,8 @@ async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now
     params, presentation, deadline_at = _attempt_values(
         values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
     )
-    if call.session_overridden:
-        inserted = await driver.fetchrow(START_ATTEMPT, params)
-    else:
-        await call.release_driver()  # the batch takes a connection of its own
-        pending = Pending(row["participant_id"], tuple(params[name] for name in _START_ARRAY_PARAMS))
-        inserted = await call.batches(StartBatches).send(pending)
+    pending = Pending(row["participant_id"], tuple(params[name] for name in _START_ARRAY_PARAMS))
+    inserted = await call.batched(StartBatches, pending)
     if inserted is None:
         return None
     # This process will most likely take the attempt's saves: it knows how to score them already.
