@@ -21,7 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.deps import SessionDep
 from app.core.errors import AppError, ImportRejectedError
-from app.core.lane import HotPathLane
+from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
 from app.exams import lane as exams_lane
 from app.exams.attempts_router import router as attempts_router
@@ -77,7 +77,7 @@ def create_app(
             if owns_database:
                 await app.state.database.dispose()
 
-    app = FastAPI(title="exambank", version="0.1.0", lifespan=lifespan)
+    app = LaneApplication(title="exambank", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     if database is not None:
@@ -99,9 +99,9 @@ def create_app(
         await session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the router when
-    # they can be; see app.core.lane.
-    app.add_middleware(HotPathLane, routes=[*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
+    # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application
+    # when they can be; see app.core.lane.
+    app.use_lane([*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
     for router in (
         accounts_router,
         org_router,

@@ -1,8 +1,9 @@
 """The hot-path lane: an ASGI layer that serves the few requests thousands of examinees send at once.
 
 FastAPI's routing over every route, its dependency solving and response validation cost more Python per
-request than the whole of an autosave's own work. The lane sits in front of the router (inside the
-server-error middleware): for a request matching one of its routes it reads the body and calls the
+request than the whole of an autosave's own work. The lane sits in front of the whole application
+(``LaneApplication``: ahead of FastAPI's telemetry and Starlette's middleware stack, which alone cost a
+bare request tens of microseconds): for a request matching one of its routes it reads the body and calls the
 route's handler, which either settles the request itself (the common case: a valid save, a first start,
 a correct ticket login) and returns a ``LaneReply``, or returns ``None`` — or raises an ``AppError`` —
 when the request needs anything more (an error to explain, a resume, a lockout; or its batch failed,
@@ -18,8 +19,10 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import greenlet_spawn
 from starlette.requests import cookie_parser
@@ -255,3 +258,20 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+class LaneApplication(FastAPI):
+    """A FastAPI application with the hot-path lane in front of everything else: a request for one of
+    the lane's routes reaches FastAPI (its telemetry, middleware, router) only when the lane leaves it."""
+
+    _lane: HotPathLane | None = None
+
+    def use_lane(self, routes: Sequence[LaneRoute]) -> None:
+        self._lane = HotPathLane(partial(FastAPI.__call__, self), routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._lane is not None and scope["type"] == "http":
+            scope["app"] = self
+            await self._lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
