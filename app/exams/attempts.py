@@ -256,30 +256,17 @@ def shown_questions(
     paper: ServedPaper, question_order: Sequence[int], option_orders: Mapping[str, Sequence[str]]
 ) -> list[dict[str, Any]]:
     """The questions as this examinee sees them (``QuestionShown`` fields): his order, his letters."""
-    shown: list[dict[str, Any]] = []
-    for shown_no, paper_no in enumerate(question_order, start=1):
-        question = paper.questions[paper_no]
-        order = option_orders.get(str(paper_no), question.option_keys)
-        letters = shuffling.displayed_keys(question.type, order)
-        shown.append(
-            {
-                "no": shown_no,
-                "type": question.type,
-                "points": question.points,
-                "stem": question.stem,
-                "options": [
-                    {"key": letter, "text": question.text_of(key)} for letter, key in zip(letters, order, strict=True)
-                ],
-            }
-        )
-    return shown
+    return [
+        paper.shown_question(shown_no, no, option_orders.get(str(no), paper.questions[no].option_keys))
+        for shown_no, no in enumerate(question_order, start=1)
+    ]
 
 
 def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt_no: int) -> tuple[int, Any]:
     """The attempt's shuffle seed and its (seeded, reproducible) question and option order."""
     seed = shuffling.attempt_seed(exam.seed, participant_id, attempt_no)
     presentation = shuffling.make_presentation(
-        [shuffling.QuestionShape(q.no, q.type, q.option_keys) for q in paper.questions.values()],
+        paper.shapes,
         seed=seed,
         shuffle_questions=exam.shuffle_questions,
         shuffle_options=exam.shuffle_options,

@@ -37,7 +37,6 @@ from app.exams.attempts import (
     deadline_for,
     presentation_for,
     remaining_seconds,
-    shown_questions,
 )
 from app.exams.batches import SaveBatches, StartBatches, SubmitBatches
 from app.exams.exam_rules import ensure_exam_open
@@ -375,11 +374,10 @@ async def start(call: LaneCall) -> LaneReply | None:
     reply = {
         "attempt_id": started.attempt_id, "exam_id": exam_id, "attempt_no": 1, "mode": started.mode,
         "status": IN_PROGRESS, "started_at": now, "deadline_at": started.deadline_at,
-        "remaining_seconds": remaining_seconds(started.deadline_at, now), "last_seq": 0,
-        "questions": shown_questions(started.paper, presentation.question_order, presentation.option_orders),
-        "answers": {},
+        "remaining_seconds": remaining_seconds(started.deadline_at, now), "last_seq": 0, "answers": {},
     }  # fmt: skip
-    return LaneReply(_JSON.dump_json(reply))
+    questions = started.paper.shown_questions_json(presentation.question_order, presentation.option_orders)
+    return LaneReply(_JSON.dump_json(reply)[:-1] + b',"questions":' + questions + b"}")
 
 
 def _first_start_exam(row: Any, values: DriverValues, now: datetime) -> SimpleNamespace | None:

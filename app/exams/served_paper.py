@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +22,7 @@ from app.bank.models import QuestionType
 from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.errors import ConflictError
 from app.core.sqlite_writer import fetchrow
+from app.exams.shuffling import DISPLAY_LETTERS, QuestionShape, displayed_keys
 from app.papers.models import Paper
 
 JUDGE_OPTIONS = (("T", "正确"), ("F", "错误"))
@@ -45,15 +48,94 @@ class ServedQuestion:
         return self._texts.get(key, "")
 
 
+_JSON = TypeAdapter(dict[str, Any])
+
+
 @dataclass(frozen=True, slots=True)
 class ServedPaper:
     id: int
     stamp: datetime
     questions: dict[int, ServedQuestion]
+    # Derived once: what every examinee's shuffle starts from, and the JSON pieces of each question as
+    # shown (see ``shown_questions_json``).
+    shapes: tuple[QuestionShape, ...] = field(init=False)
+    _json_pieces: dict[int, _ShownPieces] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shapes = tuple(QuestionShape(q.no, q.type, q.option_keys) for q in self.questions.values())
+        object.__setattr__(self, "shapes", shapes)
+        object.__setattr__(self, "_json_pieces", {no: _ShownPieces.of(q) for no, q in self.questions.items()})
 
     @property
     def total_points(self) -> float:
         return sum(q.points for q in self.questions.values())
+
+    def shown_question(self, shown_no: int, paper_no: int, order: Sequence[str]) -> dict[str, Any]:
+        """Question ``paper_no`` as an examinee sees it (``QuestionShown``): numbered ``shown_no``, its
+        options in ``order`` (paper keys) lettered A.. (judge: T/F)."""
+        question = self.questions[paper_no]
+        letters = displayed_keys(question.type, order)
+        return {
+            "no": shown_no,
+            "type": question.type,
+            "points": question.points,
+            "stem": question.stem,
+            "options": [
+                {"key": letter, "text": question.text_of(key)} for letter, key in zip(letters, order, strict=True)
+            ],
+        }
+
+    def shown_questions_json(
+        self, question_order: Sequence[int], option_orders: Mapping[str, Sequence[str]]
+    ) -> bytes:
+        """The JSON array of ``shown_question`` for an examinee's whole order, put together from pieces
+        serialised once per paper (a first start sends the paper, and thousands start at once)."""
+        parts: list[bytes] = []
+        for shown_no, paper_no in enumerate(question_order, start=1):
+            pieces = self._json_pieces[paper_no]
+            order = option_orders.get(str(paper_no), pieces.keys)
+            if pieces.lettered:
+                options = [letter + pieces.text(key) for letter, key in zip(_LETTERS, order, strict=False)]
+            else:  # judge questions show their own keys, T and F
+                options = [pieces.key(key) + pieces.text(key) for key in order]
+            parts.append(b'{"no":%d,%s%s]}' % (shown_no, pieces.head, b",".join(options)))
+        return b"[" + b",".join(parts) + b"]"
+
+
+_LETTERS = tuple(b'{"key":"%s",' % letter.encode() for letter in DISPLAY_LETTERS)
+
+
+@dataclass(frozen=True, slots=True)
+class _ShownPieces:
+    """A shown question's JSON in pieces: ``"type":…,"stem":…,"options":[``, and per option key its
+    ``{"key":…,`` (for questions showing their own keys) and ``"text":…}``."""
+
+    keys: tuple[str, ...]
+    lettered: bool
+    head: bytes
+    keys_json: dict[str, bytes]
+    texts_json: dict[str, bytes]
+
+    @classmethod
+    def of(cls, question: ServedQuestion) -> _ShownPieces:
+        head = _JSON.dump_json({"type": question.type, "points": question.points, "stem": question.stem})
+        return cls(
+            keys=question.option_keys,
+            lettered=question.type != QuestionType.judge,
+            head=head[1:-1] + b',"options":[',
+            keys_json={key: _key_json(key) for key in question.option_keys},
+            texts_json={key: _JSON.dump_json({"text": text})[1:] for key, text in question.options},
+        )
+
+    def key(self, key: str) -> bytes:
+        return self.keys_json.get(key) or _key_json(key)
+
+    def text(self, key: str) -> bytes:
+        return self.texts_json.get(key, b'"text":""}')
+
+
+def _key_json(key: str) -> bytes:
+    return b"{" + _JSON.dump_json({"key": key})[1:-1] + b","
 
 
 def parse_served_paper(paper_id: int, stamp: datetime, content: list[Any]) -> ServedPaper:

@@ -8,14 +8,19 @@ needs the examinee's order; only the API maps between the two.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.bank.models import QuestionType
 
 DISPLAY_LETTERS = "ABCDEFGH"
 SEED_MASK = (1 << 63) - 1
+# Options of up to this many keys are arranged by drawing one of their listed arrangements (a single
+# draw instead of a shuffle's one per key); more keys than this are shuffled.
+LISTED_ARRANGEMENTS_UP_TO = 6
 
 
 def attempt_seed(exam_seed: int, participant_id: int, attempt_no: int) -> int:
@@ -43,7 +48,9 @@ def make_presentation(
     """Question order (paper numbers) and per question the paper's option keys in the order shown.
 
     Questions are shuffled within their type, so the sections (single, multiple, judge) stay in the
-    paper's order; judge options (T/F) are never shuffled.
+    paper's order; judge options (T/F) are never shuffled. Every arrangement of a question's options is
+    equally likely. (Every examinee of a province starts in the same minute: this runs thousands of
+    times a second, so it draws one number per question rather than one per option.)
     """
     rng = random.Random(seed)
     sections: dict[str, list[int]] = {}
@@ -51,17 +58,27 @@ def make_presentation(
         sections.setdefault(question.type, []).append(question.no)
     order: list[int] = []
     for numbers in sections.values():
-        section = list(numbers)
         if shuffle_questions:
-            rng.shuffle(section)
-        order.extend(section)
+            rng.shuffle(numbers)
+        order.extend(numbers)
     option_orders: dict[str, list[str]] = {}
     for question in questions:
-        keys = list(question.option_keys)
-        if shuffle_options and question.type != QuestionType.judge:
-            rng.shuffle(keys)
-        option_orders[str(question.no)] = keys
+        keys = question.option_keys
+        if not shuffle_options or question.type == QuestionType.judge or len(keys) < 2:
+            option_orders[str(question.no)] = list(keys)
+        elif len(keys) <= LISTED_ARRANGEMENTS_UP_TO:
+            arrangements = _arrangements(tuple(keys))
+            option_orders[str(question.no)] = list(arrangements[rng.randrange(len(arrangements))])
+        else:
+            shuffled = list(keys)
+            rng.shuffle(shuffled)
+            option_orders[str(question.no)] = shuffled
     return Presentation(question_order=order, option_orders=option_orders)
+
+
+@lru_cache(maxsize=256)
+def _arrangements(keys: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(itertools.permutations(keys))
 
 
 def displayed_keys(question_type: str, paper_keys: Sequence[str]) -> list[str]:
