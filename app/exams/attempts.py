@@ -265,11 +265,8 @@ def shown_questions(
 def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt_no: int) -> tuple[int, Any]:
     """The attempt's shuffle seed and its (seeded, reproducible) question and option order."""
     seed = shuffling.attempt_seed(exam.seed, participant_id, attempt_no)
-    presentation = shuffling.make_presentation(
-        paper.shapes,
-        seed=seed,
-        shuffle_questions=exam.shuffle_questions,
-        shuffle_options=exam.shuffle_options,
+    presentation = paper.presentation_plan.draw(
+        seed, shuffle_questions=exam.shuffle_questions, shuffle_options=exam.shuffle_options
     )
     return seed, presentation
 

@@ -22,7 +22,7 @@ from app.bank.models import QuestionType
 from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.errors import ConflictError
 from app.core.sqlite_writer import fetchrow
-from app.exams.shuffling import DISPLAY_LETTERS, QuestionShape, displayed_keys
+from app.exams.shuffling import DISPLAY_LETTERS, PresentationPlan, QuestionShape, displayed_keys
 from app.papers.models import Paper
 
 JUDGE_OPTIONS = (("T", "正确"), ("F", "错误"))
@@ -59,11 +59,13 @@ class ServedPaper:
     # Derived once: what every examinee's shuffle starts from, and the JSON pieces of each question as
     # shown (see ``shown_questions_json``).
     shapes: tuple[QuestionShape, ...] = field(init=False)
+    presentation_plan: PresentationPlan = field(init=False, repr=False, compare=False)
     _json_pieces: dict[int, _ShownPieces] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         shapes = tuple(QuestionShape(q.no, q.type, q.option_keys) for q in self.questions.values())
         object.__setattr__(self, "shapes", shapes)
+        object.__setattr__(self, "presentation_plan", PresentationPlan.of(shapes))
         object.__setattr__(self, "_json_pieces", {no: _ShownPieces.of(q) for no, q in self.questions.items()})
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class QuestionShape:
 class Presentation:
     question_order: list[int]
     option_orders: dict[str, list[str]]
+    option_orders_json: str | None = None  # ``option_orders`` as JSON, when the plan made it already
 
 
 def make_presentation(
@@ -49,31 +51,98 @@ def make_presentation(
 
     Questions are shuffled within their type, so the sections (single, multiple, judge) stay in the
     paper's order; judge options (T/F) are never shuffled. Every arrangement of a question's options is
-    equally likely. (Every examinee of a province starts in the same minute: this runs thousands of
-    times a second, so it draws one number per question rather than one per option.)
+    equally likely.
     """
-    rng = random.Random(seed)
-    sections: dict[str, list[int]] = {}
-    for question in questions:
-        sections.setdefault(question.type, []).append(question.no)
-    order: list[int] = []
-    for numbers in sections.values():
+    plan = _plan_of(tuple(questions))
+    return plan.draw(seed, shuffle_questions=shuffle_questions, shuffle_options=shuffle_options)
+
+
+@lru_cache(maxsize=64)
+def _plan_of(questions: tuple[QuestionShape, ...]) -> PresentationPlan:
+    return PresentationPlan.of(questions)
+
+
+class PresentationPlan:
+    """``make_presentation`` for one paper, with everything that is the same for every examinee worked
+    out once: every examinee of a province starts in the same minute, so a paper's plan draws thousands
+    of presentations a second.
+
+    The options of all questions are arranged with a single draw: one number, uniform over every
+    combination of the questions' arrangements, read digit by digit in mixed radix — so each question's
+    arrangement is uniform and independent of the others'. (Options of more than
+    ``LISTED_ARRANGEMENTS_UP_TO`` keys are shuffled instead.) The stored form of the option orders, JSON,
+    is put together from pieces made once per arrangement.
+    """
+
+    __slots__ = ("_combinations", "_numbers", "_options", "_sections")
+
+    def __init__(self, sections: list[tuple[int, ...]], options: list[_OptionsPlan]) -> None:
+        self._sections = sections
+        self._options = options
+        self._numbers = [no for section in sections for no in section]
+        self._combinations = 1
+        for plan in options:
+            if plan.arrangements:
+                self._combinations *= len(plan.arrangements)
+
+    @classmethod
+    def of(cls, questions: Sequence[QuestionShape]) -> PresentationPlan:
+        sections: dict[str, list[int]] = {}
+        options: list[_OptionsPlan] = []
+        for question in questions:
+            sections.setdefault(question.type, []).append(question.no)
+            options.append(_OptionsPlan.of(question))
+        return cls([tuple(numbers) for numbers in sections.values()], options)
+
+    def draw(self, seed: int, *, shuffle_questions: bool, shuffle_options: bool) -> Presentation:
+        rng = random.Random(seed)
         if shuffle_questions:
-            rng.shuffle(numbers)
-        order.extend(numbers)
-    option_orders: dict[str, list[str]] = {}
-    for question in questions:
-        keys = question.option_keys
-        if not shuffle_options or question.type == QuestionType.judge or len(keys) < 2:
-            option_orders[str(question.no)] = list(keys)
-        elif len(keys) <= LISTED_ARRANGEMENTS_UP_TO:
-            arrangements = _arrangements(tuple(keys))
-            option_orders[str(question.no)] = list(arrangements[rng.randrange(len(arrangements))])
+            order: list[int] = []
+            for section in self._sections:
+                numbers = list(section)
+                rng.shuffle(numbers)
+                order += numbers
         else:
-            shuffled = list(keys)
-            rng.shuffle(shuffled)
-            option_orders[str(question.no)] = shuffled
-    return Presentation(question_order=order, option_orders=option_orders)
+            order = list(self._numbers)
+        option_orders: dict[str, list[str]] = {}
+        pieces: list[str] = []
+        combination = rng.randrange(self._combinations) if shuffle_options else 0
+        for plan in self._options:
+            if not shuffle_options or plan.moves is False:
+                keys, piece = list(plan.keys), plan.pieces[0]
+            elif plan.arrangements:
+                combination, pick = divmod(combination, len(plan.arrangements))
+                keys, piece = list(plan.arrangements[pick]), plan.pieces[pick]
+            else:
+                keys = list(plan.keys)
+                rng.shuffle(keys)
+                piece = f"{plan.no_json}:{json.dumps(keys, separators=(',', ':'))}"
+            option_orders[plan.no] = keys
+            pieces.append(piece)
+        return Presentation(order, option_orders, "{" + ",".join(pieces) + "}")
+
+
+@dataclass(frozen=True, slots=True)
+class _OptionsPlan:
+    """How one question's options are arranged: never (``moves`` False), by drawing one of its listed
+    ``arrangements``, or (many options) by a shuffle; ``pieces`` holds each listed arrangement's part of
+    the option orders' JSON (for one that never moves, the paper's order)."""
+
+    no: str
+    no_json: str
+    keys: tuple[str, ...]
+    moves: bool
+    arrangements: tuple[tuple[str, ...], ...]
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def of(cls, question: QuestionShape) -> _OptionsPlan:
+        keys = tuple(question.option_keys)
+        moves = question.type != QuestionType.judge and len(keys) > 1
+        arrangements = _arrangements(keys) if moves and len(keys) <= LISTED_ARRANGEMENTS_UP_TO else ()
+        no, no_json = str(question.no), json.dumps(str(question.no))
+        pieces = tuple(f"{no_json}:{json.dumps(list(a), separators=(',', ':'))}" for a in (arrangements or [keys]))
+        return cls(no, no_json, keys, moves, arrangements, pieces)
 
 
 @lru_cache(maxsize=256)

@@ -32,7 +32,9 @@ PAPER = parse_served_paper(7, STAMP, _paper_content())
 
 
 def _presentation(seed: int, *, questions: bool = True, options: bool = True) -> Any:
-    return make_presentation(PAPER.shapes, seed=seed, shuffle_questions=questions, shuffle_options=options)
+    shown = PAPER.presentation_plan.draw(seed, shuffle_questions=questions, shuffle_options=options)
+    assert shown == make_presentation(PAPER.shapes, seed=seed, shuffle_questions=questions, shuffle_options=options)
+    return shown
 
 
 @settings(max_examples=200, deadline=None)
@@ -41,6 +43,7 @@ def test_a_presentation_is_a_reproducible_rearrangement_within_each_type(seed: i
     shown = _presentation(seed)
 
     assert shown == _presentation(seed)
+    assert json.loads(shown.option_orders_json) == shown.option_orders  # the form stored on the attempt
     assert sorted(shown.question_order) == list(range(1, 12))
     assert [PAPER.questions[no].type for no in shown.question_order] == [q.type for q in PAPER.shapes]
     for shape in PAPER.shapes:
@@ -55,6 +58,7 @@ def test_without_shuffling_everything_is_in_the_papers_order() -> None:
 
     assert shown.question_order == list(range(1, 12))
     assert shown.option_orders == {str(s.no): list(s.option_keys) for s in PAPER.shapes}
+    assert json.loads(shown.option_orders_json) == shown.option_orders
 
 
 def test_every_arrangement_of_the_options_is_about_equally_likely() -> None:
@@ -66,6 +70,17 @@ def test_every_arrangement_of_the_options_is_about_equally_likely() -> None:
 
     assert len(seen) == 24
     assert 800 < min(seen.values()) <= max(seen.values()) < 1200  # 1,000 each expected
+
+
+def test_the_questions_arrangements_are_drawn_independently() -> None:
+    """One draw arranges every question: the pairs of two questions' arrangements all occur."""
+    pairs = Counter(
+        (tuple(shown.option_orders["1"]), tuple(shown.option_orders["2"]))
+        for shown in (_presentation(seed, questions=False) for seed in range(12_000))
+    )
+
+    assert len(pairs) == 24 * 24
+    assert max(pairs.values()) < 60  # about 21 each expected
 
 
 def test_many_options_are_shuffled_too() -> None:
