@@ -113,6 +113,43 @@ class Run:
         }
 
 
+class CpuClock:
+    """CPU seconds (user + system, from /proc) spent by the server's process group, by PostgreSQL's
+    processes and by this load generator between ``start`` and ``notes`` — where a scenario's time went
+    on a machine whose two cores carry all three."""
+
+    def __init__(self, server: Server) -> None:
+        assert server.process is not None
+        self.group = server.process.pid  # started with start_new_session: the group's id is its pid
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def notes(self) -> dict[str, float]:
+        after = self._read()
+        return {f"cpu_{role}_s": round(after[role] - self.before.get(role, 0.0), 2) for role in after}
+
+    def _read(self) -> dict[str, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        seconds = {"server": 0.0, "postgres": 0.0, "load": time.process_time()}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    name, _, rest = stat.read().rpartition(")")
+            except OSError:
+                continue  # gone meanwhile
+            fields = rest.split()
+            used = (int(fields[11]) + int(fields[12])) / tick
+            if int(fields[2]) == self.group:
+                seconds["server"] += used
+            elif name.endswith("(postgres"):
+                seconds["postgres"] += used
+        return seconds
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Per numeric field the median over repeated runs (other fields from the first run)."""
     merged = dict(runs[0])
@@ -780,10 +817,13 @@ async def scenario_start(url: str, examinees: int) -> dict[str, Any]:
 
         tasks = [asyncio.create_task(examinee(conn, t, p)) for conn, (t, p) in zip(conns, seeded.tickets, strict=True)]
         await asyncio.sleep(0.5)
+        cpu = CpuClock(server)
+        cpu.start()
         started = time.perf_counter()
         release.set()
         await asyncio.gather(*tasks)
         run.elapsed = time.perf_counter() - started
+        run.notes |= cpu.notes()
         for conn in conns:
             conn.close()
     bad_papers = sum(0 if check_paper(json.loads(paper)) else 1 for paper in papers)
@@ -822,8 +862,13 @@ async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: f
     with running(Server.exambank(url)) as server:
         # Warm up: each worker's parsed-paper cache and connection pool.
         await closed_loop(server.port, saver(0), concurrency=8, seconds=2)
+        cpu = CpuClock(server)
+        cpu.start()
         maximum = await closed_loop(server.port, saver(1_000), concurrency=AUTOSAVE_CONCURRENCY, seconds=seconds)
+        maximum.notes |= cpu.notes()
+        cpu.start()
         target = await paced(server.port, saver(5_000), rate=rate, seconds=seconds)
+        target.notes |= cpu.notes()
     return {"max": maximum.summary(), "paced": target.summary()}
 
 
@@ -907,6 +952,8 @@ async def scenario_burst(url: str, *, examinees: int, kill_after: float | None =
             release.clear()
             tasks = [asyncio.create_task(_released(release, final(i, seq))) for i in todo]
             await asyncio.sleep(0.5)
+            cpu = CpuClock(server)
+            cpu.start()
             t0 = time.perf_counter()
             release.set()
             if kill_after is not None and seq == 1:
@@ -917,6 +964,8 @@ async def scenario_burst(url: str, *, examinees: int, kill_after: float | None =
                 server.kill()
                 run.notes["killed_after_s"] = round(time.perf_counter() - t0, 2)
             await asyncio.gather(*tasks)
+            if kill_after is None:
+                run.notes |= cpu.notes()
             return time.perf_counter() - t0
 
         run.elapsed = await wave(1)
