@@ -22,9 +22,10 @@ from app.core.batches import Batches, Pending
 from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import is_pin_hash, new_session_token, token_digest, verify_pin
-from app.core.sqlite_writer import execute, fetchrow
+from app.core.sqlite_writer import ReadThenWrite, fetchrow
 
 _JSON = TypeAdapter(dict[str, Any])
+SQLITE_VALUES = DriverValues("sqlite")
 
 TICKET_HOLDER = DriverSQL.of(
     """
@@ -34,10 +35,13 @@ TICKET_HOLDER = DriverSQL.of(
     """
 )
 
+# SQLite: the session, if its user is still active (the read that found him held no lock).
 OPEN_SESSION = DriverSQL.of(
     """
     INSERT INTO auth_sessions (token_digest, user_id, created_at, expires_at)
-    VALUES (:token_digest, :user_id, :now, :expires_at)
+    SELECT :token_digest, :user_id, :now, :expires_at
+    WHERE EXISTS (SELECT 1 FROM users WHERE id = :user_id AND is_active = :active)
+    RETURNING user_id
     """
 )
 
@@ -54,8 +58,9 @@ async def login(call: LaneCall) -> LaneReply | None:
     check = partial(_pin_holder, pin=body.password, secret=settings.secret_key.get_secret_value())
     user: Any
     if call.is_sqlite:
-        job = partial(_login_on_sqlite, username=body.username, check=check, token=token)
-        user = await call.run_sqlite_job(partial(job, now=now, expires_at=expires_at))
+        find = partial(_find_ticket_holder_on_sqlite, username=body.username, check=check)
+        open_session = partial(_open_session_on_sqlite, token=token, now=now, expires_at=expires_at)
+        user = await call.run_sqlite_job(ReadThenWrite(find, open_session))
     else:
         # Two single-statement steps: the read, then the insert, batched with this process's other logins.
         driver = await call.driver()
@@ -89,22 +94,19 @@ def _pin_holder(user: Any, *, pin: str, secret: str) -> Any:
     return user
 
 
-def _session_row(values: DriverValues, user_id: int, token: str, now: datetime, expires_at: datetime) -> dict[str, Any]:
-    return {
-        "token_digest": token_digest(token), "user_id": user_id, "now": values.time(now),
-        "expires_at": values.time(expires_at),
+def _find_ticket_holder_on_sqlite(connection: Any, *, username: str, check: Callable[[Any], Any]) -> Any:
+    """SQLite, the read step (no lock held): the ticket holder, if his PIN is right."""
+    return check(fetchrow(connection, TICKET_HOLDER.sqlite, {"username": username}))
+
+
+def _open_session_on_sqlite(connection: Any, user: Any, *, token: str, now: datetime, expires_at: datetime) -> Any:
+    """SQLite, the write step: his login session; None when he was deactivated meanwhile."""
+    values = SQLITE_VALUES
+    row = {
+        "token_digest": token_digest(token), "user_id": user["id"], "now": values.time(now),
+        "expires_at": values.time(expires_at), "active": values.flag(True),
     }  # fmt: skip
-
-
-def _login_on_sqlite(
-    connection: Any, *, username: str, check: Callable[[Any], Any], token: str, now: datetime, expires_at: datetime
-) -> Any:
-    """SQLite writer job: read the ticket holder, open his session."""
-    user = check(fetchrow(connection, TICKET_HOLDER.sqlite, {"username": username}))
-    if user is not None:
-        row = _session_row(DriverValues("sqlite"), user["id"], token, now, expires_at)
-        execute(connection, OPEN_SESSION.sqlite, row)
-    return user
+    return user if fetchrow(connection, OPEN_SESSION.sqlite, row) is not None else None
 
 
 class SessionBatches(Batches):

@@ -9,6 +9,10 @@ rolled back alone and its caller gets the exception), ``COMMIT``, and only then 
 result — so an answer still means the write is durable. A job is a plain function of a DB-API
 connection (``sqlite3``); it runs on SQLAlchemy's adapted connection too (``run_job``), which is how a
 request's own session runs it when there is no writer (the tests' rolled-back transaction).
+
+The lock is what the workers of a server share, so the less a batch does while holding it, the more
+batches pass: a ``ReadThenWrite`` job does its reads and its Python (parsing, scoring, shuffling) before
+the batch's transaction begins, with no lock held, and only its writes inside it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
+R = TypeVar("R")
 Job = Callable[[Any], T]  # called with a DB-API connection
 
 MAX_BATCH = 512  # jobs per transaction
@@ -67,6 +73,21 @@ def executemany(connection: Any, sql: str, rows: Sequence[Mapping[str, Any]]) ->
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadThenWrite(Generic[R, T]):
+    """A job in two steps. ``read`` runs before the batch's transaction, holding no lock — another
+    process may commit between it and the write, so ``write`` must re-check, in its own statements,
+    whatever it relies on that could have changed. ``read`` returning None settles the job with None
+    and nothing is written. Run in one go (``run_job``), both steps share the caller's transaction."""
+
+    read: Callable[[Any], R | None]
+    write: Callable[[Any, R], T | None]
+
+    def __call__(self, connection: Any) -> T | None:
+        read = self.read(connection)
+        return None if read is None else self.write(connection, read)
 
 
 class SQLiteWriter:
@@ -157,27 +178,46 @@ class SQLiteWriter:
         connection: sqlite3.Connection,
         batch: list[tuple[Job[Any], asyncio.Future[Any], asyncio.AbstractEventLoop]],
     ) -> None:
+        # Reads first, holding no lock; a job its read settled (an error, or nothing to write) is done.
         outcomes: list[tuple[Any, BaseException | None]] = []
+        writes: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, (job, _future, _loop) in enumerate(batch):
+            if not isinstance(job, ReadThenWrite):
+                outcomes.append((None, None))
+                writes.append((index, job))
+                continue
+            try:
+                read = job.read(connection)
+            except Exception as exc:
+                outcomes.append((None, exc))
+                continue
+            outcomes.append((None, None))
+            if read is not None:
+                writes.append((index, _bound(job.write, read)))
         try:
-            self._begin(connection)
-            for job, _future, _loop in batch:
-                connection.execute("SAVEPOINT job")
-                try:
-                    result = job(connection)
-                except Exception as exc:  # the job alone is undone; its caller gets the error
-                    connection.execute("ROLLBACK TO job")
-                    outcomes.append((None, exc))
-                else:
-                    outcomes.append((result, None))
-                connection.execute("RELEASE job")
-            connection.execute("COMMIT")
-            self.batches += 1
-        except Exception as exc:  # the batch could not commit: nothing of it is kept, everyone is told
+            if writes:
+                self._begin(connection)
+                for index, write in writes:
+                    connection.execute("SAVEPOINT job")
+                    try:
+                        outcomes[index] = (write(connection), None)
+                    except Exception as exc:  # the job alone is undone; its caller gets the error
+                        connection.execute("ROLLBACK TO job")
+                        outcomes[index] = (None, exc)
+                    connection.execute("RELEASE job")
+                connection.execute("COMMIT")
+                self.batches += 1
+        except Exception as exc:  # the batch could not commit: nothing of it is kept, its writers are told
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            outcomes = [(None, exc)] * len(batch)
+            for index, _write in writes:
+                outcomes[index] = (None, exc)
         for (_job, future, loop), (result, error) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, result, error)
+
+
+def _bound(write: Callable[[Any, R], T], read: R) -> Callable[[Any], T]:
+    return lambda connection: write(connection, read)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -13,6 +13,7 @@ overdue attempt, a practice review) to the routes of ``app.exams.attempts_router
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from app.core.batches import Pending
 from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
-from app.core.sqlite_writer import execute, executemany, fetchrow
+from app.core.sqlite_writer import ReadThenWrite, execute, executemany, fetchrow
 from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
 from app.exams.attempts import (
     IN_PROGRESS,
@@ -40,7 +41,7 @@ from app.exams.attempts import (
 )
 from app.exams.batches import SaveBatches, StartBatches, SubmitBatches
 from app.exams.exam_rules import ensure_exam_open
-from app.exams.models import ExamMode
+from app.exams.models import ExamMode, ExamStatus
 from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
 
 _JSON = TypeAdapter(dict[str, Any])
@@ -56,18 +57,22 @@ _CALLER_IS_EXAMINEE = """
 
 # Autosave ---------------------------------------------------------------------------------------------
 
-# The attempt row is locked and its seq moved on only if the caller's session is the one that owns the
-# attempt, belongs to its examinee, the attempt is open, the seq newer, and time (with grace) remains.
+# SQLite: the attempt's seq moves on only if the caller's session is the one that owns the attempt,
+# belongs to its examinee, the attempt is open, the seq newer, time (with grace) remains — and the
+# attempt, its paper's key and the exam's multiple-choice rule are still those the save was scored with
+# (the read step that scored it held no lock; see ``_Scoring``). The PostgreSQL twin, for many saves at
+# once, is ``batches.CLAIM_AND_WRITE_MANY``.
 CLAIM_SAVE = DriverSQL.of(
     f"""
     UPDATE attempts SET last_seq = :seq, last_saved_at = :now
     WHERE id = :attempt_id AND status = '{IN_PROGRESS}' AND last_seq < :seq AND deadline_at >= :cutoff
       AND session_digest = :digest AND participant_id = ({_CALLER_IS_EXAMINEE})
-    RETURNING paper_id, CAST(question_order AS TEXT) AS question_order,
-      CAST(option_orders AS TEXT) AS option_orders, deadline_at,
-      (SELECT created_at FROM papers WHERE papers.id = attempts.paper_id) AS paper_stamp,
-      (SELECT CAST(answer_key AS TEXT) FROM papers WHERE papers.id = attempts.paper_id) AS answer_key,
-      (SELECT multiple_scoring FROM exams WHERE exams.id = attempts.exam_id) AS multiple_scoring
+      AND paper_id = :paper_id AND started_at = :started_at
+      AND EXISTS (
+        SELECT 1 FROM papers WHERE papers.id = attempts.paper_id AND papers.created_at = :paper_stamp
+          AND CAST(papers.answer_key AS TEXT) = :answer_key)
+      AND (SELECT multiple_scoring FROM exams WHERE exams.id = attempts.exam_id) = :multiple_scoring
+    RETURNING deadline_at
     """  # noqa: S608 - module constants only, never input
 )
 
@@ -96,8 +101,10 @@ async def save(call: LaneCall) -> LaneReply | None:
     params = _claim_params(call.is_sqlite, attempt_id, token_digest(token), now, grace_seconds) | {"seq": body.seq}
     deadline_at: datetime | None
     if call.is_sqlite:
-        job = partial(_claim_then_write, params=params, answers=body.answers, attempt_id=attempt_id, seq=body.seq)
-        deadline_at = await call.run_sqlite_job(partial(job, now=now))
+        scorings = Scorings.of(call)
+        score = partial(_score_save_on_sqlite, scorings=scorings, attempt_id=attempt_id, answers=body.answers)
+        claim = partial(_claim_save_on_sqlite, scorings=scorings, params=params)
+        deadline_at = await call.run_sqlite_job(ReadThenWrite(partial(score, seq=body.seq, now=now), claim))
     else:
         deadline_at = await _claim_and_write(call, params, body.answers, attempt_id=attempt_id, seq=body.seq, now=now)
     if deadline_at is None:
@@ -117,46 +124,11 @@ def _claim_params(sqlite: bool, attempt_id: int, digest: str, now: datetime, gra
     }  # fmt: skip
 
 
-def _claim_then_write(
-    connection: Any,
-    *,
-    params: dict[str, Any],
-    answers: Mapping[str, Sequence[str]],
-    attempt_id: int,
-    seq: int,
-    now: datetime,
-) -> datetime | None:
-    """SQLite writer job: the claim returns the attempt's presentation and the current key; the rows
-    follow. A bad answer raises 422 and the job's savepoint undoes the claim."""
-    values = SQLITE_VALUES
-    claimed = fetchrow(connection, CLAIM_SAVE.sqlite, params)
-    if claimed is None:
-        return None
-    paper = served_paper_sync(connection, claimed["paper_id"], values.read_time(claimed["paper_stamp"]))
-    rows = answer_rows(
-        paper,
-        values.read_json_text(claimed["question_order"]),
-        values.read_json_text(claimed["option_orders"]),
-        values.read_json_text(claimed["answer_key"] or "{}"),
-        claimed["multiple_scoring"],
-        answers,
-        attempt_id=attempt_id,
-        seq=seq,
-        now=now,
-    )
-    if rows:
-        stored_at = values.time(now)
-        for row in rows:
-            row["saved_at"] = stored_at
-            row["is_correct"] = values.flag(row["is_correct"])
-        executemany(connection, UPSERT_ANSWER.sqlite, rows)
-    return values.read_time(claimed["deadline_at"])
-
-
-# PostgreSQL: one statement, no explicit transaction. The rows are validated and scored first, with the
-# attempt's presentation and its paper's key as this process last read them; the claim then holds only
-# if the paper's key (and stamp) and the exam's multiple-choice rule are still exactly those, so a key
-# corrected meanwhile makes the claim refuse and the save is redone the ordinary way.
+# Both backends validate and score the rows first, with the attempt's presentation and its paper's key
+# as this process last read them; the claim then holds only if the paper's key (and stamp) and the
+# exam's multiple-choice rule are still exactly those, so a key corrected meanwhile makes the claim
+# refuse and the save is redone the ordinary way. PostgreSQL: one statement, no explicit transaction;
+# SQLite: a writer job whose read step scores and whose write step claims and writes.
 ATTEMPT_SCORING = DriverSQL.of(
     """
     SELECT a.paper_id, a.started_at, CAST(a.question_order AS TEXT) AS question_order,
@@ -196,22 +168,128 @@ class _Scoring:
         )
 
 
-_SCORING_CACHE = 50_000
-_scoring: OrderedDict[int, _Scoring] = OrderedDict()
+    @classmethod
+    def at_start(cls, row: Any, values: DriverValues, paper: ServedPaper, presentation: Any, now: datetime) -> _Scoring:
+        """What a first start (its context ``row``) just fixed: the attempt's saves will need it."""
+        answer_key_text = row["answer_key"] or "{}"
+        return cls(
+            paper_id=paper.id, started_at=now, paper_stamp=paper.stamp,
+            question_order=presentation.question_order, option_orders=presentation.option_orders,
+            multiple_scoring=row["multiple_scoring"], answer_key_text=answer_key_text,
+            answer_key=values.read_json_text(answer_key_text),
+        )  # fmt: skip
 
 
-async def _read_scoring(driver: Driver, attempt_id: int) -> _Scoring | None:
+class Scorings:
+    """This application's copies of ``_Scoring`` by attempt id, the most recent 50,000 (each worker
+    process has its own). Used from the event loop and the SQLite writer thread: each operation is one
+    call on the dictionary, atomic under the GIL."""
+
+    SIZE = 50_000
+
+    def __init__(self) -> None:
+        self._by_attempt: OrderedDict[int, _Scoring] = OrderedDict()
+
+    @classmethod
+    def of(cls, call: LaneCall) -> Scorings:
+        scorings: Scorings | None = getattr(call.state, "lane_scorings", None)
+        if scorings is None:
+            scorings = call.state.lane_scorings = cls()
+        return scorings
+
+    def get(self, attempt_id: int) -> _Scoring | None:
+        return self._by_attempt.get(attempt_id)
+
+    def remember(self, attempt_id: int, scoring: _Scoring) -> _Scoring:
+        self._by_attempt[attempt_id] = scoring
+        while len(self._by_attempt) > self.SIZE:
+            self._by_attempt.popitem(last=False)
+        return scoring
+
+    def forget(self, attempt_id: int) -> None:
+        """After a refused claim: perhaps only the key changed; read it again next time."""
+        self._by_attempt.pop(attempt_id, None)
+
+
+async def _read_scoring(driver: Driver, scorings: Scorings, attempt_id: int) -> _Scoring | None:
     row = await driver.fetchrow(ATTEMPT_SCORING, {"attempt_id": attempt_id})
     if row is None:
         return None
-    return _remember_scoring(attempt_id, _Scoring.of(row, driver.values))
+    return scorings.remember(attempt_id, _Scoring.of(row, driver.values))
 
 
-def _remember_scoring(attempt_id: int, scoring: _Scoring) -> _Scoring:
-    _scoring[attempt_id] = scoring
-    while len(_scoring) > _SCORING_CACHE:
-        _scoring.popitem(last=False)
-    return scoring
+@dataclass(frozen=True, slots=True)
+class _ScoredSave:
+    scoring: _Scoring
+    rows: list[dict[str, Any]]
+
+
+def _score_save_on_sqlite(
+    connection: Any,
+    *,
+    scorings: Scorings,
+    attempt_id: int,
+    answers: Mapping[str, Sequence[str]],
+    seq: int,
+    now: datetime,
+) -> _ScoredSave | None:
+    """SQLite, the read step (no lock held): the answer rows, validated and scored with this process's
+    copy of the attempt's presentation and key. A bad answer raises 422 before anything is written."""
+    values = SQLITE_VALUES
+    scoring = scorings.get(attempt_id)
+    if scoring is None:
+        found = fetchrow(connection, ATTEMPT_SCORING.sqlite, {"attempt_id": attempt_id})
+        if found is None:
+            return None
+        scoring = scorings.remember(attempt_id, _Scoring.of(found, values))
+    paper = served_paper_sync(connection, scoring.paper_id, scoring.paper_stamp)
+    rows = _scored_rows(paper, scoring, answers, attempt_id=attempt_id, seq=seq, now=now)
+    stored_at = values.time(now)
+    for row in rows:
+        row["saved_at"] = stored_at
+        row["is_correct"] = values.flag(row["is_correct"])
+    return _ScoredSave(scoring, rows)
+
+
+def _claim_save_on_sqlite(
+    connection: Any, scored: _ScoredSave, *, scorings: Scorings, params: dict[str, Any]
+) -> datetime | None:
+    """SQLite, the write step: the claim (which checks the scoring still holds), then the rows."""
+    values, scoring = SQLITE_VALUES, scored.scoring
+    scored_with = {
+        "paper_id": scoring.paper_id, "started_at": values.time(scoring.started_at),
+        "paper_stamp": values.time(scoring.paper_stamp), "answer_key": scoring.answer_key_text,
+        "multiple_scoring": scoring.multiple_scoring,
+    }  # fmt: skip
+    claimed = fetchrow(connection, CLAIM_SAVE.sqlite, params | scored_with)
+    if claimed is None:
+        scorings.forget(params["attempt_id"])
+        return None
+    if scored.rows:
+        executemany(connection, UPSERT_ANSWER.sqlite, scored.rows)
+    return values.read_time(claimed["deadline_at"])
+
+
+def _scored_rows(
+    paper: ServedPaper,
+    scoring: _Scoring,
+    answers: Mapping[str, Sequence[str]],
+    *,
+    attempt_id: int,
+    seq: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    return answer_rows(
+        paper,
+        scoring.question_order,
+        scoring.option_orders,
+        scoring.answer_key,
+        scoring.multiple_scoring,
+        answers,
+        attempt_id=attempt_id,
+        seq=seq,
+        now=now,
+    )
 
 
 async def _claim_and_write(
@@ -226,23 +304,14 @@ async def _claim_and_write(
     """PostgreSQL: score with this process's copy of the attempt's presentation and key, then claim and
     write in one statement — batched with other saves of this process (``app.exams.batches``), or alone on the
     request's own connection when its session is overridden (the tests)."""
-    scoring = _scoring.get(attempt_id) or await _read_scoring(await call.driver(), attempt_id)
+    scorings = Scorings.of(call)
+    scoring = scorings.get(attempt_id) or await _read_scoring(await call.driver(), scorings, attempt_id)
     if scoring is None:
         return None
     paper = served_papers.get(scoring.paper_id, scoring.paper_stamp) or await served_paper_via(
         await call.driver(), scoring.paper_id, scoring.paper_stamp
     )
-    rows = answer_rows(
-        paper,
-        scoring.question_order,
-        scoring.option_orders,
-        scoring.answer_key,
-        scoring.multiple_scoring,
-        answers,
-        attempt_id=attempt_id,
-        seq=seq,
-        now=now,
-    )
+    rows = _scored_rows(paper, scoring, answers, attempt_id=attempt_id, seq=seq, now=now)
     claim = (
         attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
         scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
@@ -251,8 +320,7 @@ async def _claim_and_write(
     saved = await call.batched(SaveBatches, pending)
     deadline_at = None if saved is None else POSTGRESQL_VALUES.read_time(saved["deadline_at"])
     if deadline_at is None:
-        # Refused: perhaps only because the key changed; read it again next time.
-        _scoring.pop(attempt_id, None)
+        scorings.forget(attempt_id)
     return deadline_at
 
 
@@ -337,9 +405,17 @@ _ATTEMPT_VALUES = f"""
     :exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
     :question_order, :option_orders, 0, 0, :digest
 """
-# SQLite: the attempt, then its answer sheet (one unanswered row per question, see
-# ``attempts._create_attempt``), in the session's write transaction.
-INSERT_ATTEMPT = DriverSQL.of(_INSERT_ATTEMPT.format(values=f"VALUES ({_ATTEMPT_VALUES})"))
+# SQLite: the attempt — if its exam still takes attempts and its examinee and paper are still there,
+# for the read that planned it held no lock — then its answer sheet (one unanswered row per question,
+# see ``attempts._create_attempt``), in the writer's transaction.
+INSERT_ATTEMPT = DriverSQL.of(
+    _INSERT_ATTEMPT.format(
+        values=f"""SELECT {_ATTEMPT_VALUES}
+    WHERE EXISTS (SELECT 1 FROM exams WHERE id = :exam_id AND status = '{ExamStatus.drawn}')
+      AND EXISTS (SELECT 1 FROM participants WHERE id = :participant_id)
+      AND EXISTS (SELECT 1 FROM papers WHERE id = :paper_id)"""  # noqa: S608 - module constants only
+    )
+)
 CREATE_ANSWER_SHEET = DriverSQL.of(
     """
     INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
@@ -354,6 +430,8 @@ class _Started:
     deadline_at: datetime
     paper: ServedPaper
     presentation: Any
+    scoring: _Scoring
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)  # SQLite: the planned insert's
 
 
 async def start(call: LaneCall) -> LaneReply | None:
@@ -364,12 +442,15 @@ async def start(call: LaneCall) -> LaneReply | None:
     exam_id, digest, now = int(call.params["exam_id"]), token_digest(token), call.state.clock.now()
     started: _Started | None
     if call.is_sqlite:
-        started = await call.run_sqlite_job(partial(_start_on_sqlite, exam_id=exam_id, digest=digest, now=now))
+        plan = partial(_plan_start_on_sqlite, exam_id=exam_id, digest=digest, now=now)
+        started = await call.run_sqlite_job(ReadThenWrite(plan, _write_start_on_sqlite))
     else:
         # A read, then one guarded insert of the attempt with its answer sheet (no transaction).
         started = await _start_on_postgresql(call, exam_id=exam_id, digest=digest, now=now)
     if started is None:  # not a first start, or the exam just closed: the route says what it is
         return None
+    # This process will most likely take the attempt's saves: it knows how to score them already.
+    Scorings.of(call).remember(started.attempt_id, started.scoring)
     presentation = started.presentation
     reply = {
         "attempt_id": started.attempt_id, "exam_id": exam_id, "attempt_no": 1, "mode": started.mode,
@@ -406,13 +487,14 @@ def _attempt_values(
         "exam_id": exam_id, "participant_id": row["participant_id"], "paper_id": paper.id,
         "unit_id": row["unit_id"], "now": values.time(now), "deadline_at": values.time(deadline_at),
         "seed": seed, "question_order": values.json(presentation.question_order),
-        "option_orders": values.json(presentation.option_orders), "digest": digest,
+        "option_orders": presentation.option_orders_json or values.json(presentation.option_orders),
+        "digest": digest,
     }  # fmt: skip
     return params, presentation, deadline_at
 
 
-def _start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
-    """SQLite writer job: read, insert the attempt and its answer sheet."""
+def _plan_start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
+    """SQLite, the read step (no lock held): who starts which paper, and in what order he sees it."""
     values = SQLITE_VALUES
     row = fetchrow(
         connection,
@@ -426,11 +508,17 @@ def _start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: datetim
     params, presentation, deadline_at = _attempt_values(
         values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
     )
-    inserted = fetchrow(connection, INSERT_ATTEMPT.sqlite, params)
-    if inserted is None:
+    scoring = _Scoring.at_start(row, values, paper, presentation, now)
+    return _Started(0, row["mode"], deadline_at, paper, presentation, scoring, params)
+
+
+def _write_start_on_sqlite(connection: Any, planned: _Started) -> _Started | None:
+    """SQLite, the write step: the guarded insert of the attempt, then its answer sheet."""
+    inserted = fetchrow(connection, INSERT_ATTEMPT.sqlite, planned.params)
+    if inserted is None:  # started meanwhile (a second tab), or the exam closed: the route says which
         return None
-    execute(connection, CREATE_ANSWER_SHEET.sqlite, params | {"attempt_id": inserted[0]})
-    return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
+    execute(connection, CREATE_ANSWER_SHEET.sqlite, planned.params | {"attempt_id": inserted[0]})
+    return dataclasses.replace(planned, attempt_id=inserted[0])
 
 
 async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
@@ -453,17 +541,8 @@ async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now
     inserted = await call.batched(StartBatches, pending)
     if inserted is None:
         return None
-    # This process will most likely take the attempt's saves: it knows how to score them already.
-    _remember_scoring(
-        inserted[0],
-        _Scoring(
-            paper_id=paper.id, started_at=now, paper_stamp=paper.stamp,
-            question_order=presentation.question_order, option_orders=presentation.option_orders,
-            multiple_scoring=row["multiple_scoring"], answer_key_text=row["answer_key"] or "{}",
-            answer_key=values.read_json_text(row["answer_key"] or "{}"),
-        ),
-    )  # fmt: skip
-    return _Started(inserted[0], row["mode"], deadline_at, paper, presentation)
+    scoring = _Scoring.at_start(row, values, paper, presentation, now)
+    return _Started(inserted[0], row["mode"], deadline_at, paper, presentation, scoring)
 
 
 # The order of StartBatches.arrays, by the names of _attempt_values.

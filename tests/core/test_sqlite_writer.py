@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.core.errors import UnprocessableError
-from app.core.sqlite_writer import SQLiteWriter, execute, fetchrow
+from app.core.sqlite_writer import ReadThenWrite, SQLiteWriter, execute, fetchrow
 
 
 @pytest.fixture
@@ -95,5 +95,94 @@ async def test_the_reply_comes_after_the_commit(database_file: str) -> None:
         for n in range(20):
             await writer.run(lambda c, n=n: execute(c, "INSERT INTO saves (id, value) VALUES (:n, 'v')", {"n": n}))
             assert _count(database_file) == n + 1
+    finally:
+        writer.close()
+
+
+async def test_a_read_then_write_job_reads_holding_no_lock(database_file: str) -> None:
+    """While a job's read step runs, another process can still write: the lock is taken for the writes."""
+    writer = SQLiteWriter(database_file)
+
+    def read(connection: Any) -> int:
+        other = sqlite3.connect(database_file, isolation_level=None, timeout=0)
+        try:  # would fail with "database is locked" if the writer held the write lock now
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO saves (id, value) VALUES (1, 'other process')")
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        return int(fetchrow(connection, "SELECT COUNT(*) AS n FROM saves", {})["n"])  # type: ignore[index]
+
+    def write(connection: Any, seen: int) -> int:
+        execute(connection, "INSERT INTO saves (id, value) VALUES (2, :value)", {"value": f"saw {seen}"})
+        return seen
+
+    try:
+        assert await writer.run(ReadThenWrite(read, write)) == 1
+        with sqlite3.connect(database_file) as connection:
+            assert connection.execute("SELECT value FROM saves ORDER BY id").fetchall() == [
+                ("other process",),
+                ("saw 1",),
+            ]
+    finally:
+        writer.close()
+
+
+async def test_read_steps_that_settle_their_jobs_write_nothing(database_file: str) -> None:
+    """A read returning None is answered None with no write; a read raising reaches its caller alone."""
+    writer = SQLiteWriter(database_file)
+    written: list[str] = []
+
+    def write(connection: Any, value: str) -> str:
+        written.append(value)
+        execute(connection, "INSERT INTO saves (value) VALUES (:value)", {"value": value})
+        return value
+
+    def refuse(_connection: Any) -> str:
+        raise UnprocessableError("answers.1: no such option")
+
+    gate = threading.Event()
+
+    def hold(connection: Any) -> None:
+        gate.wait(5)  # the next three jobs queue up and run as one batch
+
+    try:
+        first = asyncio.create_task(writer.run(hold))
+        await asyncio.sleep(0.05)
+        jobs = [
+            writer.run(ReadThenWrite(lambda _c: None, write)),
+            writer.run(ReadThenWrite(refuse, write)),
+            writer.run(ReadThenWrite(lambda _c: "kept", write)),
+        ]
+        gathered = asyncio.gather(*jobs, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        gate.set()
+        await first
+        results = await gathered
+        assert results[0] is None and isinstance(results[1], UnprocessableError) and results[2] == "kept"
+        assert written == ["kept"]
+        assert _count(database_file) == 1
+    finally:
+        writer.close()
+
+
+async def test_a_failing_write_step_is_undone_alone(database_file: str) -> None:
+    writer = SQLiteWriter(database_file)
+
+    def write(connection: Any, value: str) -> str:
+        execute(connection, "INSERT INTO saves (value) VALUES (:value)", {"value": value})
+        if value == "bad":
+            raise UnprocessableError("refused after writing")
+        return value
+
+    try:
+        results = await asyncio.gather(
+            writer.run(ReadThenWrite(lambda _c: "good", write)),
+            writer.run(ReadThenWrite(lambda _c: "bad", write)),
+            return_exceptions=True,
+        )
+        assert results[0] == "good" and isinstance(results[1], UnprocessableError)
+        with sqlite3.connect(database_file) as connection:
+            assert connection.execute("SELECT value FROM saves").fetchall() == [("good",)]
     finally:
         writer.close()

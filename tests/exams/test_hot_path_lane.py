@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -14,13 +16,16 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
-from app.accounts.models import User
+from app.accounts.models import AuthSession, User
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.security import hash_pin
+from app.core.security import hash_pin, token_digest
+from app.core.sqlite_writer import run_job
 from app.exams import attempts
+from app.exams import lane as exams_lane
 from app.exams.models import Attempt, AttemptAnswer, Exam
 from app.papers.models import Paper
 from tests.conftest import TEST_SECRET
@@ -120,7 +125,7 @@ async def test_cases_the_lane_leaves_are_answered_by_the_routes(
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "answers", judge_no]
     attempt = await session.scalar(select(Attempt.last_seq).where(Attempt.id == start["attempt_id"]))
-    assert attempt == 0  # the claim the lane made before finding the bad answer was rolled back
+    assert attempt == 0  # nothing of the refused save was written
 
     good = await client.put(path, json={"seq": 5, "answers": {judge_no: ["T"]}}, headers=examinee.headers)
     assert good.json()["saved"]
@@ -252,3 +257,38 @@ async def test_a_start_racing_a_close_leaves_no_open_attempt(
         async with database.write_sessions() as session:
             await purge_exam(session, setup.exam.id)
         await database.dispose()
+
+
+async def test_sqlite_writes_recheck_what_their_lock_free_reads_saw(
+    session: AsyncSession, clock: FrozenClock, is_postgres: bool
+) -> None:
+    """SQLite: a writer job reads before taking the write lock, so another worker may commit in between;
+    its write step then refuses (the request falls through to the route) rather than act on stale facts."""
+    if is_postgres:
+        pytest.skip("the SQLite writer's jobs")
+    setup = await make_exam_setup(session, now=clock.now())
+    now, examinee = clock.now(), setup.examinees[0]
+    digest = token_digest(examinee.headers["Authorization"].removeprefix("Bearer "))
+
+    # A first start planned, then the exam closed before the insert.
+    planned = await run_job(
+        session, lambda c: exams_lane._plan_start_on_sqlite(c, exam_id=setup.exam.id, digest=digest, now=now)
+    )
+    assert planned is not None and planned.presentation.question_order
+    await session.execute(update(Exam).where(Exam.id == setup.exam.id).values(status="closed"))
+    assert await run_job(session, lambda c: exams_lane._write_start_on_sqlite(c, planned)) is None
+    assert await session.scalar(select(func.count()).where(Attempt.exam_id == setup.exam.id)) == 0
+
+    # A ticket holder found, then deactivated before his session is opened.
+    ticket = await _ticket(session, setup)
+    check = partial(accounts_lane._pin_holder, pin="246810", secret=TEST_SECRET)
+    find = partial(accounts_lane._find_ticket_holder_on_sqlite, username=ticket, check=check)
+    holder = await run_job(session, find)
+    assert holder is not None
+    await session.execute(update(User).where(User.id == holder["id"]).values(is_active=False))
+    later = now + timedelta(hours=1)
+    opened = await run_job(
+        session, lambda c: accounts_lane._open_session_on_sqlite(c, holder, token="t", now=now, expires_at=later)
+    )
+    assert opened is None
+    assert await session.scalar(select(func.count()).where(AuthSession.token_digest == token_digest("t"))) == 0
