@@ -27,13 +27,14 @@ from app.core.sqlite_writer import ReadThenWrite, fetchrow
 _JSON = TypeAdapter(dict[str, Any])
 SQLITE_VALUES = DriverValues("sqlite")
 
-TICKET_HOLDER = DriverSQL.of(
-    """
-    SELECT id, username, display_name, password_hash, is_active, failed_logins, locked_until,
-      CAST(roles AS TEXT) AS roles, unit_id
-    FROM users WHERE username = :username
-    """
-)
+# The account of each username of the inputs ``i(username)``: one request's on SQLite, a batch's on
+# PostgreSQL (``TicketHolderReads``).
+TICKET_HOLDER_OF = """
+    SELECT u.id, u.username, u.display_name, u.password_hash, u.is_active, u.failed_logins, u.locked_until,
+      CAST(u.roles AS TEXT) AS roles, u.unit_id
+    FROM {inputs} JOIN users u ON u.username = i.username
+"""
+TICKET_HOLDER = DriverSQL.of(TICKET_HOLDER_OF.format(inputs="(SELECT :username AS username) AS i"))
 
 # SQLite: the session, if its user is still active (the read that found him held no lock).
 OPEN_SESSION = DriverSQL.of(
@@ -62,9 +63,8 @@ async def login(call: LaneCall) -> LaneReply | None:
         open_session = partial(_open_session_on_sqlite, token=token, now=now, expires_at=expires_at)
         user = await call.run_sqlite_job(ReadThenWrite(find, open_session))
     else:
-        # Two single-statement steps: the read, then the insert, batched with this process's other logins.
-        driver = await call.driver()
-        user = check(await driver.fetchrow(TICKET_HOLDER, {"username": body.username}))
+        # Two single-statement steps, each batched with this process's other logins: the read, the insert.
+        user = check(await call.batched(TicketHolderReads, Pending(body.username, (body.username,))))
         if user is not None:
             pending = Pending(token_digest(token), (token_digest(token), user["id"], now, expires_at))
             if await call.batched(SessionBatches, pending) is None:
@@ -107,6 +107,17 @@ def _open_session_on_sqlite(connection: Any, user: Any, *, token: str, now: date
         "expires_at": values.time(expires_at), "active": values.flag(True),
     }  # fmt: skip
     return user if fetchrow(connection, OPEN_SESSION.sqlite, row) is not None else None
+
+
+class TicketHolderReads(Batches):
+    """PostgreSQL: the accounts of this process's ticket logins, read together (``app.core.batches``)."""
+
+    statement = DriverSQL.of(
+        "-- PostgreSQL only",
+        postgresql=TICKET_HOLDER_OF.format(inputs="unnest(CAST(:usernames AS VARCHAR[])) AS i(username)"),
+    )
+    arrays = ("usernames",)
+    key_column = "username"
 
 
 class SessionBatches(Batches):

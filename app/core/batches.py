@@ -1,14 +1,15 @@
 """PostgreSQL: requests of one kind that a process receives while earlier ones are at the database go
 there together, in one statement.
 
-A hot-path write is one statement already; what costs is the round trip and the statement around it,
-about as much Python as the write itself. So the requests queue here while ``MAX_IN_FLIGHT`` batches are
-at the database, and the next batch carries every queued one (up to ``MAX_BATCH``) in ONE statement whose
-arrays hold each request's values (``unnest``). One statement is one transaction: a batch is stored
-whole or not at all, and each caller hears only after it committed. One key (an attempt, an examinee) is
-never in two batches of a kind at once — its later request waits for the next batch — so two batches of
-a process never wait on each other's rows. A subclass names the statement, its arrays and the column
-that gives each returned row's key; a request whose key returns no row was refused (nothing stored).
+A hot-path write (or read) is one statement already; what costs is the round trip, the pooled
+connection and the statement around it, about as much Python as the work itself. So the requests queue
+here while ``MAX_IN_FLIGHT`` batches are at the database, and the next batch carries every queued one
+(up to ``MAX_BATCH``) in ONE statement whose arrays hold each request's values (``unnest``). One
+statement is one transaction: a batch is stored whole or not at all, and each caller hears only after it
+committed. One key (an attempt, an examinee) is never in two batches of a kind at once — its later
+request waits for the next batch — so two batches of a process never wait on each other's rows. A
+subclass names the statement, its arrays and the column that gives each returned row's key; a request
+whose key returns no row was refused (nothing stored) or, for a read, found nothing.
 """
 
 from __future__ import annotations

@@ -542,6 +542,50 @@ _UPSERT_ANSWERS = {
 }
 
 
+# One validated answer in the paper's keys: its position (the paper's number), keys, points, correctness.
+ScoredAnswer = tuple[int, str, float, bool]
+_MULTIPLE = QuestionType.multiple.value
+
+
+def scored_answers(
+    paper: ServedPaper,
+    question_order: Sequence[int],
+    option_orders: Mapping[str, Sequence[str]],
+    answer_key: Mapping[str, Sequence[str]],
+    multiple_scoring: str,
+    answers: Mapping[str, Sequence[str]],
+) -> list[ScoredAnswer]:
+    """The answers (in the examinee's numbers and letters) validated and scored; raises 422 naming the
+    first bad question."""
+    scored: list[ScoredAnswer] = []
+    for shown_no, chosen in answers.items():
+        try:
+            index = int(shown_no)
+        except ValueError:
+            raise _bad_answer(shown_no, f"{shown_no!r} is not a question number") from None
+        if not 1 <= index <= len(question_order):
+            raise _bad_answer(shown_no, f"there is no question {shown_no} (1–{len(question_order)})")
+        paper_no = question_order[index - 1]
+        number = str(paper_no)
+        question = paper.questions[paper_no]
+        order = option_orders.get(number, question.option_keys)
+        paper_keys = shuffling.to_paper_keys(question.type, order, chosen)
+        if paper_keys is None:
+            shown = "/".join(shuffling.displayed_keys(question.type, order))
+            raise _bad_answer(shown_no, f"question {shown_no} has only the options {shown}")
+        keys = encode_keys(paper_keys)
+        if len(keys) > 1 and question.type != _MULTIPLE:
+            raise _bad_answer(shown_no, f"question {shown_no} takes one answer")
+        right = encode_keys(answer_key.get(number, ()))
+        result = score_answer(question.type, keys, right, question.points, multiple_scoring)
+        scored.append((paper_no, keys, result.points, result.is_correct))
+    return scored
+
+
+def _bad_answer(shown_no: str, message: str) -> UnprocessableError:
+    return UnprocessableError(field_error(f"answers.{shown_no}", message))
+
+
 def answer_rows(
     paper: ServedPaper,
     question_order: Sequence[int],
@@ -554,34 +598,16 @@ def answer_rows(
     seq: int,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Validated answer rows in the paper's keys, scored; raises 422 naming the first bad question."""
-    rows: list[dict[str, Any]] = []
-    for shown_no, chosen in answers.items():
-        field = f"answers.{shown_no}"
-        try:
-            index = int(shown_no)
-        except ValueError:
-            raise UnprocessableError(field_error(field, f"{shown_no!r} is not a question number")) from None
-        if not 1 <= index <= len(question_order):
-            raise UnprocessableError(field_error(field, f"there is no question {shown_no} (1–{len(question_order)})"))
-        paper_no = question_order[index - 1]
-        question = paper.questions[paper_no]
-        order = option_orders.get(str(paper_no), question.option_keys)
-        paper_keys = shuffling.to_paper_keys(question.type, order, chosen)
-        if paper_keys is None:
-            shown = "/".join(shuffling.displayed_keys(question.type, order))
-            raise UnprocessableError(field_error(field, f"question {shown_no} has only the options {shown}"))
-        keys = encode_keys(paper_keys)
-        if question.type != QuestionType.multiple and len(keys) > 1:
-            raise UnprocessableError(field_error(field, f"question {shown_no} takes one answer"))
-        scored = score_answer(
-            question.type, keys, encode_keys(answer_key.get(str(paper_no), [])), question.points, multiple_scoring
+    """``scored_answers`` as rows of ``attempt_answers``."""
+    return [
+        {
+            "attempt_id": attempt_id, "position": position, "keys": keys, "seq": seq, "saved_at": now,
+            "points": points, "is_correct": is_correct,
+        }
+        for position, keys, points, is_correct in scored_answers(
+            paper, question_order, option_orders, answer_key, multiple_scoring, answers
         )
-        rows.append({
-            "attempt_id": attempt_id, "position": paper_no, "keys": keys, "seq": seq, "saved_at": now,
-            "points": scored.points, "is_correct": scored.is_correct,
-        })  # fmt: skip
-    return rows
+    ]
 
 
 async def _explain_unsaved(

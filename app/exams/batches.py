@@ -56,6 +56,27 @@ CLAIM_AND_WRITE_MANY = DriverSQL.of(
     """,  # noqa: S608 - module constants only, never input
 )
 
+# What scoring an attempt's saves needs (``lane._Scoring``), for each ``i(attempt_id)`` of the inputs.
+ATTEMPT_SCORING_OF = """
+    SELECT a.id AS attempt_id, a.paper_id, a.started_at, CAST(a.question_order AS TEXT) AS question_order,
+      CAST(a.option_orders AS TEXT) AS option_orders, e.multiple_scoring,
+      pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
+    FROM {inputs}
+    JOIN attempts a ON a.id = i.attempt_id JOIN papers pa ON pa.id = a.paper_id JOIN exams e ON e.id = a.exam_id
+"""
+
+
+class ScoringReads(Batches):
+    """The scoring of saves that miss this process's copy (``lane.Scorings``), read together."""
+
+    statement = DriverSQL.of(
+        "-- PostgreSQL only",
+        postgresql=ATTEMPT_SCORING_OF.format(inputs="unnest(CAST(:attempt_ids AS INTEGER[])) AS i(attempt_id)"),
+    )
+    arrays = ("attempt_ids",)
+    key_column = "attempt_id"
+
+
 _ARRAYS = ("attempt_ids", "seqs", "nows", "cutoffs", "digests", "paper_ids", "started", "stamps", "answer_keys",
            "scorings")  # fmt: skip
 _ROW_ARRAYS = ("row_attempts", "positions", "keys", "points", "correct")
@@ -141,6 +162,39 @@ START_MANY = DriverSQL.of(
     SELECT id, participant_id, (SELECT COUNT(*) FROM sheet) AS questions FROM attempt
     """,  # noqa: S608 - module constants only, never input
 )
+
+
+# The caller as an examinee of this exam, with what a first start needs — for each row of the inputs
+# ``i(digest, exam_id, now)``: one request's values on SQLite, a batch's arrays on PostgreSQL
+# (``StartContextReads``).
+START_CONTEXT_OF = """
+    SELECT i.digest, e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
+      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id,
+      (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
+      (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
+      pa.id AS paper_id, pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
+    FROM {inputs}
+    JOIN auth_sessions s ON s.token_digest = i.digest
+    JOIN users u ON u.id = s.user_id
+    JOIN participants p ON p.user_id = s.user_id AND p.exam_id = i.exam_id
+    JOIN exams e ON e.id = p.exam_id
+    LEFT JOIN papers pa ON pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id
+    WHERE s.revoked_at IS NULL AND s.expires_at > i.now AND u.is_active
+"""
+
+
+class StartContextReads(Batches):
+    """What the first starts of this process need to know (``START_CONTEXT_OF``), read together."""
+
+    statement = DriverSQL.of(
+        "-- PostgreSQL only",
+        postgresql=START_CONTEXT_OF.format(
+            inputs="unnest(CAST(:digests AS VARCHAR[]), CAST(:exam_ids AS INTEGER[]), "
+            "CAST(:nows AS TIMESTAMPTZ[])) AS i(digest, exam_id, now)"
+        ),
+    )
+    arrays = ("digests", "exam_ids", "nows")
+    key_column = "digest"
 
 
 class StartBatches(Batches):

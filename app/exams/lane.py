@@ -26,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.accounts.dependencies import SESSION_COOKIE
 from app.core.batches import Pending
-from app.core.driver import Driver, DriverSQL, DriverValues
+from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
 from app.core.sqlite_writer import ReadThenWrite, execute, executemany, fetchrow
@@ -34,12 +34,21 @@ from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
 from app.exams.attempts import (
     IN_PROGRESS,
     SUBMITTED,
-    answer_rows,
+    ScoredAnswer,
     deadline_for,
     presentation_for,
     remaining_seconds,
+    scored_answers,
 )
-from app.exams.batches import SaveBatches, StartBatches, SubmitBatches
+from app.exams.batches import (
+    ATTEMPT_SCORING_OF,
+    START_CONTEXT_OF,
+    SaveBatches,
+    ScoringReads,
+    StartBatches,
+    StartContextReads,
+    SubmitBatches,
+)
 from app.exams.exam_rules import ensure_exam_open
 from app.exams.models import ExamMode, ExamStatus
 from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
@@ -129,15 +138,7 @@ def _claim_params(sqlite: bool, attempt_id: int, digest: str, now: datetime, gra
 # exam's multiple-choice rule are still exactly those, so a key corrected meanwhile makes the claim
 # refuse and the save is redone the ordinary way. PostgreSQL: one statement, no explicit transaction;
 # SQLite: a writer job whose read step scores and whose write step claims and writes.
-ATTEMPT_SCORING = DriverSQL.of(
-    """
-    SELECT a.paper_id, a.started_at, CAST(a.question_order AS TEXT) AS question_order,
-      CAST(a.option_orders AS TEXT) AS option_orders, e.multiple_scoring,
-      pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
-    FROM attempts a JOIN papers pa ON pa.id = a.paper_id JOIN exams e ON e.id = a.exam_id
-    WHERE a.id = :attempt_id
-    """
-)
+ATTEMPT_SCORING = DriverSQL.of(ATTEMPT_SCORING_OF.format(inputs="(SELECT :attempt_id AS attempt_id) AS i"))
 
 @dataclass(frozen=True, slots=True)
 class _Scoring:
@@ -211,11 +212,12 @@ class Scorings:
         self._by_attempt.pop(attempt_id, None)
 
 
-async def _read_scoring(driver: Driver, scorings: Scorings, attempt_id: int) -> _Scoring | None:
-    row = await driver.fetchrow(ATTEMPT_SCORING, {"attempt_id": attempt_id})
+async def _read_scoring(call: LaneCall, scorings: Scorings, attempt_id: int) -> _Scoring | None:
+    """PostgreSQL: read with the other saves of this process that miss their copy."""
+    row = await call.batched(ScoringReads, Pending(attempt_id, (attempt_id,)))
     if row is None:
         return None
-    return scorings.remember(attempt_id, _Scoring.of(row, driver.values))
+    return scorings.remember(attempt_id, _Scoring.of(row, POSTGRESQL_VALUES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +245,14 @@ def _score_save_on_sqlite(
             return None
         scoring = scorings.remember(attempt_id, _Scoring.of(found, values))
     paper = served_paper_sync(connection, scoring.paper_id, scoring.paper_stamp)
-    rows = _scored_rows(paper, scoring, answers, attempt_id=attempt_id, seq=seq, now=now)
     stored_at = values.time(now)
-    for row in rows:
-        row["saved_at"] = stored_at
-        row["is_correct"] = values.flag(row["is_correct"])
+    rows = [
+        {
+            "attempt_id": attempt_id, "position": position, "keys": keys, "seq": seq, "saved_at": stored_at,
+            "points": points, "is_correct": values.flag(is_correct),
+        }
+        for position, keys, points, is_correct in _scored(paper, scoring, answers)
+    ]
     return _ScoredSave(scoring, rows)
 
 
@@ -270,25 +275,9 @@ def _claim_save_on_sqlite(
     return values.read_time(claimed["deadline_at"])
 
 
-def _scored_rows(
-    paper: ServedPaper,
-    scoring: _Scoring,
-    answers: Mapping[str, Sequence[str]],
-    *,
-    attempt_id: int,
-    seq: int,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    return answer_rows(
-        paper,
-        scoring.question_order,
-        scoring.option_orders,
-        scoring.answer_key,
-        scoring.multiple_scoring,
-        answers,
-        attempt_id=attempt_id,
-        seq=seq,
-        now=now,
+def _scored(paper: ServedPaper, scoring: _Scoring, answers: Mapping[str, Sequence[str]]) -> list[ScoredAnswer]:
+    return scored_answers(
+        paper, scoring.question_order, scoring.option_orders, scoring.answer_key, scoring.multiple_scoring, answers
     )
 
 
@@ -305,18 +294,18 @@ async def _claim_and_write(
     write in one statement — batched with other saves of this process (``app.exams.batches``), or alone on the
     request's own connection when its session is overridden (the tests)."""
     scorings = Scorings.of(call)
-    scoring = scorings.get(attempt_id) or await _read_scoring(await call.driver(), scorings, attempt_id)
+    scoring = scorings.get(attempt_id) or await _read_scoring(call, scorings, attempt_id)
     if scoring is None:
         return None
     paper = served_papers.get(scoring.paper_id, scoring.paper_stamp) or await served_paper_via(
         await call.driver(), scoring.paper_id, scoring.paper_stamp
     )
-    rows = _scored_rows(paper, scoring, answers, attempt_id=attempt_id, seq=seq, now=now)
+    rows = _scored(paper, scoring, answers)
     claim = (
         attempt_id, seq, params["now"], params["cutoff"], params["digest"], scoring.paper_id, scoring.started_at,
         scoring.paper_stamp, scoring.answer_key_text, scoring.multiple_scoring,
     )  # fmt: skip
-    pending = Pending(attempt_id, claim, [(r["position"], r["keys"], r["points"], r["is_correct"]) for r in rows])
+    pending = Pending(attempt_id, claim, rows)  # rows as SaveBatches' row arrays take them
     saved = await call.batched(SaveBatches, pending)
     deadline_at = None if saved is None else POSTGRESQL_VALUES.read_time(saved["deadline_at"])
     if deadline_at is None:
@@ -373,25 +362,10 @@ async def submit(call: LaneCall) -> LaneReply | None:
 
 # First start ------------------------------------------------------------------------------------------
 
-# The caller as an examinee of this exam, with what a first start needs.
-_START_CONTEXT = """
-    SELECT e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
-      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id,
-      (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
-      (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
-      (SELECT pa.id FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id) AS paper_id,
-      (SELECT pa.created_at FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id)
-        AS paper_stamp,
-      (SELECT CAST(pa.answer_key AS TEXT) FROM papers pa WHERE pa.exam_id = p.exam_id AND pa.unit_id = p.unit_id)
-        AS answer_key
-    FROM auth_sessions s
-    JOIN users u ON u.id = s.user_id
-    JOIN participants p ON p.user_id = s.user_id
-    JOIN exams e ON e.id = p.exam_id
-    WHERE s.token_digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now AND u.is_active = :active
-      AND p.exam_id = :exam_id
-"""
-START_CONTEXT = DriverSQL.of(_START_CONTEXT)
+# The caller as an examinee of this exam, with what a first start needs (see ``batches.START_CONTEXT_OF``).
+START_CONTEXT = DriverSQL.of(
+    START_CONTEXT_OF.format(inputs="(SELECT :digest AS digest, :exam_id AS exam_id, :now AS now) AS i")
+)
 
 _INSERT_ATTEMPT = """
     INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
@@ -499,7 +473,7 @@ def _plan_start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: da
     row = fetchrow(
         connection,
         START_CONTEXT.sqlite,
-        {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)},
+        {"exam_id": exam_id, "digest": digest, "now": values.time(now)},
     )
     exam = _first_start_exam(row, values, now)
     if exam is None or row is None:
@@ -524,16 +498,15 @@ def _write_start_on_sqlite(connection: Any, planned: _Started) -> _Started | Non
 async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
     """The read, then the insert: alone on the request's connection when its session is overridden (the
     tests), else batched with the other first starts of this process (``app.exams.batches``)."""
-    driver = await call.driver()
-    values = driver.values
-    row = await driver.fetchrow(
-        START_CONTEXT, {"exam_id": exam_id, "digest": digest, "now": values.time(now), "active": values.flag(True)}
-    )
+    values = POSTGRESQL_VALUES
+    row = await call.batched(StartContextReads, Pending(digest, (digest, exam_id, now)))
     exam = _first_start_exam(row, values, now)
     if exam is None:
         return None
     assert row is not None
-    paper = await served_paper_via(driver, row["paper_id"], values.read_time(row["paper_stamp"]))
+    stamp = values.read_time(row["paper_stamp"])
+    paper = served_papers.get(row["paper_id"], stamp) if stamp is not None else None
+    paper = paper or await served_paper_via(await call.driver(), row["paper_id"], stamp)
     params, presentation, deadline_at = _attempt_values(
         values, row, exam, paper, exam_id=exam_id, digest=digest, now=now
     )

@@ -159,14 +159,22 @@ def displayed_keys(question_type: str, paper_keys: Sequence[str]) -> list[str]:
 
 def to_paper_keys(question_type: str, shown_order: Sequence[str], chosen: Sequence[str]) -> list[str] | None:
     """The paper's keys for the displayed keys ``chosen``; None when one of them was not shown."""
-    shown = displayed_keys(question_type, shown_order)
     result: list[str] = []
+    if question_type == QuestionType.judge:  # shown as they are (T/F)
+        for key in chosen:
+            if key not in shown_order:
+                return None
+            result.append(key)
+        return result
     for key in chosen:
-        try:
-            result.append(shown_order[shown.index(key)])
-        except ValueError:
+        index = _LETTER_INDEX.get(key)
+        if index is None or index >= len(shown_order):
             return None
+        result.append(shown_order[index])
     return result
+
+
+_LETTER_INDEX = {letter: index for index, letter in enumerate(DISPLAY_LETTERS)}
 
 
 def to_displayed_keys(question_type: str, shown_order: Sequence[str], stored: str) -> list[str]:

@@ -7,7 +7,7 @@ Answers and keys are stored as the sorted concatenation of the paper's own optio
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.bank.models import QuestionType
 
@@ -17,14 +17,19 @@ ALL_OR_NOTHING = "all_or_nothing"
 PARTIAL = "partial"
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
     points: float
     is_correct: bool
 
 
+# The types as plain strings: a save scores every answer, and comparing with the enum members costs more.
+_MULTIPLE, _JUDGE = QuestionType.multiple.value, QuestionType.judge.value
+
+
 def encode_keys(keys: Iterable[str]) -> str:
     """The stored form of a set of option keys: sorted, without duplicates."""
+    if isinstance(keys, list | tuple) and len(keys) == 1:
+        return str(keys[0])
     return "".join(sorted(set(keys)))
 
 
@@ -51,9 +56,9 @@ def score_multiple(given: str, key: str, points: float, scoring: str = ALL_OR_NO
 
 def score_answer(question_type: str, given: str, key: str, points: float, multiple_scoring: str) -> Scored:
     """Points and correctness of one stored answer; ``is_correct`` means exactly right (not partial)."""
-    if question_type == QuestionType.multiple:
+    if question_type == _MULTIPLE:
         earned = score_multiple(given, key, points, multiple_scoring)
-    elif question_type == QuestionType.judge:
+    elif question_type == _JUDGE:
         earned = score_judge(given, key, points)
     else:
         earned = score_single(given, key, points)
