@@ -464,14 +464,12 @@ async def _seed_attempts(
     seeded.attempt_ids = list(
         await session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows)
     )
-    # As the API leaves them: one row per question from the start, the first ``answered`` answered.
+    # As the API leaves them: a row for each answer saved — the first ``answered`` in the examinee's order.
     answer_rows = []
     for attempt_id, row in zip(seeded.attempt_ids, attempt_rows, strict=True):
-        for index, paper_no in enumerate(row["question_order"]):
+        for paper_no in row["question_order"][:answered]:
             item = items[paper_no - 1]
-            given = ""
-            if index < answered:
-                given = encode_keys(rng.sample(item["keys"], 2 if item["type"] == "multiple" else 1))
+            given = encode_keys(rng.sample(item["keys"], 2 if item["type"] == "multiple" else 1))
             key = encode_keys(answer_key[str(paper_no)])
             scored = score_answer(item["type"], given, key, item["points"], "all_or_nothing")
             answer_rows.append(
@@ -479,7 +477,7 @@ async def _seed_attempts(
                     "attempt_id": attempt_id,
                     "position": paper_no,
                     "keys": given,
-                    "seq": 1 if given else 0,
+                    "seq": 1,
                     "saved_at": now,
                     "points": scored.points if prescored else None,
                     "is_correct": scored.is_correct if prescored else None,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, bindparam, false, insert, literal, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -370,9 +370,9 @@ async def _create_attempt(
         attempt = await _latest_attempt(session, examinee.participant_id)
         assert attempt is not None
         return await _resume(session, attempt, exam, principal, now)
-    # The answer sheet exists from the start, one unanswered row per question: saves only update rows,
-    # and grading needs no insert for omissions (which reports count as rows with no keys).
-    await session.execute(_CREATE_ANSWER_SHEET, {"b_attempt_id": inserted, "b_paper_id": paper.id, "b_now": now})
+    # No answer rows yet: each is written when its answer is first saved, and grading records the
+    # questions left unanswered (``grading.service.grade_attempts``). Thousands start in the same minute;
+    # their answers come over the half hour that follows.
     return await _start_view(session, SimpleNamespace(id=inserted, **values), exam, now=now, answers={}, paper=paper)
 
 
@@ -382,20 +382,6 @@ _INSERT_ATTEMPT = {
     .returning(ATTEMPTS.c.id)
     for dialect, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
-
-_CREATE_ANSWER_SHEET = insert(ANSWERS).from_select(
-    ["attempt_id", "position", "keys", "seq", "saved_at", "points", "is_correct"],
-    select(
-        bindparam("b_attempt_id", type_=Integer),
-        PAPER_SLOTS.c.position,
-        literal(""),
-        literal(0),
-        bindparam("b_now", type_=UTCDateTime()),
-        literal(0.0),
-        false(),
-    ).where(PAPER_SLOTS.c.paper_id == bindparam("b_paper_id")),
-)
-
 
 # Attempt access --------------------------------------------------------------------------------------
 

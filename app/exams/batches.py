@@ -92,7 +92,7 @@ class SaveBatches(Batches):
         return super().parameters(batch) | {name: [row[i] for row in rows] for i, name in enumerate(_ROW_ARRAYS)}
 
 
-# Submit and grade (see ``lane.CLAIM_SUBMIT``): a formal attempt, in time, with its answer sheet complete.
+# Submit and grade (see ``lane.CLAIM_SUBMIT``): a formal attempt, in time, with every question answered.
 CLAIM_SUBMIT_MANY = DriverSQL.of(
     "-- PostgreSQL only",
     postgresql=f"""
@@ -126,10 +126,9 @@ class SubmitBatches(Batches):
     key_column = "id"
 
 
-# First start (the PostgreSQL twin of ``lane.INSERT_ATTEMPT`` and ``lane.CREATE_ANSWER_SHEET``): each
-# attempt with its answer sheet, guarded by its exam still taking attempts (the share lock waits for a
-# close in flight, which locks the exam for update, and then sees it closed); an examinee or paper
-# removed meanwhile is skipped (refused), never an error for all.
+# First start (the PostgreSQL twin of ``lane.INSERT_ATTEMPT``): each attempt, guarded by its exam still
+# taking attempts (the share lock waits for a close in flight, which locks the exam for update, and then
+# sees it closed); an examinee or paper removed meanwhile is skipped (refused), never an error for all.
 START_MANY = DriverSQL.of(
     "-- PostgreSQL only",
     postgresql=f"""
@@ -152,14 +151,9 @@ START_MANY = DriverSQL.of(
       JOIN papers ON papers.id = i.paper_id
       WHERE EXISTS (SELECT 1 FROM exams WHERE exams.id = i.exam_id AND exams.status = 'drawn' FOR SHARE)
       ON CONFLICT (participant_id, attempt_no) DO NOTHING
-      RETURNING id, participant_id, paper_id, started_at
-    ), sheet AS (
-      INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
-      SELECT attempt.id, paper_slots.position, '', 0, attempt.started_at, 0.0, FALSE
-      FROM attempt JOIN paper_slots ON paper_slots.paper_id = attempt.paper_id
-      RETURNING 1
+      RETURNING id, participant_id
     )
-    SELECT id, participant_id, (SELECT COUNT(*) FROM sheet) AS questions FROM attempt
+    SELECT id, participant_id FROM attempt
     """,  # noqa: S608 - module constants only, never input
 )
 

@@ -5,8 +5,8 @@ Python CPU per request decides how many one server carries. These handlers run i
 (``app.core.lane``): they authenticate inside their own first statement (the login session, its user
 and his participant row are conditions of the claim), send SQL straight to the driver
 (``app.core.driver``) and answer with JSON serialised once. They settle only the common case — a valid
-save with a newer ``seq`` in time, a first start of an open exam, a formal submit within the time with a
-complete answer sheet — and leave everything else (every refusal and its explanation, a resume, an
+save with a newer ``seq`` in time, a first start of an open exam, a formal submit within the time with
+every question answered — and leave everything else (every refusal and its explanation, a resume, an
 overdue attempt, a practice review) to the routes of ``app.exams.attempts_router`` and the rules of
 ``app.exams.attempts``, which answer exactly as if the lane were not there.
 """
@@ -29,7 +29,7 @@ from app.core.batches import Pending
 from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
-from app.core.sqlite_writer import ReadThenWrite, execute, executemany, fetchrow
+from app.core.sqlite_writer import ReadThenWrite, executemany, fetchrow
 from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
 from app.exams.attempts import (
     IN_PROGRESS,
@@ -320,7 +320,8 @@ async def _claim_and_write(
 
 # Submit and grade in one statement: the status flip is the claim (whoever flips it grades, exactly
 # once); the score is the sum of the points stored with each save. Only a formal exam's attempt whose
-# answer sheet is complete and scored qualifies — anything else is graded by the grading service.
+# every question answered (and scored) qualifies — anything else is graded by the grading service, which
+# also records the questions left unanswered.
 CLAIM_SUBMIT = DriverSQL.of(
     f"""
     UPDATE attempts SET status = '{SUBMITTED}', submitted_at = :now, submit_reason = '{SubmitReason.examinee}',
@@ -380,8 +381,7 @@ _ATTEMPT_VALUES = f"""
     :question_order, :option_orders, 0, 0, :digest
 """
 # SQLite: the attempt — if its exam still takes attempts and its examinee and paper are still there,
-# for the read that planned it held no lock — then its answer sheet (one unanswered row per question,
-# see ``attempts._create_attempt``), in the writer's transaction.
+# for the read that planned it held no lock. (No answer rows: see ``attempts._create_attempt``.)
 INSERT_ATTEMPT = DriverSQL.of(
     _INSERT_ATTEMPT.format(
         values=f"""SELECT {_ATTEMPT_VALUES}
@@ -389,12 +389,6 @@ INSERT_ATTEMPT = DriverSQL.of(
       AND EXISTS (SELECT 1 FROM participants WHERE id = :participant_id)
       AND EXISTS (SELECT 1 FROM papers WHERE id = :paper_id)"""  # noqa: S608 - module constants only
     )
-)
-CREATE_ANSWER_SHEET = DriverSQL.of(
-    """
-    INSERT INTO attempt_answers (attempt_id, position, keys, seq, saved_at, points, is_correct)
-    SELECT :attempt_id, position, '', 0, :now, 0.0, FALSE FROM paper_slots WHERE paper_id = :paper_id
-    """
 )
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +413,7 @@ async def start(call: LaneCall) -> LaneReply | None:
         plan = partial(_plan_start_on_sqlite, exam_id=exam_id, digest=digest, now=now)
         started = await call.run_sqlite_job(ReadThenWrite(plan, _write_start_on_sqlite))
     else:
-        # A read, then one guarded insert of the attempt with its answer sheet (no transaction).
+        # A read, then one guarded insert of the attempt (no transaction); both batched.
         started = await _start_on_postgresql(call, exam_id=exam_id, digest=digest, now=now)
     if started is None:  # not a first start, or the exam just closed: the route says what it is
         return None
@@ -487,11 +481,10 @@ def _plan_start_on_sqlite(connection: Any, *, exam_id: int, digest: str, now: da
 
 
 def _write_start_on_sqlite(connection: Any, planned: _Started) -> _Started | None:
-    """SQLite, the write step: the guarded insert of the attempt, then its answer sheet."""
+    """SQLite, the write step: the guarded insert of the attempt."""
     inserted = fetchrow(connection, INSERT_ATTEMPT.sqlite, planned.params)
     if inserted is None:  # started meanwhile (a second tab), or the exam closed: the route says which
         return None
-    execute(connection, CREATE_ANSWER_SHEET.sqlite, planned.params | {"attempt_id": inserted[0]})
     return dataclasses.replace(planned, attempt_id=inserted[0])
 
 

@@ -278,9 +278,10 @@ async def _write_scores(session: AsyncSession, scores: list[tuple[int, float]], 
 async def grade_attempts(session: AsyncSession, attempt_ids: Sequence[int], *, now: datetime) -> None:
     """Grade submitted attempts set-based: omissions recorded, every answer scored, scores summed.
 
-    Attempts started through the API already hold one row per question (scored as they were saved),
-    so normally this is one aggregate read and one write per chunk; rows missing or unscored (attempts
-    written by other means) are completed first.
+    An attempt holds a row for each answer saved (scored as it was saved); the questions left
+    unanswered get theirs here, so that reports count them as answered wrong, and rows unscored (written
+    by other means) are scored. An attempt answered in full needs one aggregate read and one write per
+    chunk.
     """
     for chunk in chunked(sorted(set(attempt_ids))):
         totals = await _answer_totals(session, chunk)
