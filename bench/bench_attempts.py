@@ -12,8 +12,9 @@ JSON, uvicorn with 2 workers) run in the same invocation, so every figure also h
                 (45 questions, 20/10/15 by type, 100 points). N = 2,000 then 5,000.
 * ``autosave``  closed-loop saves (max req/s) and an open-loop paced 667 saves/s (10,000 examinees saving
                 every 15 s), latency measured from the scheduled send time.
-* ``burst``     5,000 final saves (all 45 answers) + submits released at once; the answers counted in the
-                database afterwards.
+* ``burst``     5,000 final saves (all 45 answers, each changed from what was autosaved during the exam)
+                + submits released at once; afterwards every answer is compared with what was sent.
+* ``burst_cold`` the same with nothing saved before the final save (45 new rows per examinee).
 * ``kill``      the same burst, the server SIGKILLed once 30% of the saves are acknowledged, then
                 restarted; clients retry what was not acknowledged; every acknowledged answer must be in
                 the database.
@@ -201,8 +202,10 @@ class Seeded:
     tickets: list[tuple[str, str]]
     tokens: list[str] = field(default_factory=list)
     attempt_ids: list[int] = field(default_factory=list)
-    # Per attempt: the full answer sheet in the examinee's displayed numbers and letters.
+    # Per attempt: the full answer sheet in the examinee's displayed numbers and letters, and the same
+    # answers as the database must hold them once saved (paper number → the paper's keys).
     sheets: list[dict[str, list[str]]] = field(default_factory=list)
+    stored: list[dict[int, str]] = field(default_factory=list)
 
 
 def _paper_items() -> list[dict[str, Any]]:
@@ -439,7 +442,7 @@ async def _seed_attempts(
                 "status": "submitted" if submitted else "in_progress",
                 "started_at": now,
                 "deadline_at": now + timedelta(seconds=deadline_in),
-                "last_seq": 0,
+                "last_seq": 1 if answered else 0,
                 "shuffle_seed": seed,
                 "question_order": shown.question_order,
                 "option_orders": shown.option_orders,
@@ -450,26 +453,33 @@ async def _seed_attempts(
                 "submit_reason": "examinee" if submitted else None,
             }
         )
-        sheet = {}
+        sheet, stored = {}, {}
         for shown_no, paper_no in enumerate(shown.question_order, start=1):
             item = items[paper_no - 1]
             order = shown.option_orders[str(paper_no)]
             if item["type"] == "judge":
                 sheet[str(shown_no)] = [rng.choice("TF")]
+                stored[paper_no] = sheet[str(shown_no)][0]
             else:
                 picked = rng.sample(range(len(order)), 2 if item["type"] == "multiple" else 1)
                 sheet[str(shown_no)] = sorted("ABCDE"[j] for j in picked)
+                stored[paper_no] = encode_keys(order[j] for j in picked)
         seeded.sheets.append(sheet)
+        seeded.stored.append(stored)
     await session.execute(insert(AuthSession), session_rows)
     seeded.attempt_ids = list(
         await session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows)
     )
-    # As the API leaves them: a row for each answer saved — the first ``answered`` in the examinee's order.
+    # As the API leaves them: a row for each answer saved — the first ``answered`` in the examinee's
+    # order, each different from the one his sheet (``seeded.stored``) gives it, so that a final save
+    # that was lost shows.
     answer_rows = []
-    for attempt_id, row in zip(seeded.attempt_ids, attempt_rows, strict=True):
+    for attempt_id, row, final in zip(seeded.attempt_ids, attempt_rows, seeded.stored, strict=True):
         for paper_no in row["question_order"][:answered]:
             item = items[paper_no - 1]
-            given = encode_keys(rng.sample(item["keys"], 2 if item["type"] == "multiple" else 1))
+            given = final[paper_no]
+            while given == final[paper_no]:
+                given = encode_keys(rng.sample(item["keys"], 2 if item["type"] == "multiple" else 1))
             key = encode_keys(answer_key[str(paper_no)])
             scored = score_answer(item["type"], given, key, item["points"], "all_or_nothing")
             answer_rows.append(
@@ -870,49 +880,65 @@ async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: f
     return {"max": maximum.summary(), "paced": target.summary()}
 
 
-async def _count_answers(url: str, attempt_ids: list[int]) -> tuple[int, int, int]:
-    database = Database(url, pool_size=1)
-    try:
-        async with database.read_sessions() as session:
-            answers = await session.scalar(
-                select(func.count()).where(AttemptAnswer.attempt_id.in_(attempt_ids), AttemptAnswer.keys != "")
-            )
-            submitted = await session.scalar(
-                select(func.count()).where(Attempt.id.in_(attempt_ids), Attempt.status == "submitted")
-            )
-            graded = await session.scalar(
-                select(func.count()).where(Attempt.id.in_(attempt_ids), Attempt.graded_at.is_not(None))
-            )
-        return int(answers or 0), int(submitted or 0), int(graded or 0)
-    finally:
-        await database.dispose()
-
-
-async def _acknowledged_present(url: str, seeded: Seeded, acknowledged: set[int]) -> int:
-    """How many acknowledged attempts lack one of the answers that were acknowledged (must be 0)."""
+async def _stored_answers(url: str, attempt_ids: list[int]) -> dict[int, dict[int, str]]:
     database = Database(url, pool_size=1)
     try:
         async with database.read_sessions() as session:
             rows = (
                 await session.execute(
-                    select(AttemptAnswer.attempt_id, func.count())
-                    .where(
-                        AttemptAnswer.attempt_id.in_([seeded.attempt_ids[i] for i in acknowledged]),
-                        AttemptAnswer.keys != "",
+                    select(AttemptAnswer.attempt_id, AttemptAnswer.position, AttemptAnswer.keys).where(
+                        AttemptAnswer.attempt_id.in_(attempt_ids)
                     )
-                    .group_by(AttemptAnswer.attempt_id)
                 )
             ).all()
-        counts = dict(rows)
-        return sum(1 for i in acknowledged if counts.get(seeded.attempt_ids[i], 0) != 45)
+    finally:
+        await database.dispose()
+    stored: dict[int, dict[int, str]] = {}
+    for attempt_id, position, keys in rows:
+        stored.setdefault(attempt_id, {})[position] = keys
+    return stored
+
+
+async def _count_answers(url: str, seeded: Seeded) -> tuple[int, int, int]:
+    """Answers in the database exactly as the final saves sent them; attempts submitted; graded."""
+    stored = await _stored_answers(url, seeded.attempt_ids)
+    answers = sum(
+        sum(1 for no, keys in final.items() if stored.get(attempt_id, {}).get(no) == keys)
+        for attempt_id, final in zip(seeded.attempt_ids, seeded.stored, strict=True)
+    )
+    database = Database(url, pool_size=1)
+    try:
+        async with database.read_sessions() as session:
+            submitted = await session.scalar(
+                select(func.count()).where(Attempt.id.in_(seeded.attempt_ids), Attempt.status == "submitted")
+            )
+            graded = await session.scalar(
+                select(func.count()).where(Attempt.id.in_(seeded.attempt_ids), Attempt.graded_at.is_not(None))
+            )
+        return answers, int(submitted or 0), int(graded or 0)
     finally:
         await database.dispose()
 
 
-async def scenario_burst(url: str, *, examinees: int, kill_after: float | None = None) -> dict[str, Any]:
-    """Final saves (45 answers each) + submits released at once; optionally SIGKILL the server midway."""
+async def _acknowledged_present(url: str, seeded: Seeded, acknowledged: set[int]) -> int:
+    """How many acknowledged final saves are not in the database exactly as sent (must be 0)."""
+    stored = await _stored_answers(url, [seeded.attempt_ids[i] for i in acknowledged])
+    return sum(1 for i in acknowledged if stored.get(seeded.attempt_ids[i]) != seeded.stored[i])
+
+
+async def scenario_burst(
+    url: str, *, examinees: int, kill_after: float | None = None, saved_before: bool = True
+) -> dict[str, Any]:
+    """Final saves (45 answers each) + submits released at once; optionally SIGKILL the server midway.
+
+    ``saved_before``: every examinee's answers were autosaved during the exam (as the exam page does
+    while he works), and his final save changes each of them; else (the "cold" burst) nothing was saved
+    before, and every final save writes 45 new rows.
+    """
     # Deadline well after the release: this measures absorbing the burst (refusals after the grace are tested).
-    seeded = await seed_exam(url, examinees=examinees, started=True, deadline_in=600.0)
+    answered = 45 if saved_before else 0
+    seeded = await seed_exam(url, examinees=examinees, started=True, deadline_in=600.0, answered=answered)
+    first_seq = 2 if saved_before else 1
     run = Run()
     saved_ack: set[int] = set()
     submit_ack: set[int] = set()
@@ -954,7 +980,7 @@ async def scenario_burst(url: str, *, examinees: int, kill_after: float | None =
             cpu.start()
             t0 = time.perf_counter()
             release.set()
-            if kill_after is not None and seq == 1:
+            if kill_after is not None and seq == first_seq:
                 # Kill once a share of the saves has been acknowledged (or after 30 s): mid-burst for sure.
                 give_up = time.perf_counter() + 30
                 while len(saved_ack) < kill_after * examinees and time.perf_counter() < give_up:
@@ -966,7 +992,7 @@ async def scenario_burst(url: str, *, examinees: int, kill_after: float | None =
                 run.notes |= cpu.notes()
             return time.perf_counter() - t0
 
-        run.elapsed = await wave(1)
+        run.elapsed = await wave(first_seq)
         acknowledged_before_kill = set(saved_ack)
         if kill_after is not None:
             run.notes["acknowledged_saves_before_kill"] = len(acknowledged_before_kill)
@@ -982,12 +1008,12 @@ async def scenario_burst(url: str, *, examinees: int, kill_after: float | None =
             run.errors = 0
             run.error_kinds.clear()
             run.latencies.clear()
-            run.notes["retry_wave_s"] = round(await wave(2), 3)
+            run.notes["retry_wave_s"] = round(await wave(first_seq + 1), 3)
     finally:
         for conn in conns:
             conn.close()
         server.stop()
-    answers, submitted, graded = await _count_answers(url, seeded.attempt_ids)
+    answers, submitted, graded = await _count_answers(url, seeded)
     run.notes |= {
         "examinees": examinees,
         "answers_in_db": answers,
@@ -1098,6 +1124,12 @@ def run_backend(backend: str, args: argparse.Namespace, scenarios: set[str], bar
         burst = on_fresh_database(backend, lambda url: scenario_burst(url, examinees=args.burst_size))
         results["burst"] = repeat(args.repeats, burst)
         show("burst")
+    if "burst_cold" in scenarios:
+        cold = on_fresh_database(
+            backend, lambda url: scenario_burst(url, examinees=args.burst_size, saved_before=False)
+        )
+        results["burst_cold"] = repeat(args.repeats, cold)
+        show("burst_cold")
     if "kill" in scenarios:
         kill = on_fresh_database(
             backend, lambda url: scenario_burst(url, examinees=args.burst_size, kill_after=args.kill_after)
@@ -1110,7 +1142,7 @@ def run_backend(backend: str, args: argparse.Namespace, scenarios: set[str], bar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--scenarios", default="bare,grading,autosave,start,burst,kill")
+    parser.add_argument("--scenarios", default="bare,grading,autosave,start,burst,burst_cold,kill")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--start-sizes", default="2000,5000")
     parser.add_argument("--burst-size", type=int, default=5000)
