@@ -38,7 +38,7 @@ def serve(
         summary = asyncio.run(load_demo(settings))
         typer.echo(summary)
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -21,6 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.deps import SessionDep
 from app.core.errors import AppError, ImportRejectedError
+from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
 from app.exams import lane as exams_lane
@@ -48,6 +49,14 @@ async def _bootstrap_admin(database: Database, settings: Settings) -> None:
         await session.commit()
     if created:
         log.info("bootstrap administrator created", username=settings.admin_username)
+
+
+def create_served_app() -> FastAPI:
+    """The application as ``exambank serve`` runs it in each worker process: configured from the
+    environment, with the garbage collector tuned for serving (``app.core.gc_tuning``)."""
+    app = create_app()
+    tune_for_serving()
+    return app
 
 
 def create_app(
