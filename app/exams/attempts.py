@@ -463,17 +463,17 @@ async def autosave_answers(
     if claimed is None:
         return await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)
     paper = await served_paper(session, claimed.paper_id, claimed.paper_stamp)
-    rows = answer_rows(
-        paper,
-        claimed.question_order,
-        claimed.option_orders,
-        claimed.answer_key or {},
-        claimed.multiple_scoring,
+    scored = scored_answers(
+        paper, claimed.question_order, claimed.option_orders, claimed.answer_key or {}, claimed.multiple_scoring,
         answers,
-        attempt_id=attempt_id,
-        seq=seq,
-        now=now,
-    )
+    )  # fmt: skip
+    rows = [
+        {
+            "attempt_id": attempt_id, "position": position, "keys": keys, "seq": seq, "saved_at": now,
+            "points": points, "is_correct": is_correct,
+        }
+        for position, keys, points, is_correct in scored
+    ]
     if rows:
         await session.execute(_UPSERT_ANSWERS[session.get_bind().dialect.name], rows)
     return SaveResult(
@@ -570,30 +570,6 @@ def scored_answers(
 
 def _bad_answer(shown_no: str, message: str) -> UnprocessableError:
     return UnprocessableError(field_error(f"answers.{shown_no}", message))
-
-
-def answer_rows(
-    paper: ServedPaper,
-    question_order: Sequence[int],
-    option_orders: Mapping[str, Sequence[str]],
-    answer_key: Mapping[str, Sequence[str]],
-    multiple_scoring: str,
-    answers: Mapping[str, Sequence[str]],
-    *,
-    attempt_id: int,
-    seq: int,
-    now: datetime,
-) -> list[dict[str, Any]]:
-    """``scored_answers`` as rows of ``attempt_answers``."""
-    return [
-        {
-            "attempt_id": attempt_id, "position": position, "keys": keys, "seq": seq, "saved_at": now,
-            "points": points, "is_correct": is_correct,
-        }
-        for position, keys, points, is_correct in scored_answers(
-            paper, question_order, option_orders, answer_key, multiple_scoring, answers
-        )
-    ]
 
 
 async def _explain_unsaved(
