@@ -2,15 +2,14 @@
 
 FastAPI's routing over every route, its dependency solving and response validation cost more Python per
 request than the whole of an autosave's own work. The lane sits in front of the whole application
-(``LaneApplication``: ahead of FastAPI's telemetry and Starlette's middleware stack, which alone cost a
-bare request tens of microseconds): for a request matching one of its routes it reads the body and calls the
-route's handler, which either settles the request itself (the common case: a valid save, a first start,
-a correct ticket login) and returns a ``LaneReply``, or returns ``None`` — or raises an ``AppError`` —
-when the request needs anything more (an error to explain, a resume, a lockout; or its batch failed,
-``app.core.batches``). Then the handler's
-transaction is rolled back and the request goes on, body replayed, to the FastAPI route of the same
-path: that route is the reference implementation and what the OpenAPI document describes, so a client
-can never tell which of the two answered.
+(``LaneApplication``: ahead of FastAPI's telemetry check and Starlette's middleware stack too). For a
+request matching one of its routes it reads the body and calls the route's handler, which either
+settles the request itself (the common case: a valid save, a first start, a correct ticket login) and
+returns a ``LaneReply``, or returns ``None`` — or raises an ``AppError`` — when the request needs
+anything more (an error to explain, a resume, a lockout; or its batch failed, ``app.core.batches``).
+Then the handler's transaction is rolled back and the request goes on, body replayed, to the FastAPI
+route of the same path: that route is the reference implementation and what the OpenAPI document
+describes, so a client can never tell which of the two answered.
 """
 
 from __future__ import annotations
