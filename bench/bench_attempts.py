@@ -389,11 +389,16 @@ async def seed_exam(
             if database.is_sqlite:
                 await connection.execute(text("ANALYZE"))
             else:
-                written = await connection.execute(
-                    text("SELECT relname FROM pg_stat_user_tables WHERE n_tup_ins > 0 ORDER BY relname")
+                # The tables that hold rows (not the statistics collector's insert counts: a backend reports
+                # them up to a second late, and the tables written last — participants, users — were then
+                # left without statistics, so the planner scanned every participant of the exam to find
+                # one examinee).
+                tables = await connection.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
                 )
-                for (table,) in written.all():
-                    await connection.execute(text(f'ANALYZE "{table}"'))
+                for (table,) in tables.all():
+                    if await connection.scalar(text(f'SELECT EXISTS (SELECT 1 FROM "{table}")')):
+                        await connection.execute(text(f'ANALYZE "{table}"'))
             await connection.commit()
         return seeded
     finally:
