@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,13 +160,17 @@ class SQLiteWriter:
             connection.close()
 
     def _begin(self, connection: sqlite3.Connection) -> None:
-        """``BEGIN IMMEDIATE``, trying again every half millisecond while another connection (another
-        worker process, or this one's ORM writes) holds the write lock, for up to the busy timeout."""
+        """``BEGIN IMMEDIATE``, trying again while another connection (another worker process, or this
+        one's ORM writes) holds the write lock."""
+        self._while_busy(lambda: connection.execute("BEGIN IMMEDIATE"))
+
+    def _while_busy(self, step: Callable[[], T]) -> T:
+        """``step``, tried again every half millisecond while SQLite answers busy or locked, for up to the
+        busy timeout (a read step too: outside a transaction, SQLite may still answer busy for a moment)."""
         give_up = time.monotonic() + self._busy_timeout
         while True:
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                return
+                return step()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
@@ -187,7 +192,7 @@ class SQLiteWriter:
                 writes.append((index, job))
                 continue
             try:
-                read = job.read(connection)
+                read = self._while_busy(partial(job.read, connection))
             except Exception as exc:
                 outcomes.append((None, exc))
                 continue

@@ -186,3 +186,26 @@ async def test_a_failing_write_step_is_undone_alone(database_file: str) -> None:
             assert connection.execute("SELECT value FROM saves").fetchall() == [("good",)]
     finally:
         writer.close()
+
+
+async def test_a_read_step_answered_busy_is_tried_again(database_file: str) -> None:
+    """Outside a transaction SQLite may still answer "database is locked" for a moment: the read step is
+    retried like BEGIN, not failed."""
+    writer = SQLiteWriter(database_file)
+    attempts: list[int] = []
+
+    def read(connection: Any) -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "read"
+
+    def write(connection: Any, value: str) -> str:
+        execute(connection, "INSERT INTO saves (value) VALUES (:value)", {"value": value})
+        return value
+
+    try:
+        assert await writer.run(ReadThenWrite(read, write)) == "read"
+        assert len(attempts) == 3 and _count(database_file) == 1
+    finally:
+        writer.close()
