@@ -24,10 +24,10 @@ from app.core.errors import AppError, ImportRejectedError
 from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
-from app.exams import lane as exams_lane
-from app.exams.attempts_router import router as attempts_router
+from app.exams.room import lane as exams_lane
+from app.exams.room.attempts_router import router as attempts_router
+from app.exams.room.sweeper import run_sweeper
 from app.exams.router import router as exams_router
-from app.exams.sweeper import run_sweeper
 from app.org.router import router as org_router
 from app.papers.router import router as papers_router
 from app.reports.router import router as reports_router

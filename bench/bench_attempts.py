@@ -62,7 +62,7 @@ from app.core.db import Database  # noqa: E402
 from app.core.migrate import upgrade_database  # noqa: E402
 from app.core.security import hash_pin, token_digest  # noqa: E402
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamUnit, Participant  # noqa: E402
-from app.exams.shuffling import QuestionShape, attempt_seed, make_presentation  # noqa: E402
+from app.exams.room.shuffling import QuestionShape, attempt_seed, make_presentation  # noqa: E402
 from app.grading.scorers import encode_keys, score_answer  # noqa: E402
 from app.grading.service import grade_attempts, rescore_attempts  # noqa: E402
 from app.org.models import Cadre, Unit  # noqa: E402

@@ -32,7 +32,7 @@ from app.accounts.principal import Principal
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.migrate import upgrade_database
-from app.exams import participants
+from app.exams.admission import participants
 from app.exams.models import Exam, ExamUnit
 from app.exams.schemas import ParticipantsAdd
 from app.main import create_app

@@ -15,8 +15,8 @@ from app.bank import importer
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import hash_password
-from app.exams import participants as exam_participants
 from app.exams import service as exam_service
+from app.exams.admission import participants as exam_participants
 from app.exams.schemas import ExamCreate, ParticipantsAdd, SampleSpec
 from app.org.models import Cadre, Unit
 from app.papers import service as papers_service

@@ -13,9 +13,11 @@ from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ForbiddenError
-from app.exams import absences, participants, service
+from app.exams import service
+from app.exams.admission import participants
 from app.exams.dependencies import ManagedExam, ValidExam, ViewableExam
 from app.exams.models import Exam, ExamMode, ExamStatus
+from app.exams.proctoring import absences
 from app.exams.schemas import (
     AbsenceCreate,
     AbsenceRead,

@@ -22,8 +22,8 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
-from app.exams import attempts
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
+from app.exams.room import attempts
 from app.exams.schemas import (
     MAX_SEED,
     ExamCreate,

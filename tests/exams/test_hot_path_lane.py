@@ -1,4 +1,4 @@
-"""The hot-path lane: ticket login, first start, autosave and submit are settled by ``app.exams.lane`` /
+"""The hot-path lane: ticket login, first start, autosave and submit are settled by ``app.exams.room.lane`` /
 ``app.accounts.lane`` without the routes; every other case falls through to the routes, unchanged.
 
 "Settled by the lane" is shown by making the route's service fail: the request still succeeds.
@@ -24,9 +24,9 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import hash_pin, token_digest
 from app.core.sqlite_writer import run_job
-from app.exams import attempts
-from app.exams import lane as exams_lane
 from app.exams.models import Attempt, AttemptAnswer, Exam
+from app.exams.room import attempts
+from app.exams.room import lane as exams_lane
 from app.papers.models import Paper
 from tests.conftest import TEST_SECRET
 from tests.exams.factories_attempts import (

@@ -7,7 +7,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.exams.sampling import rank_targets, round_half_up, sample_participants
+from app.exams.admission.sampling import rank_targets, round_half_up, sample_participants
 
 
 def roster_of(unit_id: int, ting: int, chu: int, ke: int, start: int = 1) -> list[tuple[int, int, str]]:

@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.exams.attempts import shown_questions
-from app.exams.served_paper import parse_served_paper
-from app.exams.shuffling import QuestionShape, make_presentation
+from app.exams.room.attempts import shown_questions
+from app.exams.room.served_paper import parse_served_paper
+from app.exams.room.shuffling import QuestionShape, make_presentation
 
 STAMP = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

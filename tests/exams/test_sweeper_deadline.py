@@ -15,7 +15,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import Database
 from app.exams.models import Attempt, AttemptAnswer
-from app.exams.sweeper import sweep_batch, sweep_overdue
+from app.exams.room.sweeper import sweep_batch, sweep_overdue
 from app.main import create_app
 from tests.exams.factories_attempts import (
     ExamSetup,

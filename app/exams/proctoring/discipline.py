@@ -14,8 +14,10 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, TooManyRequestsError, UnprocessableError, field_error
-from app.exams.attempt_schemas import EventKind, EventResult, IncidentCreate, SubmitReason
-from app.exams.attempts import (
+from app.exams.exam_rules import ensure_can_manage_exam, load_exam
+from app.exams.models import AttemptEvent, Incident, Participant
+from app.exams.room.attempt_schemas import EventKind, EventResult, IncidentCreate, SubmitReason
+from app.exams.room.attempts import (
     ATTEMPTS,
     EXAMS,
     IN_PROGRESS,
@@ -24,8 +26,6 @@ from app.exams.attempts import (
     owned_attempt,
     submit_if_overdue,
 )
-from app.exams.exam_rules import ensure_can_manage_exam, load_exam
-from app.exams.models import AttemptEvent, Incident, Participant
 
 INCIDENT_RECORDERS = (Role.proctor, Role.organiser)
 INCIDENT_READERS = (Role.proctor, Role.organiser, Role.supervisor)

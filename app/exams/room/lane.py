@@ -7,8 +7,8 @@ and his participant row are conditions of the claim), send SQL straight to the d
 (``app.core.driver``) and answer with JSON serialised once. They settle only the common case — a valid
 save with a newer ``seq`` in time, a first start of an open exam, a formal submit within the time with
 every question answered — and leave everything else (every refusal and its explanation, a resume, an
-overdue attempt, a practice review) to the routes of ``app.exams.attempts_router`` and the rules of
-``app.exams.attempts``, which answer exactly as if the lane were not there.
+overdue attempt, a practice review) to the routes of ``app.exams.room.attempts_router`` and the rules of
+``app.exams.room.attempts``, which answer exactly as if the lane were not there.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from app.core.driver import DriverSQL, DriverValues
 from app.core.lane import LaneCall, LaneReply, LaneRoute
 from app.core.security import token_digest
 from app.core.sqlite_writer import ReadThenWrite, executemany, fetchrow
-from app.exams.attempt_schemas import AnswersSave, SaveResult, SubmitReason
-from app.exams.attempts import (
+from app.exams.exam_rules import ensure_exam_open
+from app.exams.models import ExamMode, ExamStatus
+from app.exams.room.attempt_schemas import AnswersSave, SaveResult, SubmitReason
+from app.exams.room.attempts import (
     IN_PROGRESS,
     SUBMITTED,
     ScoredAnswer,
@@ -40,7 +42,7 @@ from app.exams.attempts import (
     remaining_seconds,
     scored_answers,
 )
-from app.exams.batches import (
+from app.exams.room.batches import (
     ATTEMPT_SCORING_OF,
     START_CONTEXT_OF,
     SaveBatches,
@@ -49,9 +51,7 @@ from app.exams.batches import (
     StartContextReads,
     SubmitBatches,
 )
-from app.exams.exam_rules import ensure_exam_open
-from app.exams.models import ExamMode, ExamStatus
-from app.exams.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
+from app.exams.room.served_paper import ServedPaper, served_paper_sync, served_paper_via, served_papers
 
 _JSON = TypeAdapter(dict[str, Any])
 SQLITE_VALUES, POSTGRESQL_VALUES = DriverValues("sqlite"), DriverValues("postgresql")
@@ -291,7 +291,7 @@ async def _claim_and_write(
     now: datetime,
 ) -> datetime | None:
     """PostgreSQL: score with this process's copy of the attempt's presentation and key, then claim and
-    write in one statement — batched with other saves of this process (``app.exams.batches``), or alone on the
+    write in one statement — batched with other saves of this process (``app.exams.room.batches``), or alone on the
     request's own connection when its session is overridden (the tests)."""
     scorings = Scorings.of(call)
     scoring = scorings.get(attempt_id) or await _read_scoring(call, scorings, attempt_id)
@@ -490,7 +490,7 @@ def _write_start_on_sqlite(connection: Any, planned: _Started) -> _Started | Non
 
 async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now: datetime) -> _Started | None:
     """The read, then the insert: alone on the request's connection when its session is overridden (the
-    tests), else batched with the other first starts of this process (``app.exams.batches``)."""
+    tests), else batched with the other first starts of this process (``app.exams.room.batches``)."""
     values = POSTGRESQL_VALUES
     row = await call.batched(StartContextReads, Pending(digest, (digest, exam_id, now)))
     exam = _first_start_exam(row, values, now)

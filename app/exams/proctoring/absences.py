@@ -11,8 +11,8 @@ from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, NotFoundError
 from app.exams import service
+from app.exams.admission.participants import get_participant
 from app.exams.models import Absence, Attempt, AttemptStatus, Exam, ExamStatus
-from app.exams.participants import get_participant
 from app.exams.schemas import AbsenceCreate, AbsenceRead
 from app.org.models import Cadre
 

@@ -29,8 +29,8 @@ from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
 from app.core.security import hash_pin, new_pin
 from app.exams import service
+from app.exams.admission.sampling import UnitSample, sample_participants
 from app.exams.models import Absence, Attempt, Exam, ExamStatus, Participant
-from app.exams.sampling import UnitSample, sample_participants
 from app.exams.schemas import (
     ParticipantIssued,
     ParticipantRead,

@@ -19,8 +19,10 @@ from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ConflictError
-from app.exams import attempts, discipline, monitor
-from app.exams.attempt_schemas import (
+from app.exams.exam_rules import ensure_can_manage_exam, load_exam
+from app.exams.proctoring import discipline, monitor
+from app.exams.room import attempts
+from app.exams.room.attempt_schemas import (
     AnswersSave,
     AttemptResult,
     AttemptStart,
@@ -36,7 +38,6 @@ from app.exams.attempt_schemas import (
     SaveResult,
     SubmitResult,
 )
-from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.grading import service as grading
 
 router = APIRouter(tags=["attempts"])

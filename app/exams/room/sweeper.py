@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.logging import get_logger
-from app.exams.attempt_schemas import SubmitReason
-from app.exams.attempts import ATTEMPTS, IN_PROGRESS, claim_and_grade
+from app.exams.room.attempt_schemas import SubmitReason
+from app.exams.room.attempts import ATTEMPTS, IN_PROGRESS, claim_and_grade
 
 log = get_logger("exambank.sweeper")
 

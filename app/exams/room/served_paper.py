@@ -22,7 +22,7 @@ from app.bank.models import QuestionType
 from app.core.driver import Driver, DriverSQL, DriverValues
 from app.core.errors import ConflictError
 from app.core.sqlite_writer import fetchrow
-from app.exams.shuffling import DISPLAY_LETTERS, PresentationPlan, QuestionShape, displayed_keys
+from app.exams.room.shuffling import DISPLAY_LETTERS, PresentationPlan, QuestionShape, displayed_keys
 from app.papers.models import Paper
 
 JUDGE_OPTIONS = (("T", "正确"), ("F", "错误"))

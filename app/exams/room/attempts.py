@@ -35,17 +35,6 @@ from app.bank.models import QuestionType, QuestionVersion
 from app.core.audit import record_audit
 from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
-from app.exams import shuffling
-from app.exams.attempt_schemas import (
-    AttemptResult,
-    AttemptStart,
-    AttemptState,
-    QuestionShown,
-    ReviewQuestion,
-    SaveResult,
-    SubmitReason,
-    SubmitResult,
-)
 from app.exams.exam_rules import (
     ExamRow,
     ensure_can_manage_exam,
@@ -63,7 +52,18 @@ from app.exams.models import (
     ExamStatus,
     Participant,
 )
-from app.exams.served_paper import ServedPaper, served_paper
+from app.exams.room import shuffling
+from app.exams.room.attempt_schemas import (
+    AttemptResult,
+    AttemptStart,
+    AttemptState,
+    QuestionShown,
+    ReviewQuestion,
+    SaveResult,
+    SubmitReason,
+    SubmitResult,
+)
+from app.exams.room.served_paper import ServedPaper, served_paper
 from app.grading import service as grading
 from app.grading.scorers import encode_keys, score_answer
 from app.papers.models import Paper, PaperSlot

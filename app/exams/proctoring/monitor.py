@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.errors import ForbiddenError
-from app.exams.attempt_schemas import ExamineeProgress, MonitorRead, ProgressCounts, UnitProgress
-from app.exams.attempts import IN_PROGRESS, SUBMITTED, remaining_seconds
 from app.exams.exam_rules import load_exam
 from app.exams.models import Absence, Attempt, Participant
+from app.exams.room.attempt_schemas import ExamineeProgress, MonitorRead, ProgressCounts, UnitProgress
+from app.exams.room.attempts import IN_PROGRESS, SUBMITTED, remaining_seconds
 from app.org.models import Cadre, Unit
 
 MONITOR_ROLES = (Role.organiser, Role.proctor)

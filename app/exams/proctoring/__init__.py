@@ -1,0 +1,1 @@
+"""Proctoring: incidents, absences, attempt events and the live monitor."""
