@@ -505,10 +505,22 @@ async def _seed_attempts(
 # Servers ----------------------------------------------------------------------------------------------
 
 
+PORTS = range(
+    int(os.environ.get("EXAMBANK_BENCH_PORT_FIRST", "18100")),
+    int(os.environ.get("EXAMBANK_BENCH_PORT_LAST", "18199")) + 1,
+)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port of ``PORTS`` (``EXAMBANK_BENCH_PORT_FIRST`` … ``_LAST``)."""
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}–{PORTS.stop - 1}")
 
 
 class Server:
