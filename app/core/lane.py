@@ -271,6 +271,7 @@ class LaneApplication(FastAPI):
     the lane's routes reaches FastAPI (its telemetry, middleware, router) only when the lane leaves it."""
 
     _lane: HotPathLane | None = None
+    lane_enabled = True  # off: every request goes the ordinary way (the tests compare both)
 
     def use_lane(self, routes: Sequence[LaneRoute]) -> None:
         self._lane = HotPathLane(partial(FastAPI.__call__, self), routes)
@@ -278,7 +279,7 @@ class LaneApplication(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[ARRIVED_AT] = self.state.clock.now()
-            if self._lane is not None:
+            if self._lane is not None and self.lane_enabled:
                 scope["app"] = self
                 await self._lane(scope, receive, send)
                 return

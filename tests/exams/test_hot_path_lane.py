@@ -25,8 +25,7 @@ from app.core.db import Database
 from app.core.security import hash_pin, token_digest
 from app.core.sqlite_writer import run_job
 from app.exams.models import Attempt, AttemptAnswer, Exam
-from app.exams.room import attempts
-from app.exams.room import room
+from app.exams.room import attempts, room
 from app.papers.models import Paper
 from tests.conftest import TEST_SECRET
 from tests.exams.factories_attempts import (
@@ -56,6 +55,7 @@ async def _ticket(session: AsyncSession, setup: ExamSetup, pin: str = "246810") 
     return user.username
 
 
+@pytest.mark.lane_only
 async def test_a_whole_exam_on_the_lane(
     client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
