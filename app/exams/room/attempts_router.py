@@ -1,6 +1,7 @@
 """Taking the exam (examinee), closing and regrading it, discipline and the live monitor.
 
-Every handler that writes commits before it returns: in this FastAPI version a ``yield`` dependency's
+The examinee's requests are judged by the time they arrived (``ArrivalDep``), not by when their handler
+runs. Every handler that writes commits before it returns: in this FastAPI version a ``yield`` dependency's
 exit code (where ``get_session`` commits) runs only after the response has been sent, and an
 acknowledged save must already be durable. A 409 may follow a write that must stay (an attempt found
 overdue is submitted on the way), so 409s commit too; any other error rolls everything back.
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
-from app.core.deps import ClockDep, SessionDep, SettingsDep
+from app.core.deps import ArrivalDep, ClockDep, SessionDep, SettingsDep
 from app.core.errors import ConflictError
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.proctoring import discipline, monitor
@@ -59,12 +60,12 @@ async def committing(session: AsyncSession) -> AsyncIterator[None]:
 
 @router.post("/api/exams/{exam_id}/attempts", response_model=AttemptStart)
 async def start_attempt(
-    exam_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    exam_id: int, principal: CurrentPrincipal, session: SessionDep, arrived_at: ArrivalDep, settings: SettingsDep
 ) -> AttemptStart:
     """Start the caller's attempt, or resume his open one (this session then owns it)."""
     async with committing(session):
         return await attempts.start_attempt(
-            session, exam_id=exam_id, principal=principal, now=clock.now(), grace_seconds=settings.save_grace_seconds
+            session, exam_id=exam_id, principal=principal, now=arrived_at, grace_seconds=settings.save_grace_seconds
         )
 
 
@@ -74,7 +75,7 @@ async def save_answers(
     body: AnswersSave,
     principal: CurrentPrincipal,
     session: SessionDep,
-    clock: ClockDep,
+    arrived_at: ArrivalDep,
     settings: SettingsDep,
 ) -> SaveResult:
     """Merge answers; a save whose ``seq`` is not above the last stored one is ignored (and says so)."""
@@ -85,14 +86,14 @@ async def save_answers(
             principal=principal,
             seq=body.seq,
             answers=body.answers,
-            now=clock.now(),
+            now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
 
 
 @router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult)
 async def submit_attempt(
-    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, arrived_at: ArrivalDep, settings: SettingsDep
 ) -> SubmitResult:
     """Submit and grade; repeating it answers the same."""
     async with committing(session):
@@ -100,28 +101,28 @@ async def submit_attempt(
             session,
             attempt_id=attempt_id,
             principal=principal,
-            now=clock.now(),
+            now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
 
 
 @router.get("/api/attempts/{attempt_id}", response_model=AttemptState)
 async def get_attempt(
-    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, arrived_at: ArrivalDep, settings: SettingsDep
 ) -> AttemptState:
     async with committing(session):
         return await attempts.attempt_state(
             session,
             attempt_id=attempt_id,
             principal=principal,
-            now=clock.now(),
+            now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
 
 
 @router.get("/api/attempts/{attempt_id}/result", response_model=AttemptResult)
 async def get_result(
-    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
+    attempt_id: int, principal: CurrentPrincipal, session: SessionDep, arrived_at: ArrivalDep, settings: SettingsDep
 ) -> AttemptResult:
     """Practice: score, right answers and explanations. Formal: the score once results are published."""
     async with committing(session):
@@ -129,7 +130,7 @@ async def get_result(
             session,
             attempt_id=attempt_id,
             principal=principal,
-            now=clock.now(),
+            now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
 
@@ -140,7 +141,7 @@ async def record_event(
     body: EventCreate,
     principal: CurrentPrincipal,
     session: SessionDep,
-    clock: ClockDep,
+    arrived_at: ArrivalDep,
     settings: SettingsDep,
 ) -> EventResult:
     """Record a page event (focus lost, copy, paste …); capped per attempt, beyond the cap 429."""
@@ -151,7 +152,7 @@ async def record_event(
             principal=principal,
             kind=body.kind,
             detail=body.detail,
-            now=clock.now(),
+            now=arrived_at,
             cap=settings.event_cap_per_attempt,
             grace_seconds=settings.save_grace_seconds,
         )
