@@ -25,15 +25,17 @@ from app.exams.schemas import (
     ExamCreate,
     ExamRead,
     ExamUpdate,
+    ExtraTimeGrant,
     PaperDrawn,
     PapersSummary,
     ParticipantIssued,
     ParticipantRead,
     ParticipantsAdd,
+    ParticipantUpdate,
     ReissueRequest,
     SamplePreview,
     SampleSpec,
-    TicketIssued,
+    TicketRead,
 )
 from app.papers import service as papers_service
 from app.papers.schemas import PaperDetail
@@ -196,6 +198,27 @@ async def list_participants(
     return await participants.list_participants(session, exam=exam, unit_id=scope)
 
 
+@router.patch("/api/exams/{exam_id}/participants/{cadre_id}", response_model=ParticipantRead)
+async def update_participant(
+    cadre_id: int, body: ParticipantUpdate, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep,
+    clock: ClockDep,
+) -> ParticipantRead:
+    """Extra time for one examinee (the total, in seconds): his attempt under way gets the later deadline at
+    once, and it may run past the exam's closing time by as much. Audited."""
+    return await participants.update_participant(
+        session, exam=exam, cadre_id=cadre_id, data=body, principal=principal, now=clock.now()
+    )
+
+
+@router.post("/api/exams/{exam_id}/extra-time", response_model=list[ParticipantRead])
+async def extend_time(
+    body: ExtraTimeGrant, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> list[ParticipantRead]:
+    """An exam-wide extension for an incident (a room that lost time): ``add_seconds`` more for each cadre
+    listed, added to the extra time he already has. Audited."""
+    return await participants.extend_time(session, exam=exam, data=body, principal=principal, now=clock.now())
+
+
 @router.delete("/api/exams/{exam_id}/participants/{cadre_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_participant(
     cadre_id: int, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
@@ -203,33 +226,13 @@ async def remove_participant(
     await participants.remove_participant(session, exam=exam, cadre_id=cadre_id, principal=principal, now=clock.now())
 
 
-@router.get(
-    "/api/exams/{exam_id}/tickets", response_model=list[TicketIssued], response_model_exclude_unset=True
-)
+@router.get("/api/exams/{exam_id}/tickets", response_model=list[TicketRead])
 async def get_tickets(
-    exam: ValidExam,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    response: Response,
-    unit_id: int | None = None,
-    reissue: bool = True,
-) -> list[TicketIssued]:
-    """Per the HTTP contract this re-issues the PINs of the listed tickets (old PINs stop working) and shows
-    them once; ``reissue=false`` only lists the tickets, without PINs."""
-    response.headers["Cache-Control"] = "no-store"
+    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
+) -> list[TicketRead]:
+    """The tickets in ticket order, without PINs; changes nothing (PINs come from ``POST .../tickets/reissue``)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    tickets = await participants.list_tickets(session, exam=exam, unit_id=scope)
-    if not reissue:
-        return [TicketIssued(**t.model_dump()) for t in tickets]
-    request = ReissueRequest(unit_id=scope) if scope is not None else ReissueRequest(all=True)
-    issued = await participants.reissue_pins(
-        session, exam=exam, request=request, principal=principal, secret=settings.secret_key.get_secret_value(),
-        now=clock.now(),
-    )
-    pins = {i.ticket_no: i.pin for i in issued}
-    return [TicketIssued(**t.model_dump(), pin=pins[t.ticket_no]) for t in tickets]
+    return await participants.list_tickets(session, exam=exam, unit_id=scope)
 
 
 @router.get("/api/exams/{exam_id}/tickets/export")
@@ -245,17 +248,19 @@ async def export_tickets(
 
 @router.post("/api/exams/{exam_id}/tickets/reissue", response_model=list[ParticipantIssued])
 async def reissue_tickets(
-    body: ReissueRequest,
     exam: ValidExam,
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    body: Annotated[ReissueRequest | None, Body()] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> list[ParticipantIssued] | Response:
+    """New PINs, shown once (in the reply or the .xlsx for printing): for the cadres listed, one unit, or every
+    participant when nothing is sent. The old PINs stop working and their sessions end. Audited."""
     issued = await participants.reissue_pins(
-        session, exam=exam, request=body, principal=principal, secret=settings.secret_key.get_secret_value(),
-        now=clock.now(),
+        session, exam=exam, request=body or ReissueRequest(all=True), principal=principal,
+        secret=settings.secret_key.get_secret_value(), now=clock.now(),
     )
     if format == "json":
         return issued

@@ -227,6 +227,8 @@ class ExamineeProgress(BaseModel):
     submitted_at: datetime | None
     submit_reason: str | None
     focus_losses: int | None
+    extra_time_seconds: int = 0
+    deadline_at: datetime | None = None
 
 
 class MonitorRead(BaseModel):

@@ -139,12 +139,14 @@ class _Examinee:
     absent: bool
     paper_id: int | None
     paper_stamp: datetime | None
+    extra_time_seconds: int = 0
 
 
 _EXAMINEE = select(
     PARTICIPANTS.c.id,
     PARTICIPANTS.c.cadre_id,
     PARTICIPANTS.c.unit_id,
+    PARTICIPANTS.c.extra_time_seconds,
     select(ABSENCES.c.id)
     .where(ABSENCES.c.exam_id == PARTICIPANTS.c.exam_id, ABSENCES.c.cadre_id == PARTICIPANTS.c.cadre_id)
     .limit(1)
@@ -173,6 +175,7 @@ async def _examinee_of(session: AsyncSession, exam_id: int, principal: Principal
         absent=row.absence_id is not None,
         paper_id=row.paper_id,
         paper_stamp=row.paper_stamp,
+        extra_time_seconds=row.extra_time_seconds,
     )
 
 
@@ -306,7 +309,7 @@ async def start_attempt(
             raise ConflictError("考试已结束 (the exam is closed)")
         if not await submit_if_overdue(session, latest.id, now=now, grace_seconds=grace_seconds):
             return await _resume(session, latest, exam, principal, now)
-    ensure_exam_open(exam, now)
+    ensure_exam_open(exam, now, examinee.extra_time_seconds)
     used = latest.attempt_no if latest is not None else 0
     if used >= exam.max_attempts:
         if used == 1:
@@ -327,7 +330,7 @@ async def _create_attempt(
     planned = room.plan_attempt(
         room.SQLITE_VALUES if io.is_sqlite else room.POSTGRESQL_VALUES, exam, paper, exam_id=exam.id,
         participant_id=examinee.participant_id, unit_id=examinee.unit_id, attempt_no=attempt_no,
-        digest=principal.session_digest, now=now,
+        extra_time_seconds=examinee.extra_time_seconds, digest=principal.session_digest, now=now,
     )  # fmt: skip
     # Two starts at once (a double click, two devices): one inserts, the other resumes that attempt.
     inserted = await room.insert_attempt(io, planned)
@@ -486,23 +489,30 @@ async def submit_attempt(
 
 
 async def reclamp_open_deadlines(
-    session: AsyncSession, *, exam_id: int, time_limit_seconds: int, closes_at: datetime | None
+    session: AsyncSession,
+    *,
+    exam_id: int,
+    time_limit_seconds: int,
+    closes_at: datetime | None,
+    participant_ids: Sequence[int] | None = None,
 ) -> int:
-    """After an exam's closing time (or time limit) changed: every open attempt's deadline becomes the
-    earlier of its start + the time limit and the new closing time. Returns the attempts changed.
+    """After an exam's closing time (or time limit) or an examinee's extra time changed: every open attempt's
+    deadline follows ``room.deadline_of`` again. Returns the attempts changed.
 
-    For the exams service to call when it changes ``closes_at`` of an exam that has started.
+    For the exams service to call when it changes ``closes_at`` of an exam that has started, and for the
+    participants service when it grants extra time (``participant_ids``: only theirs).
     """
-    rows = (
-        await session.execute(
-            select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at).where(
-                ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS
-            )
-        )
-    ).all()
+    query = (
+        select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at, PARTICIPANTS.c.extra_time_seconds)
+        .join(PARTICIPANTS, PARTICIPANTS.c.id == ATTEMPTS.c.participant_id)
+        .where(ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS)
+    )
+    if participant_ids is not None:
+        query = query.where(ATTEMPTS.c.participant_id.in_(list(participant_ids)))
+    rows = (await session.execute(query)).all()
     changes = []
     for row in rows:
-        deadline = deadline_of(row.started_at, time_limit_seconds, closes_at)
+        deadline = deadline_of(row.started_at, time_limit_seconds, closes_at, row.extra_time_seconds)
         if deadline != row.deadline_at:
             changes.append({"b_id": row.id, "b_deadline": deadline})
     if changes:

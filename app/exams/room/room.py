@@ -85,15 +85,19 @@ def is_overdue(deadline_at: datetime, now: datetime, grace_seconds: float) -> bo
     return deadline_at < cutoff_of(now, grace_seconds)
 
 
-def deadline_of(started_at: datetime, time_limit_seconds: int, closes_at: datetime | None) -> datetime:
-    """An attempt's deadline: the earlier of its start + the time limit and the exam's closing time."""
-    deadline_at = started_at + timedelta(seconds=time_limit_seconds)
-    return deadline_at if closes_at is None else min(deadline_at, closes_at)
+def deadline_of(
+    started_at: datetime, time_limit_seconds: int, closes_at: datetime | None, extra_time_seconds: int = 0
+) -> datetime:
+    """An attempt's deadline: the earlier of its start + the time limit and the exam's closing time, both
+    moved by the examinee's extra time."""
+    extra = timedelta(seconds=extra_time_seconds)
+    deadline_at = started_at + timedelta(seconds=time_limit_seconds) + extra
+    return deadline_at if closes_at is None else min(deadline_at, closes_at + extra)
 
 
-def deadline_for(exam: Any, now: datetime) -> datetime:
-    """The deadline of an attempt of ``exam`` started ``now``."""
-    return deadline_of(now, exam.time_limit_seconds, exam.closes_at)
+def deadline_for(exam: Any, started_at: datetime, extra_time_seconds: int = 0) -> datetime:
+    """The deadline of an attempt of ``exam`` started at ``started_at`` (``deadline_of``)."""
+    return deadline_of(started_at, exam.time_limit_seconds, exam.closes_at, extra_time_seconds)
 
 
 def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt_no: int) -> tuple[int, Any]:
@@ -369,18 +373,19 @@ def plan_attempt(
     participant_id: int,
     unit_id: int,
     attempt_no: int,
+    extra_time_seconds: int,
     digest: str,
     now: datetime,
 ) -> PlannedAttempt:
     """An attempt of ``exam`` started ``now``: its presentation, deadline and row."""
     seed, presentation = presentation_for(exam, paper, participant_id, attempt_no)
-    deadline_at = deadline_for(exam, now)
+    deadline_at = deadline_for(exam, now, extra_time_seconds)
     inputs = {
         "exam_id": exam_id, "participant_id": participant_id, "paper_id": paper.id, "unit_id": unit_id,
         "attempt_no": attempt_no, "now": values.time(now), "deadline_at": values.time(deadline_at), "seed": seed,
         "question_order": values.json(presentation.question_order),
         "option_orders": presentation.option_orders_json or values.json(presentation.option_orders),
-        "digest": digest,
+        "digest": digest, "extra_time_seconds": extra_time_seconds,
     }  # fmt: skip
     return PlannedAttempt(inputs, deadline_at, paper, presentation, seed)
 
@@ -440,7 +445,7 @@ def _first_start_exam(row: Any, values: DriverValues, now: datetime) -> Any:
         shuffle_options=bool(row["shuffle_options"]),
         time_limit_seconds=row["time_limit_seconds"],
     )
-    ensure_exam_open(exam, now)  # type: ignore[arg-type]
+    ensure_exam_open(exam, now, row["extra_time_seconds"])  # type: ignore[arg-type]
     return exam
 
 
@@ -460,7 +465,7 @@ def _planned_start(
 ) -> Started:
     planned = plan_attempt(
         values, exam, paper, exam_id=exam_id, participant_id=row["participant_id"], unit_id=row["unit_id"],
-        attempt_no=1, digest=digest, now=now,
+        attempt_no=1, extra_time_seconds=row["extra_time_seconds"], digest=digest, now=now,
     )  # fmt: skip
     answer_key_text = row["answer_key"] or "{}"
     scoring = Scoring(

@@ -103,7 +103,7 @@ START_CONTEXT_INPUTS = Inputs.of(digest="VARCHAR", exam_id="INTEGER", now="TIMES
 # The caller as an examinee of this exam, with what a first start needs.
 START_CONTEXT_OF = """
     SELECT i.digest, e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
-      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id,
+      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id, p.extra_time_seconds,
       (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
       (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
       pa.id AS paper_id, pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
@@ -119,12 +119,13 @@ START_CONTEXT_OF = """
 ATTEMPT_INPUTS = Inputs.of(
     exam_id="INTEGER", participant_id="INTEGER", paper_id="INTEGER", unit_id="INTEGER", attempt_no="INTEGER",
     now="TIMESTAMPTZ", deadline_at="TIMESTAMPTZ", seed="BIGINT", question_order="TEXT", option_orders="TEXT",
-    digest="VARCHAR",
+    digest="VARCHAR", extra_time_seconds="INTEGER",
 )  # fmt: skip
 
 # The attempt — if its exam still takes attempts (on PostgreSQL the share lock waits for a close in
-# flight, which locks the exam for update, and then sees it closed) and its examinee and paper are still
-# there; an attempt started meanwhile (a second tab) is left alone. No answer rows: each is written when
+# flight, which locks the exam for update, and then sees it closed) and its examinee (with the extra time
+# its deadline was planned with) and paper are still there; an attempt started meanwhile (a second tab)
+# is left alone. No answer rows: each is written when
 # its answer is first saved, and grading records the questions left unanswered.
 INSERT_ATTEMPT_OF = f"""
     INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
@@ -134,6 +135,7 @@ INSERT_ATTEMPT_OF = f"""
       i.deadline_at, 0, i.seed, {{json_question_order}}, {{json_option_orders}}, 0, 0, i.digest
     FROM {{inputs}}
     JOIN participants ON participants.id = i.participant_id
+      AND participants.extra_time_seconds = i.extra_time_seconds
     JOIN papers ON papers.id = i.paper_id
     WHERE EXISTS (SELECT 1 FROM exams WHERE exams.id = i.exam_id AND exams.status = '{ExamStatus.drawn}' {{share}})
     ON CONFLICT (participant_id, attempt_no) DO NOTHING

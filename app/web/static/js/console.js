@@ -216,7 +216,7 @@ function ticketSheet(examId) {
       this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId) || '{}');
       try {
         this.exam = await api('GET', '/api/exams/' + examId);
-        this.tickets = await api('GET', '/api/exams/' + examId + '/tickets?reissue=false');
+        this.tickets = await api('GET', '/api/exams/' + examId + '/tickets');
       } catch (e) { this.error = errorText(e); }
     },
     async reissueAll() {
