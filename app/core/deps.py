@@ -7,6 +7,7 @@ They are ``async def`` so FastAPI calls them on the event loop instead of hoppin
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.errors import ConflictError
 
 
 async def get_database(request: Request) -> Database:
@@ -39,6 +41,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+@asynccontextmanager
+async def commit_on_conflict(session: AsyncSession) -> AsyncIterator[None]:
+    """On a 409, commit what was done on the way (an overdue attempt submitted) before refusing; on success
+    the request's session dependency commits before the reply is sent; any other error rolls back."""
+    try:
+        yield
+    except ConflictError:
+        await session.commit()
+        raise
 
 
 async def get_clock(request: Request) -> Clock:

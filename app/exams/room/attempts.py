@@ -31,12 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.bank.models import QuestionVersion
-from app.core.audit import record_audit
-from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError
 from app.exams.exam_rules import (
     ExamRow,
-    ensure_can_manage_exam,
     ensure_exam_open,
     is_practice,
     load_exam,
@@ -61,7 +58,7 @@ from app.exams.room.attempt_schemas import (
     SubmitReason,
     SubmitResult,
 )
-from app.exams.room.room import cutoff_of, deadline_of, is_overdue, remaining_seconds
+from app.exams.room.room import cutoff_of, is_overdue, remaining_seconds
 from app.exams.room.rules import IN_PROGRESS, SUBMITTED
 from app.exams.room.served_paper import ServedPaper, served_paper
 from app.grading import service as grading
@@ -482,82 +479,6 @@ async def submit_attempt(
         submitted_at=attempt.submitted_at,
         submit_reason=attempt.submit_reason,
         result=result,
-    )
-
-
-# Window changes ---------------------------------------------------------------------------------------
-
-
-async def reclamp_open_deadlines(
-    session: AsyncSession,
-    *,
-    exam_id: int,
-    time_limit_seconds: int,
-    closes_at: datetime | None,
-    participant_ids: Sequence[int] | None = None,
-) -> int:
-    """After an exam's closing time (or time limit) or an examinee's extra time changed: every open attempt's
-    deadline follows ``room.deadline_of`` again. Returns the attempts changed.
-
-    For the exams service to call when it changes ``closes_at`` of an exam that has started, and for the
-    participants service when it grants extra time (``participant_ids``: only theirs).
-    """
-    query = (
-        select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at, PARTICIPANTS.c.extra_time_seconds)
-        .join(PARTICIPANTS, PARTICIPANTS.c.id == ATTEMPTS.c.participant_id)
-        .where(ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS)
-    )
-    if participant_ids is not None:
-        query = query.where(ATTEMPTS.c.participant_id.in_(list(participant_ids)))
-    rows = (await session.execute(query)).all()
-    changes = []
-    for row in rows:
-        deadline = deadline_of(row.started_at, time_limit_seconds, closes_at, row.extra_time_seconds)
-        if deadline != row.deadline_at:
-            changes.append({"b_id": row.id, "b_deadline": deadline})
-    if changes:
-        await session.execute(
-            update(ATTEMPTS)
-            .where(ATTEMPTS.c.id == bindparam("b_id"), ATTEMPTS.c.status == IN_PROGRESS)
-            .values(deadline_at=bindparam("b_deadline", type_=UTCDateTime())),
-            changes,
-        )
-    return len(changes)
-
-
-# Close -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CloseOutcome:
-    exam_id: int
-    status: str
-    closed_at: datetime | None
-    attempts_submitted: int
-
-
-async def close_exam(session: AsyncSession, *, exam_id: int, principal: Principal, now: datetime) -> CloseOutcome:
-    """End the exam: no more starts, and every open attempt is submitted (reason "closed") and graded."""
-    exam = await load_exam(session, exam_id, lock="update")
-    ensure_can_manage_exam(principal, exam, Role.organiser)
-    if exam.status in (ExamStatus.closed, ExamStatus.published):
-        closed_at = await session.scalar(select(EXAMS.c.closed_at).where(EXAMS.c.id == exam_id))
-        return CloseOutcome(exam_id=exam_id, status=exam.status, closed_at=closed_at, attempts_submitted=0)
-    await session.execute(
-        update(EXAMS).where(EXAMS.c.id == exam_id).values(status=str(ExamStatus.closed), closed_at=now)
-    )
-    submitted = await claim_and_grade(session, ATTEMPTS.c.exam_id == exam_id, reason=SubmitReason.closed, now=now)
-    await record_audit(
-        session,
-        actor_id=principal.id,
-        action="exam.close",
-        entity="exam",
-        entity_id=exam_id,
-        detail={"attempts_submitted": len(submitted)},
-        at=now,
-    )
-    return CloseOutcome(
-        exam_id=exam_id, status=str(ExamStatus.closed), closed_at=now, attempts_submitted=len(submitted)
     )
 
 
