@@ -54,7 +54,6 @@ from typing import Any
 import httpx2
 import uvloop
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 from app.accounts.models import AuthSession, User  # noqa: E402
 from app.bank.models import Question, QuestionVersion  # noqa: E402
 from app.core.db import Database  # noqa: E402
-from app.core.migrate import upgrade_database  # noqa: E402
+from app.core.scratch import scratch_database  # noqa: E402
 from app.core.security import hash_pin, token_digest  # noqa: E402
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamUnit, Participant  # noqa: E402
 from app.exams.room.shuffling import QuestionShape, attempt_seed, make_presentation  # noqa: E402
@@ -170,30 +169,8 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def database_for(backend: str) -> AsyncIterator[str]:
     """A fresh, migrated database URL for one scenario, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="exambank-bench-") as directory:
-            url = f"sqlite:///{directory}/bench.db"
-            await asyncio.to_thread(upgrade_database, url)
-            yield url
-        return
-    name = f"exambank_bench_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade_database, url)
+    async with scratch_database(None if backend == "sqlite" else PG_ADMIN, prefix="exambank_bench") as url:
         yield url
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 # Seeding ----------------------------------------------------------------------------------------------
@@ -567,7 +544,7 @@ class Server:
         ]
         return cls(argv, dict(os.environ), port)
 
-    def start(self, health: str = "/api/health", timeout: float = 60.0) -> None:
+    def start(self, health: str = "/api/health", timeout: float = 120.0) -> None:
         self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -578,6 +555,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             time.sleep(0.2)
+        self.kill()  # never leave a server behind
         raise RuntimeError("server did not answer in time")
 
     def kill(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,47 +23,21 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import get_session
 from app.core.migrate import upgrade_database
+from app.core.scratch import create_postgresql_database, drop_postgresql_database
 from app.main import create_app
 
 TEST_SECRET = "exambank-test-secret-0123456789abcdef"
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def _postgres_admin_dsn(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _create_postgres_database(url: str) -> str:
-    import asyncpg
-
-    name = f"exambank_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_postgres_admin_dsn(url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_postgres_database(admin_url: str, url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_postgres_admin_dsn(admin_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
-        url = asyncio.run(_create_postgres_database(configured))
+        url = asyncio.run(create_postgresql_database(configured, "exambank_test"))
         upgrade_database(url)
         yield url
-        asyncio.run(_drop_postgres_database(configured, url))
+        asyncio.run(drop_postgresql_database(configured, url))
         return
     url = configured or f"sqlite:///{tmp_path_factory.mktemp('db') / 'exambank-test.db'}"
     upgrade_database(url)
@@ -77,10 +50,10 @@ def committed_database_url(tmp_path: Path) -> Iterator[str]:
     crashes, concurrency): what it leaves behind cannot leak into the other tests."""
     configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
-        url = asyncio.run(_create_postgres_database(configured))
+        url = asyncio.run(create_postgresql_database(configured, "exambank_test"))
         upgrade_database(url)
         yield url
-        asyncio.run(_drop_postgres_database(configured, url))
+        asyncio.run(drop_postgresql_database(configured, url))
         return
     url = f"sqlite:///{tmp_path / 'committed.db'}"
     upgrade_database(url)
