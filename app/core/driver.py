@@ -80,7 +80,7 @@ class DriverValues:
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
         value = value.astimezone(UTC)
-        # SQLITE_TIME_FORMAT, as isoformat writes it (a third faster than strftime)
+        # SQLITE_TIME_FORMAT, as isoformat writes it (cheaper than strftime)
         return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.is_sqlite else value
 
     def read_time(self, value: Any) -> datetime | None:

@@ -77,7 +77,7 @@ async def test_a_whole_exam_on_the_lane(
     assert start["remaining_seconds"] == 1800 and start["deadline_at"].endswith("Z")
     assert len(start["questions"]) == len(setup.items)
     assert not any(k in q for q in start["questions"] for k in ("answer", "explanation", "key"))
-    # Nothing is written for the answers until they are saved (the start storm writes one row each).
+    # Nothing is written for the answers until they are saved.
     answer_rows = select(func.count()).where(AttemptAnswer.attempt_id == start["attempt_id"])
     assert await session.scalar(answer_rows) == 0
 
