@@ -29,6 +29,7 @@ from app.exams.room.attempts_router import router as attempts_router
 from app.exams.room.sweeper import run_sweeper
 from app.exams.router import router as exams_router
 from app.handbook.router import router as handbook_router
+from app.learning.router import router as learning_router
 from app.org.router import router as org_router
 from app.papers.router import router as papers_router
 from app.reports.router import router as reports_router
@@ -120,6 +121,7 @@ def create_app(
         exams_router,
         attempts_router,
         handbook_router,
+        learning_router,
         reports_router,
         web_router,
     ):

@@ -7,6 +7,8 @@ deadline = min(start + time limit + extra, closes_at + extra).
 ``handbook_sections`` (一本手册) with their links to duty-list items (by knowledge point) and to the
 questions that cover them.
 
+``review_drills`` and their answers: practice rounds a cadre draws from his 错题本.
+
 Revision ID: 0015
 Revises: 0002
 Create Date: 2026-12-03 09:00:00
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0015"
 down_revision: str | None = "0002"
@@ -78,7 +81,51 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_handbook_section_questions_question_id"), ["question_id"], unique=False)
 
 
+    op.create_table(
+        "review_drills",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cadre_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("question_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                  nullable=False),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("correct", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cadre_id"], ["cadres.id"], name=op.f("fk_review_drills_cadre_id_cadres"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_review_drills_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_drills")),
+    )
+    with op.batch_alter_table("review_drills") as batch:
+        batch.create_index(batch.f("ix_review_drills_cadre_id"), ["cadre_id"], unique=False)
+
+    op.create_table(
+        "review_drill_answers",
+        sa.Column("drill_id", sa.Integer(), nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=False),
+        sa.Column("keys", sa.String(length=16), nullable=False),
+        sa.Column("is_correct", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["drill_id"], ["review_drills.id"], name=op.f("fk_review_drill_answers_drill_id_review_drills"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["question_id"], ["questions.id"], name=op.f("fk_review_drill_answers_question_id_questions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("drill_id", "question_id", name=op.f("pk_review_drill_answers")),
+    )
+    with op.batch_alter_table("review_drill_answers") as batch:
+        batch.create_index(batch.f("ix_review_drill_answers_question_id"), ["question_id"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table("review_drill_answers")
+    op.drop_table("review_drills")
     op.drop_table("handbook_section_questions")
     op.drop_table("handbook_section_duties")
     op.drop_table("handbook_sections")
