@@ -10,6 +10,7 @@ from docx import Document
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.dependencies import SESSION_COOKIE
 from app.accounts.models import Role
 from app.handbook.models import HandbookSection
 from app.org.models import Unit
@@ -169,3 +170,13 @@ async def test_the_handbook_exports_as_a_word_document(client: httpx2.AsyncClien
     assert "许可的条件。" in texts and "法律依据：《行政许可法》第十二条" in texts
     assert f"对应职责：{DUTIES[0]}" in texts and "题库覆盖：1 道题" in texts and "题库覆盖：尚无题目" in texts
     assert any("「执法检查程序」" in t and "没有对应章节" in t for t in texts)
+
+
+async def test_the_handbook_page_renders_for_the_unit_admin(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    unit, admin = await _unit_with_duties(client, session)
+    client.cookies.update({SESSION_COOKIE: admin["Authorization"].removeprefix("Bearer ")})
+    page = await client.get("/console/handbook")
+    assert page.status_code == 200 and "handbookView" in page.text and str(unit.id) in page.text
+    assert 'href="/console/handbook"' in page.text  # in his navigation
+    client.cookies.update({SESSION_COOKIE: (await headers_for(session, Role.examinee))["Authorization"][7:]})
+    assert (await client.get("/console/handbook")).status_code == 403

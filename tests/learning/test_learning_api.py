@@ -10,6 +10,7 @@ import httpx2
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.dependencies import SESSION_COOKIE
 from app.accounts.models import Role
 from app.bank.models import Question
 from app.core.clock import FrozenClock
@@ -178,3 +179,14 @@ async def test_unit_admins_see_the_knowledge_points_missed_most(
     stranger = await headers_for(session, Role.unit_admin, unit_id=(await make_unit(session)).id)
     assert (await client.get(f"/api/units/{unit_id}/missed-points", headers=stranger)).status_code == 403
     assert (await client.get(f"/api/units/{unit_id}/missed-points?limit=0", headers=admin)).status_code == 422
+
+
+async def test_the_learning_page_renders_for_an_examinee(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    setup = await practice_setup(session, clock)
+    client.cookies.update({SESSION_COOKIE: setup.examinees[0].headers["Authorization"].removeprefix("Bearer ")})
+    page = await client.get("/learning")
+    assert page.status_code == 200 and "learningView" in page.text and "错题本" in page.text
+    room = await client.get("/exam")
+    assert 'href="/learning"' in room.text
