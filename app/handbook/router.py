@@ -8,14 +8,12 @@ from fastapi import APIRouter, Response, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ClockDep, SessionDep
+from app.core.openapi import DOCX, file_responses
 from app.handbook import service
 from app.handbook.document import handbook_docx
 from app.handbook.schemas import CoverageReport, HandbookRead, SectionCreate, SectionRead, SectionUpdate, UnitCoverage
 
 router = APIRouter(tags=["handbook"])
-
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
 
 @router.get("/api/units/{unit_id}/handbook", response_model=HandbookRead)
 async def get_handbook(unit_id: int, principal: CurrentPrincipal, session: SessionDep) -> HandbookRead:
@@ -67,7 +65,7 @@ async def coverage(principal: CurrentPrincipal, session: SessionDep, unit_id: in
 
 
 @router.get("/api/units/{unit_id}/handbook/export", response_class=Response,
-            responses={200: {"content": {DOCX: {}}, "description": "the handbook as .docx"}})
+            responses=file_responses(DOCX, description="the handbook as .docx"))
 async def export_handbook(unit_id: int, principal: CurrentPrincipal, session: SessionDep) -> Response:
     """The handbook as a Word document (.docx), with each section's coverage and the gaps at the end."""
     service.ensure_handbook_read(principal, unit_id)
