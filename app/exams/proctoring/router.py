@@ -47,6 +47,7 @@ async def record_event(
 async def record_incident(
     exam_id: int, body: IncidentCreate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> IncidentRead:
+    """Record a discipline incident (违纪) for a participant."""
     async with commit_on_conflict(session):
         incident = await discipline.record_incident(
             session, exam_id=exam_id, data=body, principal=principal, now=clock.now()
@@ -58,6 +59,7 @@ async def record_incident(
 async def list_incidents(
     exam_id: int, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
 ) -> list[IncidentRead]:
+    """The exam's recorded incidents."""
     incidents = await discipline.list_incidents(session, exam_id=exam_id, principal=principal, unit_id=unit_id)
     return [IncidentRead.model_validate(i) for i in incidents]
 

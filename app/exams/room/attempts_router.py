@@ -84,6 +84,7 @@ async def submit_attempt(
 async def get_attempt(
     attempt_id: int, principal: CurrentPrincipal, session: SessionDep, arrived_at: ArrivalDep, settings: SettingsDep
 ) -> AttemptState:
+    """The attempt's status, time left (the countdown follows it) and saved answers; no score."""
     async with commit_on_conflict(session):
         return await attempts.attempt_state(
             session,
