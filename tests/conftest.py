@@ -30,14 +30,22 @@ TEST_SECRET = "exambank-test-secret-0123456789abcdef"
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+async def _create_postgres_database(url: str) -> str:
+    """A new database next to the one ``url`` names (``app.core.scratch``, shared with the benchmarks)."""
+    return await create_postgresql_database(url, "exambank_test")
+
+
+_drop_postgres_database = drop_postgresql_database
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
-        url = asyncio.run(create_postgresql_database(configured, "exambank_test"))
+        url = asyncio.run(_create_postgres_database(configured))
         upgrade_database(url)
         yield url
-        asyncio.run(drop_postgresql_database(configured, url))
+        asyncio.run(_drop_postgres_database(configured, url))
         return
     url = configured or f"sqlite:///{tmp_path_factory.mktemp('db') / 'exambank-test.db'}"
     upgrade_database(url)
@@ -50,10 +58,10 @@ def committed_database_url(tmp_path: Path) -> Iterator[str]:
     crashes, concurrency): what it leaves behind cannot leak into the other tests."""
     configured = os.environ.get("EXAMBANK_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() in {"postgresql", "postgres"}:
-        url = asyncio.run(create_postgresql_database(configured, "exambank_test"))
+        url = asyncio.run(_create_postgres_database(configured))
         upgrade_database(url)
         yield url
-        asyncio.run(drop_postgresql_database(configured, url))
+        asyncio.run(_drop_postgres_database(configured, url))
         return
     url = f"sqlite:///{tmp_path / 'committed.db'}"
     upgrade_database(url)
