@@ -482,7 +482,8 @@ async def autosave_answers(
     if rows:
         await session.execute(_UPSERT_ANSWERS[session.get_bind().dialect.name], rows)
     return SaveResult(
-        saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now)
+        saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now),
+        deadline_at=claimed.deadline_at,
     )
 
 
