@@ -119,6 +119,7 @@ async def test_extra_time_moves_a_running_attempt_and_the_room_sees_it(
     path = f"/api/attempts/{attempt_id}/answers"
     saved = await client.put(path, json={"seq": 1, "answers": {judge_no: ["T"]}}, headers=examinee.headers)
     assert saved.json()["saved"] and saved.json()["remaining_seconds"] == 1500
+    assert saved.json()["deadline_at"] == _iso(now + timedelta(seconds=2100))
     state = (await client.get(f"/api/attempts/{attempt_id}", headers=examinee.headers)).json()
     assert state["remaining_seconds"] == 1500 and state["deadline_at"] == _iso(now + timedelta(seconds=2100))
 

@@ -90,6 +90,8 @@ class SaveResult(BaseModel):
     last_seq: int
     saved_at: datetime | None = None
     remaining_seconds: int | None = None
+    # The attempt's deadline: the exam room's countdown follows it when extra time moves it.
+    deadline_at: datetime | None = None
     ignored: str | None = None
 
 

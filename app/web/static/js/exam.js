@@ -9,7 +9,7 @@ function examRoom(config) {
     phase: 'intro', busy: false, error: '',
     attemptId: null, questions: [], answers: {}, pending: {}, flags: [], seq: 0,
     view: 'single', current: 0,
-    deadlineMono: 0, remaining: config.timeLimit, warning: '', warned: {},
+    deadlineMono: 0, deadlineAt: null, remaining: config.timeLimit, warning: '', warned: {},
     offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null, pollTimer: null,
     checking: false,
     result: null, submittedText: '', lastEventAt: {}, takenOver: false,
@@ -47,7 +47,8 @@ function examRoom(config) {
         // The countdown runs on the monotonic clock from the server's remaining time: the wall clock may be wrong.
         const remaining = data.remaining_seconds !== undefined ? data.remaining_seconds
           : (Date.parse(data.deadline_at) - Date.parse(data.server_time || new Date().toISOString())) / 1000;
-        this.follow(remaining);
+        this.deadlineMono = performance.now() + remaining * 1000;
+        this.deadlineAt = data.deadline_at || null;
         this.current = Math.min(this.current, Math.max(0, this.questions.length - 1));
         this.phase = 'taking';
         this.persist();
@@ -64,17 +65,22 @@ function examRoom(config) {
       } finally { this.busy = false; }
     },
 
-    follow(remaining) {
-      if (typeof remaining !== 'number') return;
-      this.deadlineMono = performance.now() + remaining * 1000;
-      if (remaining > 300) this.warned = {};
+    // Extra time moves the server's deadline: shift the countdown by as much (the clocks may disagree, the
+    // difference between two deadlines does not).
+    follow(deadlineAt) {
+      if (!deadlineAt || !this.deadlineAt) return;
+      const shift = Date.parse(deadlineAt) - Date.parse(this.deadlineAt);
+      if (!shift) return;
+      this.deadlineAt = deadlineAt;
+      this.deadlineMono += shift;
+      if ((this.deadlineMono - performance.now()) / 1000 > 300) this.warned = {};
     },
 
     async poll() {
       if (this.phase !== 'taking' || !this.attemptId) return null;
       try {
         const state = await api('GET', '/api/attempts/' + this.attemptId, undefined, {noRedirect: true});
-        if (state && state.status === 'in_progress') this.follow(state.remaining_seconds);
+        if (state && state.status === 'in_progress') this.follow(state.deadline_at);
         return state;
       } catch (_) { return null; }
     },
@@ -141,7 +147,7 @@ function examRoom(config) {
         // Another device (or a lost reply) already used this seq: continue above the stored one and resend.
         if (reply && reply.saved === false && reply.last_seq >= this.seq) { this.seq = reply.last_seq; this.persist(); this.saving = false; return this.flush(); }
         for (const [no, keys] of Object.entries(batch)) if (JSON.stringify(this.pending[no]) === JSON.stringify(keys)) delete this.pending[no];
-        if (reply) this.follow(reply.remaining_seconds);
+        if (reply) this.follow(reply.deadline_at);
         this.offline = false; this.savedAt = new Date(); this.persist();
       } catch (e) {
         if (e instanceof ApiError) {
