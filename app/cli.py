@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 import uvicorn
 
 from app.core.config import get_settings
+from app.core.metrics_directory import multiprocess_metrics
 from app.core.migrate import upgrade_database
 
 cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
@@ -37,15 +39,17 @@ def serve(
 
         summary = asyncio.run(load_demo(settings))
         typer.echo(summary)
-    uvicorn.run(
-        "app.main:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    # Several workers: each writes its metrics where any of them sums them for /metrics (app.core.metrics).
+    with multiprocess_metrics() if workers > 1 else nullcontext():
+        uvicorn.run(
+            "app.main:create_served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
 
 
 @cli.command("demo")

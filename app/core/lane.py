@@ -31,6 +31,7 @@ from app.core.batches import Batches, BatchFailed, Pending
 from app.core.deps import get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
 from app.core.errors import AppError
+from app.core.metrics import LANE_ROUTE, observe_request
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
 T = TypeVar("T")
@@ -186,23 +187,23 @@ class _Fallthrough(Exception):
 class HotPathLane:
     def __init__(self, app: ASGIApp, routes: Sequence[LaneRoute]) -> None:
         self.app = app
-        self.routes: dict[str, list[tuple[re.Pattern[str], LaneHandler]]] = {}
+        self.routes: dict[str, list[tuple[re.Pattern[str], LaneRoute]]] = {}
         for route in routes:
-            self.routes.setdefault(route.method, []).append((route.pattern(), route.handler))
+            self.routes.setdefault(route.method, []).append((route.pattern(), route))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         candidates = self.routes.get(scope.get("method", "")) if scope["type"] == "http" else None
         if candidates:
             path = scope["path"]
-            for pattern, handler in candidates:
+            for pattern, route in candidates:
                 match = pattern.match(path)
                 if match is not None:
-                    await self._serve(handler, match.groupdict(), scope, receive, send)
+                    await self._serve(route, match.groupdict(), scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
     async def _serve(
-        self, handler: LaneHandler, params: dict[str, str], scope: Scope, receive: Receive, send: Send
+        self, route: LaneRoute, params: dict[str, str], scope: Scope, receive: Receive, send: Send
     ) -> None:
         messages: list[Message] = []
         body = b""
@@ -219,10 +220,11 @@ class HotPathLane:
         reply = None
         if not more:
             call = LaneCall(app=scope["app"], params=params, headers=dict(scope["headers"]), body=body)
-            reply = await self._settle(handler, call)
+            reply = await self._settle(route.handler, call)
         if reply is None:
             await self.app(scope, _replaying(messages, receive), send)
             return
+        scope[LANE_ROUTE] = route.path  # counted under the lane's route (app.core.metrics)
         await send(
             {
                 "type": "http.response.start",
@@ -269,8 +271,14 @@ class LaneApplication(FastAPI):
         self._lane = HotPathLane(partial(FastAPI.__call__, self), routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lane is not None and scope["type"] == "http":
+        if scope["type"] == "http":
             scope["app"] = self
-            await self._lane(scope, receive, send)
+            await observe_request(self._serve_http, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._lane is not None:
+            await self._lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
