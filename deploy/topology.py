@@ -91,14 +91,21 @@ class TopologyConfig:
 
 
 def render(template: str, **values: Any) -> str:
-    environment = jinja2.Environment(
+    environment = jinja2.Environment(  # noqa: S701 - configuration files, not HTML
         loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
     )
     return environment.get_template(template).render(**values)
 
 
 def nginx_values(
-    *, servers: list[str], listen: str, run_dir: str, log_dir: str, workers: int, worker_connections: int, access_log: str
+    *,
+    servers: list[str],
+    listen: str,
+    run_dir: str,
+    log_dir: str,
+    workers: int,
+    worker_connections: int,
+    access_log: str,
 ) -> dict[str, Any]:
     return {
         "user": "nobody nogroup" if os.geteuid() == 0 else "",
@@ -168,7 +175,7 @@ def compose_files() -> dict[str, str]:
         **nginx_values(
             servers=[f"app{i}:8000" for i in range(1, COMPOSE_SERVERS + 1)],
             listen="8080",
-            run_dir="/tmp",
+            run_dir="/tmp",  # noqa: S108 - nginx's temporary files inside its container
             log_dir="/var/log/nginx",
             workers=4,
             worker_connections=16384,
@@ -218,7 +225,7 @@ class Process:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(
+            self.popen = subprocess.Popen(  # noqa: S603 - the topology's own programs
                 self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
@@ -325,10 +332,10 @@ class Topology:
             return self.direct_database_url
         from sqlalchemy.engine import make_url
 
-        admin = make_url(self.config.postgres_admin_url)
-        return admin.set(host="127.0.0.1", port=self.config.pgbouncer_port, database=self.database_name).render_as_string(
-            False
+        pooled = make_url(self.config.postgres_admin_url).set(
+            host="127.0.0.1", port=self.config.pgbouncer_port, database=self.database_name
         )
+        return pooled.render_as_string(False)
 
     @property
     def admin_credentials(self) -> tuple[str, str]:
@@ -413,6 +420,26 @@ class Topology:
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"exambank migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+        self._create_administrator()
+
+    def _create_administrator(self) -> None:
+        """Once, before the servers (each would also create it at start-up when missing)."""
+        import asyncio
+
+        import app.schema  # noqa: F401 - every model, for the foreign keys
+        from app.accounts.service import ensure_bootstrap_admin
+        from app.core.db import Database
+
+        async def create() -> None:
+            database = Database(self.direct_database_url, pool_size=1)
+            try:
+                async with database.write_sessions() as session:
+                    await ensure_bootstrap_admin(session, username=ADMIN_USERNAME, password=self.config.admin_password)
+                    await session.commit()
+            finally:
+                await database.dispose()
+
+        asyncio.run(create())
 
     def _start_pgbouncer(self) -> None:
         from sqlalchemy.engine import make_url
@@ -479,16 +506,7 @@ class Topology:
             argv = [str(BIN / "exambank"), "serve", "--host", "127.0.0.1", "--port", str(port)]
             argv += ["--workers", str(self.config.workers)]
             self.servers.append(Process(f"app{index + 1}", argv, env=env, log=self.run_dir / f"app{index + 1}.log"))
-        first, rest = self.servers[0], self.servers[1:]
-        # Until start-up is safe to race (the administrator's creation), the first server comes up alone.
-        first.start()
-        _wait_until(
-            lambda: _ready(self.config.server_port(0)),
-            timeout=self.config.start_timeout,
-            what="waiting for app1",
-            processes=[first],
-        )
-        for server in rest:
+        for server in self.servers:  # all at once, as an operator's service manager would
             server.start()
         _wait_until(
             lambda: all(_ready(self.config.server_port(i)) for i in range(self.config.servers)),
@@ -522,11 +540,9 @@ class Topology:
 
     def describe(self) -> str:
         user, password = self.admin_credentials
-        lines = [
-            f"exambank through nginx: {self.url}  (log in as {user} / {password})",
-            *(f"  app server {i + 1}: {self.server_url(i)}  (metrics: {self.server_url(i)}/metrics)"
-              for i in range(self.config.servers)),  # fmt: skip
-        ]
+        lines = [f"exambank through nginx: {self.url}  (log in as {user} / {password})"]
+        for i in range(self.config.servers):
+            lines.append(f"  app server {i + 1}: {self.server_url(i)}  (metrics: {self.server_url(i)}/metrics)")
         if self.config.database != "sqlite":
             lines.append(
                 f"  PgBouncer ({self.config.resolved_pool_mode()} mode): 127.0.0.1:{self.config.pgbouncer_port}, "
