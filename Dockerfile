@@ -22,6 +22,6 @@ USER exambank
 WORKDIR /var/lib/exambank
 VOLUME ["/var/lib/exambank"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health')"
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/ready', timeout=3)"
 # `serve` applies pending migrations once in this process, then starts the workers.
 CMD ["exambank", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
