@@ -79,7 +79,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_database = database is None
-        app.state.database = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.database = database or Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            transaction_pooler=settings.db_transaction_pooler,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         _watch_pools(app.state.database)
         await _bootstrap_admin(app.state.database, settings)
         jobs: list[asyncio.Task[None]] = []
