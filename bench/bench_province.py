@@ -280,12 +280,28 @@ def load_process_main(plan_path: str, out_path: str) -> None:
 
 
 class CpuByRole:
-    """CPU seconds (user + system) of the topology's process groups, PostgreSQL and the load processes."""
+    """CPU seconds (user + system) of the topology's process groups, of the PostgreSQL backends serving the
+    benchmark's database (others' databases share the server on this machine) and of the load processes."""
 
-    def __init__(self, groups: dict[int, str]) -> None:
+    def __init__(self, groups: dict[int, str], database: str) -> None:
         self.groups = groups
+        self.database = database
+
+    def _backends(self) -> set[int]:
+        import asyncpg
+
+        async def pids() -> set[int]:
+            conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+            try:
+                rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database)
+            finally:
+                await conn.close()
+            return {int(r["pid"]) for r in rows}
+
+        return asyncio.run(pids())
 
     def read(self) -> dict[str, float]:
+        backends = self._backends()
         tick = os.sysconf("SC_CLK_TCK")
         seconds: Counter[str] = Counter()
         for entry in os.scandir("/proc"):
@@ -293,13 +309,13 @@ class CpuByRole:
                 continue
             try:
                 with open(f"/proc/{entry.name}/stat") as stat:
-                    name, _, rest = stat.read().rpartition(")")
+                    _, _, rest = stat.read().rpartition(")")
             except OSError:
                 continue
             fields = rest.split()
             used = (int(fields[11]) + int(fields[12])) / tick
             role = self.groups.get(int(fields[2]))
-            if role is None and name.endswith("(postgres"):
+            if role is None and int(entry.name) in backends:
                 role = "postgres"
             if role is not None:
                 seconds[role] += used
@@ -401,6 +417,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         base_port=args.base_port,
         app_pool_size=args.app_pool_size,
         pgbouncer_pool_size=args.pgbouncer_pool_size,
+        pool_mode=args.pool_mode,
         nginx_workers=4,
         secret_key=SECRET,
         environment={"EXAMBANK_SAVE_GRACE_SECONDS": str(args.grace)},
@@ -445,7 +462,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stack.callback(_stop, process)
             processes.append((process, out_path))
             groups[process.pid] = "load"
-        cpu = CpuByRole(groups)
+        cpu = CpuByRole(groups, topology.database_name)
         phases: dict[str, dict[str, float]] = {}
 
         def at(moment: float) -> dict[str, float]:
@@ -550,6 +567,7 @@ def main() -> None:
     parser.add_argument("--start-window", type=float, default=0.0, help="seconds from the release to the exam proper")
     parser.add_argument("--exam-seconds", type=float, default=0.0, help="seconds of autosave before closes_at")
     parser.add_argument("--grace", type=int, default=10)
+    parser.add_argument("--pool-mode", choices=["transaction", "session"], default="transaction")
     args = parser.parse_args()
     args.start_window = args.start_window or max(20.0, args.examinees / 250)
     args.exam_seconds = args.exam_seconds or max(30.0, args.examinees / 250)
