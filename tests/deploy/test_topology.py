@@ -30,6 +30,8 @@ BASE_PORT = {"postgresql": 18420, "sqlite": 18410}
 
 def _needs(*programs: str) -> None:
     missing = [p for p in programs if shutil.which(p) is None]
+    if missing and os.environ.get("CI") == "true":
+        pytest.fail(f"not installed: {', '.join(missing)} (apt-get install nginx pgbouncer)")
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)} (CI installs Debian's nginx and pgbouncer)")
 
