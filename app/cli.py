@@ -76,3 +76,7 @@ def import_questions_command(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
