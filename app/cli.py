@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.core.config import get_settings
+from app.core import budget
+from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_database
 
 cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
@@ -22,6 +23,21 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+def _check_connection_budget(settings: Settings, workers: int) -> None:
+    """Refuse (or warn, per EXAMBANK_DB_BUDGET_CHECK) to start pools PostgreSQL cannot hold."""
+    if not budget.applies(
+        settings.database_url, transaction_pooler=settings.db_transaction_pooler, mode=settings.db_budget_check
+    ):
+        return
+    found = asyncio.run(budget.survey(settings.database_url, pool_size=settings.db_pool_size, workers=workers))
+    if found.fits:
+        return
+    message = found.message(workers=workers, pool_size=settings.db_pool_size)
+    typer.echo(message, err=True)
+    if settings.db_budget_check == "refuse":
+        raise typer.Exit(2)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
@@ -32,6 +48,7 @@ def serve(
     """Apply pending migrations once, then serve (several workers share the database)."""
     settings = get_settings()
     upgrade_database(settings.database_url)
+    _check_connection_budget(settings, workers)
     if demo:
         from app.demo.loader import load_demo
 
