@@ -28,13 +28,9 @@ def test_what_counts_as_unavailable() -> None:
 
     wrapped = sa_exc.DBAPIError("SELECT 1", None, TooMany("sorry, too many clients already"))
     assert database_unavailable(wrapped)
-    try:
-        try:
-            raise TooMany("x")
-        except TooMany as inner:
-            raise RuntimeError("batch failed") from inner
-    except RuntimeError as outer:
-        assert database_unavailable(outer)
+    outer = RuntimeError("batch failed")
+    outer.__cause__ = TooMany("x")
+    assert database_unavailable(outer)
     assert not database_unavailable(ValueError("bad input"))
     assert not database_unavailable(FileNotFoundError(2, "no such file"))
     assert not database_unavailable(sa_exc.IntegrityError("INSERT", None, Exception("duplicate key")))
@@ -86,7 +82,9 @@ async def test_no_connection_in_time_is_503_with_retry_after(committed_settings:
                 for connection in held:
                     await connection.close()
             saved = await client.put(
-                f"/api/attempts/{attempt_id}/answers", json={"seq": 1, "answers": {"1": ["A"]}}, headers=examinee.headers
+                f"/api/attempts/{attempt_id}/answers",
+                json={"seq": 1, "answers": {"1": ["A"]}},
+                headers=examinee.headers,
             )
             assert saved.status_code == 200, saved.text
     finally:
