@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app.core.config import get_settings
+from app.core import budget
+from app.core.config import Settings, get_settings
 from app.core.metrics_directory import multiprocess_metrics
 from app.core.migrate import upgrade_database
 
@@ -24,6 +25,21 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+def _check_connection_budget(settings: Settings, workers: int) -> None:
+    """Refuse (or warn, per EXAMBANK_DB_BUDGET_CHECK) to start pools PostgreSQL cannot hold."""
+    if not budget.applies(
+        settings.database_url, transaction_pooler=settings.db_transaction_pooler, mode=settings.db_budget_check
+    ):
+        return
+    found = asyncio.run(budget.survey(settings.database_url, pool_size=settings.db_pool_size, workers=workers))
+    if found.fits:
+        return
+    message = found.message(workers=workers, pool_size=settings.db_pool_size)
+    typer.echo(message, err=True)
+    if settings.db_budget_check == "refuse":
+        raise typer.Exit(2)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
@@ -34,6 +50,7 @@ def serve(
     """Apply pending migrations once, then serve (several workers share the database)."""
     settings = get_settings()
     upgrade_database(settings.database_url)
+    _check_connection_budget(settings, workers)
     if demo:
         from app.demo.loader import load_demo
 
@@ -80,3 +97,7 @@ def import_questions_command(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

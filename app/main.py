@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import lane as accounts_lane
@@ -18,7 +19,7 @@ from app.bank.router import router as bank_router
 from app.core import metrics
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
-from app.core.db import Database
+from app.core.db import RETRY_AFTER_SECONDS, Database, database_unavailable, unavailable_body
 from app.core.errors import AppError, ImportRejectedError
 from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
@@ -115,6 +116,21 @@ def create_app(
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error", error=str(exc.orig))
         return JSONResponse({"detail": "the change conflicts with existing data"}, status_code=409)
+
+    async def _unavailable(_request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            raise exc
+        log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}")
+        return Response(
+            unavailable_body(),
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # No connection in time, the database restarting or gone: 503 with Retry-After (the page resends).
+    for unavailable in (sa_exc.TimeoutError, sa_exc.DBAPIError, ConnectionError, TimeoutError, OSError):
+        app.add_exception_handler(unavailable, _unavailable)
 
     # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application
     # when they can be; see app.core.lane.

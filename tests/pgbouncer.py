@@ -28,14 +28,24 @@ def pgbouncer_binary() -> str | None:
     )
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(ports: range = PORTS) -> int:
-    for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
+    """A port of ``ports`` nothing listens on, and not handed out before by this process (a server
+    started a moment ago may not listen yet)."""
+    for _ in range(2):
+        for port in ports:
+            if port in _HANDED_OUT:
                 continue
-            return port
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                _HANDED_OUT.add(port)
+                return port
+        _HANDED_OUT.intersection_update(set())  # all handed out: those of stopped servers are free again
     raise RuntimeError(f"no free port in {ports}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -190,7 +191,12 @@ def create_engine(
         if database in (None, "", ":memory:"):
             raise ValueError("exambank needs a SQLite file, not an in-memory database")
         engine = create_async_engine(
-            async_url, echo=echo, pool_size=pool_size, max_overflow=pool_size, connect_args={"timeout": 30}
+            async_url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=pool_timeout,
+            connect_args={"timeout": 30},
         )
         _configure_sqlite(engine)
         return engine
@@ -234,7 +240,11 @@ class Database:
         self.write_engine = self.engine
         if self.is_sqlite:
             self.write_engine = create_async_engine(
-                async_database_url(url), pool_size=1, max_overflow=0, pool_timeout=120, connect_args={"timeout": 30}
+                async_database_url(url),
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=pool_timeout,
+                connect_args={"timeout": 30},
             )
             _configure_sqlite(self.write_engine)
         # The hot paths' group-commit writer (app.core.sqlite_writer); its thread starts on first use.
@@ -254,3 +264,56 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+
+
+# A request that cannot reach the database (no pooled connection in time, too many connections, the
+# server restarting or gone) is answered 503 with Retry-After, never 500: the client sends it again.
+RETRY_AFTER_SECONDS = 2
+UNAVAILABLE_CODE = "database_unavailable"
+UNAVAILABLE_DETAIL = "数据库暂时不可用，请稍后重试（database temporarily unavailable, retry）"
+_UNAVAILABLE_SQLSTATES = frozenset(
+    {
+        "53300",  # too_many_connections
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, shutting down)
+        "08000",  # connection_exception
+        "08001",
+        "08003",  # connection_does_not_exist
+        "08004",
+        "08006",  # connection_failure
+    }
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot be reached now, rather than that
+    the request or the code is wrong."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.TimeoutError):  # no pooled connection within the pool timeout
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if isinstance(current, OSError) and current.errno in {errno.EHOSTUNREACH, errno.ENETUNREACH}:
+            return True
+        if getattr(current, "sqlstate", None) in _UNAVAILABLE_SQLSTATES:
+            return True
+        name = type(current).__name__
+        if name in {"ConnectionDoesNotExistError", "InterfaceError"} and "connection" in str(current).lower():
+            return True  # asyncpg: "connection is closed", "connection was closed in the middle of operation"
+        nested = getattr(current, "orig", None)
+        current = nested if isinstance(nested, BaseException) else (current.__cause__ or current.__context__)
+    return False
+
+
+def unavailable_body() -> bytes:
+    import json
+
+    return json.dumps({"detail": UNAVAILABLE_DETAIL, "code": UNAVAILABLE_CODE}, ensure_ascii=False).encode()

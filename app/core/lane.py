@@ -28,6 +28,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.batches import Batches, BatchFailed, Pending
+from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_body
 from app.core.deps import get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
 from app.core.errors import AppError
@@ -180,6 +181,12 @@ async def request_session(app: Any) -> AsyncIterator[AsyncSession]:
             await generator.__anext__()
 
 
+# The database cannot be reached: answered here, as the application would (app.main), with no retry.
+UNAVAILABLE_REPLY = LaneReply(
+    body=unavailable_body(), status=503, headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),)
+)
+
+
 class _Fallthrough(Exception):
     """The handler could not settle the request: roll back and let the application answer it."""
 
@@ -246,8 +253,14 @@ class HotPathLane:
                 if reply is None:
                     raise _Fallthrough
                 return reply
-        except (_Fallthrough, AppError, BatchFailed):
+        except (_Fallthrough, AppError, BatchFailed) as exc:
+            if isinstance(exc, BatchFailed) and database_unavailable(exc):
+                return UNAVAILABLE_REPLY
             return None
+        except Exception as exc:
+            if database_unavailable(exc):
+                return UNAVAILABLE_REPLY
+            raise
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:
