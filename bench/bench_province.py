@@ -110,6 +110,7 @@ class Examinee:
     save_latencies: list[float] = field(default_factory=list)
     final_sent_at: float | None = None
     final_status: int | None = None
+    final_refusal: str = ""
     final_s: float | None = None
     submit_status: int | None = None
     resends: int = 0
@@ -235,6 +236,8 @@ async def _save(
     )
     if final:
         examinee.final_status = status
+        if status == 409:
+            examinee.final_refusal = str(body.get("detail") if isinstance(body, dict) else body)[:80]
     if status == 200 and body.get("saved"):
         for no, letters in answers.items():
             position, keys = examinee.layout[no]
@@ -258,6 +261,7 @@ async def _load_process(plan: dict[str, Any]) -> list[dict[str, Any]]:
             "acknowledged": e.acknowledged,
             "final_sent_at": e.final_sent_at,
             "final_status": e.final_status,
+            "final_refusal": e.final_refusal,
             "final_s": e.final_s,
             "submit_status": e.submit_status,
             "resends": e.resends,
@@ -517,6 +521,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "error_kinds": dict(errors.most_common(8)),
         "resends": sum(e["resends"] for e in examinees),
         "final_saves_refused_sent_before_grace_end": refused_in_time,
+        "final_refusals": dict(Counter(e["final_refusal"] for e in examinees if e["final_refusal"]).most_common(3)),
         "final_saves_accepted": sum(1 for e in examinees if e["final_status"] == 200),
         "submits": dict(Counter(str(e["submit_status"]) for e in examinees)),
         "start": latency_summary(starts) | {"p99_to_bare_p99": round(pct(starts, 0.99) / bare_p99, 1)},
