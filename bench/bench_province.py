@@ -436,7 +436,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["seed_s"] = round(time.monotonic() - t0, 1)
         print(f"seeded {args.examinees} examinees in {report['seed_s']} s", flush=True)
 
-        release_at = time.time() + 5.0 + args.examinees / 4000
+        # Time for the load processes to start and read their plans before the release.
+        release_at = time.time() + 5.0 + args.examinees / 1000
         autosave_from = release_at + args.start_window
         closes_at = autosave_from + args.exam_seconds
         uvloop.run(_set_closes_at(topology.direct_database_url, seeded.exam_id, closes_at))
@@ -474,10 +475,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return cpu.read()
 
         before = at(release_at - 0.2)
+        print(f"released at {datetime.fromtimestamp(release_at, UTC):%H:%M:%S}", flush=True)
         after_start = at(autosave_from)
         phases["start"] = _difference(after_start, before)
+        print(f"exam from {datetime.now(UTC):%H:%M:%S}, start phase CPU {phases['start']}", flush=True)
         before_deadline = at(closes_at - 1.0)
         phases["autosave"] = _difference(before_deadline, after_start)
+        print(f"deadline at {datetime.fromtimestamp(closes_at, UTC):%H:%M:%S}", flush=True)
         lag_max = 0.0
         give_up = time.time() + args.grace + 180
         while any(p.poll() is None for p, _ in processes) and time.time() < give_up:
