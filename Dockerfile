@@ -2,12 +2,14 @@
 # non-root user. Migrations run once (`exambank migrate`) before the workers start.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
-COPY app ./app
-COPY migrations ./migrations
+COPY pyproject.toml README.md alembic.ini requirements.lock ./
+# The locked versions first (a layer that changes only with requirements.lock: `scripts/lock`), then exambank.
 RUN python -m venv /opt/exambank \
  && /opt/exambank/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/exambank/bin/pip install --no-cache-dir .
+ && /opt/exambank/bin/pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY app ./app
+COPY migrations ./migrations
+RUN /opt/exambank/bin/pip install --no-cache-dir --no-deps . && /opt/exambank/bin/pip check
 
 FROM python:3.11-slim AS runtime
 RUN groupadd --system exambank && useradd --system --gid exambank --home-dir /var/lib/exambank exambank \

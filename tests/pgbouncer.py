@@ -7,6 +7,7 @@ run uses, and stops by itself (``timeout``) if a test run dies before stopping i
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,8 +35,10 @@ _HANDED_OUT: set[int] = set()
 def free_port(ports: range = PORTS) -> int:
     """A port of ``ports`` nothing listens on, and not handed out before by this process (a server
     started a moment ago may not listen yet)."""
+    # In random order: two test runs at once (two worktrees) rarely probe the same port at the same moment.
+    candidates = random.sample(list(ports), len(ports))
     for _ in range(2):
-        for port in ports:
+        for port in candidates:
             if port in _HANDED_OUT:
                 continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
