@@ -15,6 +15,8 @@ from app.core.config import Settings, get_settings
 from app.core.metrics_directory import multiprocess_metrics
 from app.core.migrate import upgrade_database
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
 cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
 
 
@@ -66,6 +68,9 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
+            # uvicorn kills a worker that does not answer its health check within 5 s, start-up included:
+            # on a loaded machine importing the application takes longer, and the workers never came up.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 
