@@ -506,6 +506,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             examinees += result["examinees"]
             load_cpu += result["cpu_s"]
         verified = uvloop.run(_verify(topology.direct_database_url, seeded.exam_id, examinees))
+        report["nginx_errors"] = _nginx_errors(topology.run_dir / "nginx-error.log")
 
     report["load_after"] = os.getloadavg()
     grace_end = closes_at + args.grace
@@ -543,6 +544,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     return report
+
+
+def _nginx_errors(log: Path) -> dict[str, int]:
+    """nginx's error log by kind (the text after the connection number, up to the client's address)."""
+    kinds: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for line in log.read_text(errors="replace").splitlines():
+            message = line.split("*", 1)[-1].split(" ", 1)[-1].split(", client:", 1)[0]
+            kinds[message[:100]] += 1
+    return dict(kinds.most_common(10))
 
 
 def _bare_server(port: int) -> Server:
