@@ -39,6 +39,7 @@ def expected_schema_revisions() -> frozenset[str]:
 
 @router.get("/api/health")
 async def health(session: SessionDep) -> dict[str, str]:
+    """`{"status": "ok"}` once the database answers (no login)."""
     await session.execute(text("SELECT 1"))
     return {"status": "ok"}
 
