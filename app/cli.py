@@ -13,6 +13,11 @@ from app.core import budget
 from app.core.config import Settings, get_settings
 from app.core.migrate import upgrade_database
 
+# How long uvicorn's supervisor waits for a worker to answer its health check before killing it: a worker
+# still importing on a busy machine (several servers starting at once) must not be killed and restarted
+# in a loop (uvicorn's default is 5 s).
+WORKER_START_SECONDS = 60
+
 cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
 
 
@@ -62,6 +67,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )
 
 
