@@ -15,7 +15,10 @@ from app.core.config import Settings, get_settings
 from app.core.metrics_directory import multiprocess_metrics
 from app.core.migrate import upgrade_database
 
-WORKER_HEALTHCHECK_SECONDS = 60
+# How long uvicorn's supervisor waits for a worker to answer its health check before killing it: a worker
+# still importing on a busy machine (several servers starting at once) must not be killed and restarted
+# in a loop (uvicorn's default is 5 s).
+WORKER_START_SECONDS = 60
 
 cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
 
@@ -68,9 +71,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             proxy_headers=True,
-            # uvicorn kills a worker that does not answer its health check within 5 s, start-up included:
-            # on a loaded machine importing the application takes longer, and the workers never came up.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
         )
 
 

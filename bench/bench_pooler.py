@@ -4,6 +4,7 @@ and through a real PgBouncer in transaction mode; each as throughput and latency
 (bench/bare_app.py) measured in the same run.
 
     PYTHONPATH=$PWD /work/venv/bin/python bench/bench_pooler.py [--seconds 8] [--examinees 400] [--repeats 3]
+    PYTHONPATH=$PWD /work/venv/bin/python bench/bench_pooler.py --micro [--rounds 1000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import json
 import random
 import statistics
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,13 +116,62 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+async def _statement_times(url: str, *, pooler: bool, rounds: int) -> dict[str, float]:
+    """Median µs of one statement, sequential on one connection: an ORM select in a transaction, and a
+    driver-level fetch outside any transaction (the hot path's shape)."""
+    from sqlalchemy import text
+
+    from app.core.db import Database
+    from app.core.driver import DriverSQL, pooled_driver
+
+    database = Database(url, pool_size=1, transaction_pooler=pooler)
+    sql = DriverSQL.of("SELECT count(*) AS n FROM attempts WHERE id > :id")
+    orm, driver = [], []
+    try:
+        for i in range(rounds):
+            began = time.perf_counter()
+            async with database.read_sessions() as session:
+                await session.scalar(text("SELECT count(*) FROM attempts WHERE id > :id"), {"id": i})
+            orm.append(time.perf_counter() - began)
+            raw = await database.engine.raw_connection()
+            try:
+                began = time.perf_counter()
+                await pooled_driver(raw, sqlite=False).fetchrow(sql, {"id": i})
+                driver.append(time.perf_counter() - began)
+            finally:
+                raw.close()
+    finally:
+        await database.dispose()
+    return {"orm_us": round(statistics.median(orm) * 1e6, 1), "driver_us": round(statistics.median(driver) * 1e6, 1)}
+
+
+async def micro_async(args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, float]]] = {"direct": [], "direct_pooler_mode": [], "pgbouncer": []}
+    async with ba.database_for("postgresql") as url:
+        with run_pgbouncer(url, pool_size=4) as pooled_url:
+            for _ in range(args.repeats):  # interleaved, so that the machine's noise hits all three alike
+                runs["direct"].append(await _statement_times(url, pooler=False, rounds=args.rounds))
+                runs["direct_pooler_mode"].append(await _statement_times(url, pooler=True, rounds=args.rounds))
+                runs["pgbouncer"].append(await _statement_times(pooled_url, pooler=True, rounds=args.rounds))
+    report: dict[str, Any] = {
+        name: {key: statistics.median(run[key] for run in values) for key in values[0]} for name, values in runs.items()
+    }
+    for name in ("direct_pooler_mode", "pgbouncer"):
+        for key in ("orm_us", "driver_us"):
+            report[name][key.replace("_us", "_ratio_to_direct")] = round(report[name][key] / report["direct"][key], 2)
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--examinees", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--micro", action="store_true", help="only the per-statement cost, on one connection")
+    parser.add_argument("--rounds", type=int, default=1000, help="statements per --micro run")
     args = parser.parse_args()
-    print(json.dumps(uvloop.run(main_async(args)), indent=2, ensure_ascii=False))
+    run = micro_async if args.micro else main_async
+    print(json.dumps(uvloop.run(run(args)), indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from app.accounts.models import User
 from app.accounts.service import ensure_bootstrap_admin
 from app.core.db import Database
-from app.core.migrate import upgrade_database
+from app.core.migrate import alembic_config, upgrade_database
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.servers import running, start_server, wait_healthy
 
 ADMIN = {"username": "province-admin", "password": "a long administrator password"}
-HEAD = "0002"
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
 
 
 @pytest.fixture
