@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts import lane as accounts_lane
@@ -17,10 +17,10 @@ from app.accounts import service as accounts_service
 from app.accounts.dependencies import get_principal
 from app.accounts.router import router as accounts_router
 from app.bank.router import router as bank_router
+from app.core import metrics
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
-from app.core.db import Database
-from app.core.deps import SessionDep
+from app.core.db import RETRY_AFTER_SECONDS, Database, database_unavailable, unavailable_body
 from app.core.errors import AppError, ImportRejectedError
 from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
@@ -33,6 +33,7 @@ from app.exams.room.sweeper import run_sweeper
 from app.exams.router import router as exams_router
 from app.handbook.router import router as handbook_router
 from app.learning.router import router as learning_router
+from app.operations import router as operations_router
 from app.org.router import router as org_router
 from app.papers.router import router as papers_router
 from app.reports.router import router as reports_router
@@ -54,6 +55,12 @@ async def _bootstrap_admin(database: Database, settings: Settings) -> None:
         await session.commit()
     if created:
         log.info("bootstrap administrator created", username=settings.admin_username)
+
+
+def _watch_pools(database: Database) -> None:
+    metrics.watch_pool(database.engine)
+    if database.write_engine is not database.engine:
+        metrics.watch_pool(database.write_engine)
 
 
 def create_served_app() -> FastAPI:
@@ -78,7 +85,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owns_database = database is None
-        app.state.database = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.database = database or Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            transaction_pooler=settings.db_transaction_pooler,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
+        _watch_pools(app.state.database)
         await _bootstrap_admin(app.state.database, settings)
         jobs: list[asyncio.Task[None]] = []
         if background and settings.run_sweeper:
@@ -90,6 +103,7 @@ def create_app(
                 job.cancel()
             if owns_database:
                 await app.state.database.dispose()
+            metrics.forget_process()
 
     app = LaneApplication(
         title="exambank", version="0.1.0", lifespan=lifespan,
@@ -112,16 +126,26 @@ def create_app(
         log.warning("integrity error", error=str(exc.orig))
         return JSONResponse({"detail": "the change conflicts with existing data"}, status_code=409)
 
-    @app.get("/api/health", tags=["health"])
-    async def health(session: SessionDep) -> dict[str, str]:
-        """`{"status": "ok"}` once the database answers (no login)."""
-        await session.execute(text("SELECT 1"))
-        return {"status": "ok"}
+    async def _unavailable(_request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            raise exc
+        log.warning("database unavailable", error=f"{type(exc).__name__}: {exc}")
+        return Response(
+            unavailable_body(),
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # No connection in time, the database restarting or gone: 503 with Retry-After (the page resends).
+    for unavailable in (sa_exc.TimeoutError, sa_exc.DBAPIError, ConnectionError, TimeoutError, OSError):
+        app.add_exception_handler(unavailable, _unavailable)
 
     # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application
     # when they can be; see app.core.lane.
     app.use_lane([*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
     for router in (
+        operations_router,
         accounts_router,
         org_router,
         bank_router,

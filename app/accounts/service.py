@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import column, func, select, table, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import AuthSession, Role, User
@@ -232,11 +234,23 @@ async def change_own_password(session: AsyncSession, *, principal: Principal, da
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, *, username: str, password: str) -> bool:
-    """Create the configured administrator once; returns whether it was created."""
+    """Create the configured administrator once; returns whether it was created.
+
+    Idempotent when several servers start at once: the insert does nothing when another one got there
+    first (``ON CONFLICT DO NOTHING``), instead of failing on the unique username.
+    """
     if await session.scalar(select(User.id).where(User.username == username)) is not None:
+        return False  # the common case: no password hash to compute
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(User)
+        .values(username=username, password_hash=await hash_password(password), roles=[str(r) for r in Role])
+        .on_conflict_do_nothing(index_elements=[User.username])
+        .returning(User.id)
+    )
+    if await session.scalar(statement) is None:
         return False
-    session.add(User(username=username, password_hash=await hash_password(password), roles=[str(r) for r in Role]))
-    await session.flush()
     await record_audit(
         session, actor_id=None, action="user.bootstrap_admin", entity="user", detail={"username": username}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "exambank-development-secret-change-me"  # noqa: S105 - refused outside development
@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     # PostgreSQL connections per process, a fixed pool (requests beyond it queue): size it to the
     # server's max_connections divided by the number of worker processes.
     db_pool_size: int = 20
+    # The database URL names a connection pooler in transaction mode (PgBouncer pool_mode=transaction):
+    # no prepared statement or cache outlives a transaction (app.core.db.postgresql_connect_args).
+    db_transaction_pooler: bool = False
+    # How long a request waits for a pooled connection before it is answered 503 with Retry-After.
+    db_pool_timeout_seconds: float = Field(default=120, gt=0)
+    # At start-up, PostgreSQL connections this server needs (workers × pool) beyond what the database can
+    # give: "refuse" stops with a message, "warn" logs it, "off" skips the check.
+    db_budget_check: Literal["refuse", "warn", "off"] = "refuse"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     admin_username: str | None = None
     admin_password: SecretStr | None = None

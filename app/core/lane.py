@@ -32,9 +32,11 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.batches import Batches, BatchFailed, Pending
+from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_body
 from app.core.deps import ARRIVED_AT, get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
 from app.core.errors import AppError
+from app.core.metrics import LANE_ROUTE, observe_request
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
 T = TypeVar("T")
@@ -184,6 +186,12 @@ async def request_session(app: Any) -> AsyncIterator[AsyncSession]:
             await generator.__anext__()
 
 
+# The database cannot be reached: answered here, as the application would (app.main), with no retry.
+UNAVAILABLE_REPLY = LaneReply(
+    body=unavailable_body(), status=503, headers=((b"retry-after", str(RETRY_AFTER_SECONDS).encode()),)
+)
+
+
 class _Fallthrough(Exception):
     """The handler could not settle the request: roll back and let the application answer it."""
 
@@ -191,23 +199,23 @@ class _Fallthrough(Exception):
 class HotPathLane:
     def __init__(self, app: ASGIApp, routes: Sequence[LaneRoute]) -> None:
         self.app = app
-        self.routes: dict[str, list[tuple[re.Pattern[str], LaneHandler]]] = {}
+        self.routes: dict[str, list[tuple[re.Pattern[str], LaneRoute]]] = {}
         for route in routes:
-            self.routes.setdefault(route.method, []).append((route.pattern(), route.handler))
+            self.routes.setdefault(route.method, []).append((route.pattern(), route))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         candidates = self.routes.get(scope.get("method", "")) if scope["type"] == "http" else None
         if candidates:
             path = scope["path"]
-            for pattern, handler in candidates:
+            for pattern, route in candidates:
                 match = pattern.match(path)
                 if match is not None:
-                    await self._serve(handler, match.groupdict(), scope, receive, send)
+                    await self._serve(route, match.groupdict(), scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
     async def _serve(
-        self, handler: LaneHandler, params: dict[str, str], scope: Scope, receive: Receive, send: Send
+        self, route: LaneRoute, params: dict[str, str], scope: Scope, receive: Receive, send: Send
     ) -> None:
         messages: list[Message] = []
         body = b""
@@ -226,10 +234,11 @@ class HotPathLane:
             app = scope["app"]
             arrived_at = scope.get(ARRIVED_AT) or app.state.clock.now()
             call = LaneCall(app=app, params=params, headers=dict(scope["headers"]), body=body, arrived_at=arrived_at)
-            reply = await self._settle(handler, call)
+            reply = await self._settle(route.handler, call)
         if reply is None:
             await self.app(scope, _replaying(messages, receive), send)
             return
+        scope[LANE_ROUTE] = route.path  # counted under the lane's route (app.core.metrics)
         await send(
             {
                 "type": "http.response.start",
@@ -251,8 +260,14 @@ class HotPathLane:
                 if reply is None:
                     raise _Fallthrough
                 return reply
-        except (_Fallthrough, AppError, BatchFailed):
+        except (_Fallthrough, AppError, BatchFailed) as exc:
+            if isinstance(exc, BatchFailed) and database_unavailable(exc):
+                return UNAVAILABLE_REPLY
             return None
+        except Exception as exc:
+            if database_unavailable(exc):
+                return UNAVAILABLE_REPLY
+            raise
 
 
 def _replaying(messages: list[Message], receive: Receive) -> Receive:
@@ -279,8 +294,13 @@ class LaneApplication(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[ARRIVED_AT] = self.state.clock.now()
-            if self._lane is not None and self.lane_enabled:
-                scope["app"] = self
-                await self._lane(scope, receive, send)
-                return
+            scope["app"] = self
+            await observe_request(self._serve_http, scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
+
+    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._lane is not None and self.lane_enabled:
+            await self._lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)

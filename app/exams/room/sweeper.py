@@ -14,12 +14,14 @@ the grace ran out may still be queued for its batch: the sweeper therefore leave
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import metrics
 from app.core.db import Database
 from app.core.logging import get_logger
 from app.exams.room.attempt_schemas import SubmitReason
@@ -70,11 +72,13 @@ async def run_sweeper(app: FastAPI) -> None:
     settings = app.state.settings
     while True:
         try:
+            started = time.perf_counter()
             ids = await sweep_overdue(
                 app.state.database,
                 now=app.state.clock.now(),
                 grace_seconds=settings.save_grace_seconds + IN_FLIGHT_SECONDS,
             )
+            metrics.record_sweep(submitted=len(ids), seconds=time.perf_counter() - started)
             if ids:
                 log.info("overdue attempts submitted", count=len(ids))
         except asyncio.CancelledError:

@@ -153,12 +153,13 @@ function examRoom(config) {
         if (e instanceof ApiError) {
           if (e.status === 409 && this.isTakeover(e)) { this.saving = false; this.takenOver = true; return; }
           if (e.status === 409) { this.saving = false; return this.finished(this.attemptId, '考试时间已到，系统已按已保存的答案交卷。'); }
-          toast('保存失败：' + errorText(e), 'error');
+          // 503: the server is busy or its database restarting (Retry-After: 2): the answers wait here and are resent.
+          toast(e.status === 503 ? '服务器繁忙，答案已暂存本机，稍后自动重新保存' : '保存失败：' + errorText(e), 'error');
         } else {
           this.offline = true;
         }
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.flush(), 3000);
+        this.retryTimer = setTimeout(() => this.flush(), e instanceof ApiError && e.status === 503 ? 2000 : 3000);
       } finally { this.saving = false; }
       if (Object.keys(this.pending).length && !this.offline) this.flush();
     },
@@ -187,7 +188,8 @@ function examRoom(config) {
         this.phase = 'taking';
         this.offline = !(e instanceof ApiError);
         toast(this.offline ? '网络中断，交卷未成功，网络恢复后请再次交卷' : '交卷失败：' + errorText(e), 'error');
-        if (reason === 'time') setTimeout(() => this.submit('time'), 3000);
+        const busy = e instanceof ApiError && e.status === 503;
+        if (reason === 'time' || busy) setTimeout(() => this.submit(reason), busy ? 2000 : 3000);
       }
     },
 
