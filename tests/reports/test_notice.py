@@ -26,6 +26,13 @@ SEED_SENTENCES = (
     "但也有一些单位(省工商局、省煤管局、省法院)干部存在交头接耳、旁窥偷看、试图抄袭等不良现象。",
     "省交通厅1名干部因病缺考",
 )
+SEED_PARAGRAPHS = (
+    SEED_SENTENCES[0] + SEED_SENTENCES[1],
+    SEED_SENTENCES[2] + SEED_SENTENCES[3] + SEED_SENTENCES[4] + SEED_SENTENCES[5],
+    SEED_SENTENCES[6],
+    "从考风考纪看，多数单位和干部能够严于律己、自觉守纪。" + SEED_SENTENCES[7],
+    "从缺考情况看，" + SEED_SENTENCES[8] + "。",
+)
 
 
 async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -38,8 +45,12 @@ async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient
     text = markdown.text
     for sentence in SEED_SENTENCES:
         assert sentence in text, sentence
-    for heading in ("## 总体情况", "## 单位情况", "## 职级情况", "## 考风考纪", "## 缺考情况"):
+    for heading in ("## 一、总体情况", "## 二、单位情况", "## 三、职级情况", "## 四、考风考纪", "## 五、缺考情况"):
         assert heading in text
+    assert text.startswith("# 关于首批深化作风整顿优化营商环境专项督导考试情况的通报\n")
+    # The whole text, paragraph for paragraph: the seed round is the notice as printed.
+    paragraphs = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert paragraphs == list(SEED_PARAGRAPHS)
 
     html = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
     assert html.status_code == 200
@@ -62,10 +73,13 @@ async def test_notice_escapes_html_and_handles_a_clean_exam(
     assert "<script>" not in html and "<i>练兵</i>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;局" in html
     markdown = (await client.get(f"/api/exams/{exam.id}/report/notice", headers=headers)).text
-    assert "本轮共考试4人(厅级0人、处级0人、科级4人)，占2家单位机关干部总人数的2.0%。" in markdown
+    assert "本轮共考试4人(均为科级干部)，占2家单位机关干部总人数的2.0%。" in markdown
     assert "各单位均无干部考试成绩不及格" in markdown
     assert "未发现违纪现象" in markdown
-    assert "排在前一位" in markdown and "排在后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
+    assert "排在第一位的是&lt;" not in markdown  # Markdown is not escaped; HTML is
+    assert "排在最后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
+    assert "两家单位平均成绩相差22.5分，单位之间" in markdown
+    assert "排在前一位" not in markdown and "排在后一位" not in markdown
     assert "缺考" not in markdown
 
 
@@ -77,7 +91,7 @@ async def test_notice_opens_with_the_paper_when_all_papers_share_a_shape(
     built = await build_item_exam(session)
     headers = await headers_for(session, Role.supervisor)
     markdown = (await client.get(f"/api/exams/{built['exam'].id}/report/notice", headers=headers)).text
-    assert "## 试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
+    assert "## 一、试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
     report = (await client.get(f"/api/exams/{built['exam'].id}/report", headers=headers)).json()
     assert report["paper"] == {"questions": 5, "total_points": 11.0, "time_limit_minutes": 30,
                                "types": ["single", "multiple", "judge"]}
