@@ -141,7 +141,10 @@ def _overall(report: ExamReport, round_label: str, unit_count: int) -> str:
     if o.sat == 0:
         return f"从总体情况看，{round_label}尚无干部完成考试。"
     units = "该单位" if unit_count == 1 else f"{unit_count}家单位"
-    text = f"从总体情况看，{round_label}共考试{o.sat}人{_rank_mix(report)}，占{units}机关干部总人数的{_pct(o.headcount_share)}。"
+    text = (
+        f"从总体情况看，{round_label}共考试{o.sat}人{_rank_mix(report)}，"
+        f"占{units}机关干部总人数的{_pct(o.headcount_share)}。"
+    )
     clauses = []
     if o.sat > 1:
         concentrated = o.stdev is not None and o.stdev <= CONCENTRATED_STDEV
@@ -150,9 +153,9 @@ def _overall(report: ExamReport, round_label: str, unit_count: int) -> str:
     # The share of 90 and above is the excellence rate stated next: only its relation to half is added here.
     if o.sat > 1 and o.excellent_count == o.sat:
         clauses.append("参考干部成绩均在90分及以上")
-    elif o.excellent_count * 2 > o.sat:
+    elif o.sat > 1 and o.excellent_count * 2 > o.sat:
         clauses.append("90分及以上超过总人数一半")
-    elif o.excellent_count * 2 == o.sat:
+    elif o.sat > 1 and o.excellent_count * 2 == o.sat:
         clauses.append("90分及以上占总人数一半")
     clauses.append(_rates_clause([
         ("及格率", _pct(o.pass_rate)), ("优秀率(90分及以上)", _pct(o.excellence_rate)), ("满分率", _pct(o.full_rate)),
@@ -301,9 +304,11 @@ def _sign(value: float) -> int:
 
 def same_order(rows: Sequence[RankRow]) -> bool:
     """Whether the printed excellence rates order the ranks exactly as the printed averages do (every pair)."""
+    def order(a: float | None, b: float | None) -> int:
+        return _sign(_printed(a) - _printed(b))
+
     return all(
-        _sign(_printed(a.average) - _printed(b.average)) == _sign(_printed(a.excellence_rate) - _printed(b.excellence_rate))
-        for a, b in combinations(rows, 2)
+        order(a.average, b.average) == order(a.excellence_rate, b.excellence_rate) for a, b in combinations(rows, 2)
     )
 
 
