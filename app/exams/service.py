@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -60,12 +60,14 @@ ALLOWED_TRANSITIONS: dict[ExamStatus, frozenset[ExamStatus]] = {
 
 # Fields each state lets PATCH change. Once anyone has started, only the name and the end of the window.
 _DRAFT_FIELDS = frozenset(ExamUpdate.model_fields)
+# The notice's signature may be set whatever the exam's state.
+_NOTICE_FIELDS = frozenset({"notice_office", "notice_date"})
 _DRAWN_FIELDS = frozenset({
     "name", "opens_at", "closes_at", "shuffle_questions", "shuffle_options", "time_limit_seconds",
     "multiple_scoring", "max_attempts", "required_attempts", "required_score", "focus_loss_limit",
-})
-_STARTED_FIELDS = frozenset({"name", "closes_at"})
-_FINISHED_FIELDS = frozenset({"name"})
+}) | _NOTICE_FIELDS
+_STARTED_FIELDS = frozenset({"name", "closes_at"}) | _NOTICE_FIELDS
+_FINISHED_FIELDS = frozenset({"name"}) | _NOTICE_FIELDS
 
 
 def new_seed() -> int:
@@ -301,6 +303,9 @@ async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Pri
         required_attempts=data.required_attempts,
         required_score=data.required_score,
         focus_loss_limit=data.focus_loss_limit,
+        max_shared_questions=data.max_shared_questions,
+        notice_office=(data.notice_office or "").strip() or None,
+        notice_date=data.notice_date,
         owner_unit_id=owner_unit_id,
         created_by=principal.id,
         created_at=now,
@@ -320,7 +325,8 @@ async def update_exam(
     """Change what the exam's state allows; anything else is refused with 409 naming the fields."""
     ensure_can_manage(principal, exam)
     changes = data.model_dump(exclude_unset=True)
-    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit"}
+    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit",
+                "max_shared_questions", "notice_office", "notice_date"}
     for name, value in changes.items():
         if value is None and name not in nullable:
             raise UnprocessableError(field_error(name, "must not be null"))
@@ -355,6 +361,8 @@ async def update_exam(
         exam.time_limit_seconds = changes.pop("time_limit_seconds", blueprint.time_limit_seconds)
         exam.multiple_scoring = changes.pop("multiple_scoring", blueprint.multiple_scoring)
     for name, value in changes.items():
+        if name == "notice_office" and value is not None:
+            value = value.strip() or None
         setattr(exam, name, value.strip() if name == "name" else value)
     await session.flush()
     if started and "closes_at" in changes:
@@ -368,7 +376,7 @@ async def update_exam(
 
 
 def _jsonable(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int], principal: Principal) -> None:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
@@ -10,7 +12,7 @@ from app.core.deps import SessionDep
 from app.reports import exports, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
-from app.reports.notice import build_notice, render_notice
+from app.reports.notice import build_notice, notice_docx, render_notice
 from app.reports.schemas import ExamReport, IndividualsRead
 
 router = APIRouter(tags=["reports"])
@@ -19,6 +21,10 @@ router = APIRouter(tags=["reports"])
 class NoticeFormat(StrEnum):
     markdown = "markdown"
     html = "html"
+    docx = "docx"
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
@@ -43,10 +49,21 @@ async def exam_notice(
     format: NoticeFormat = NoticeFormat.markdown,
     round_label: str = "本轮",
 ) -> Response:
-    """The notice paragraphs (总体/单位/职级/考风考纪/缺考) as Markdown or as a printable HTML page."""
-    notice = build_notice(await service.build_exam_report(session, exam_id), round_label=round_label[:16])
+    """The notice (标题, 一、二、… sections, issuing office and date) as Markdown for copy-paste, as a
+    print page (``html``) or as a Word document (``docx``)."""
+    exam = await service.get_exam(session, exam_id)
+    notice = build_notice(
+        await service.build_exam_report(session, exam_id), round_label=round_label[:16],
+        office=exam.notice_office, issued_on=exam.notice_date,
+    )
     if format is NoticeFormat.html:
         return HTMLResponse(render_notice(notice, html=True))
+    if format is NoticeFormat.docx:
+        body = await anyio.to_thread.run_sync(notice_docx, notice)
+        return Response(body, media_type=DOCX_TYPE, headers={
+            "Content-Disposition": f"attachment; filename=\"exam-{exam_id}-notice.docx\"; "
+                                   f"filename*=UTF-8''{quote(notice.title)}.docx",
+        })
     return PlainTextResponse(render_notice(notice, html=False), media_type="text/markdown; charset=utf-8")
 
 

@@ -96,3 +96,43 @@ async def test_notice_opens_with_the_paper_when_all_papers_share_a_shape(
     assert report["paper"] == {"questions": 5, "total_points": 11.0, "time_limit_minutes": 30,
                                "types": ["single", "multiple", "judge"]}
     assert report["mode"] == "formal"
+
+
+async def test_notice_as_a_document_signed_by_the_exam_settings(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    import io
+
+    from docx import Document
+
+    exam_id, _ids = await build_seed_round(session)
+    organiser = await headers_for(session, Role.organiser)
+    patched = await client.patch(f"/api/exams/{exam_id}", json={"notice_office": " 省作风办 ", "notice_date": "2018-10-11"},
+                                 headers=organiser)
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["notice_office"], patched.json()["notice_date"]) == ("省作风办", "2018-10-11")
+    bad = await client.patch(f"/api/exams/{exam_id}", json={"notice_date": "2018-13-40"}, headers=organiser)
+    assert bad.status_code == 422 and "notice_date" in bad.text
+
+    headers = await headers_for(session, Role.supervisor)
+    url = f"/api/exams/{exam_id}/report/notice"
+    reply = await client.get(url, params={"format": "docx", "round_label": "首轮"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
+    assert "attachment" in reply.headers["content-disposition"]
+    paragraphs = [p for p in Document(io.BytesIO(reply.content)).paragraphs if p.text]
+    texts = [p.text for p in paragraphs]
+    assert texts[0] == "关于首批深化作风整顿优化营商环境专项督导考试情况的通报"
+    assert texts[1:-2:2] == ["一、总体情况", "二、单位情况", "三、职级情况", "四、考风考纪", "五、缺考情况"]
+    assert tuple(texts[2:-2:2]) == SEED_PARAGRAPHS
+    assert texts[-2:] == ["省作风办", "2018年10月11日"]
+    assert paragraphs[0].alignment == 1 and paragraphs[-1].alignment == 2  # centred title, signature on the right
+    # East Asian text carries its own font name (the Latin one does not apply to Chinese characters).
+    assert paragraphs[2].runs[0]._element.rPr.rFonts.get(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋_GB2312"
+
+    page = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
+    assert '<p class="signature">省作风办</p>' in page.text and "2018年10月11日" in page.text
+    assert "<h2>一、总体情况</h2>" in page.text and "@page" in page.text
+    markdown = (await client.get(url, params={"round_label": "首轮"}, headers=headers)).text
+    assert markdown.rstrip().endswith("省作风办\n2018年10月11日")
