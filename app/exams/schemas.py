@@ -111,6 +111,11 @@ class PaperDrawn(BaseModel):
     seed: int
 
 
+class PairOverlap(BaseModel):
+    unit_ids: list[int]
+    shared: int
+
+
 class PapersSummary(BaseModel):
     exam_id: int
     seed: int
@@ -120,6 +125,11 @@ class PapersSummary(BaseModel):
     max_overlap: int
     max_overlap_units: list[int] | None
     papers: list[PaperDrawn]
+    # The cap on questions any two papers share (null: as few as the bank allows), the least any pair
+    # shares, and every pair's count: how evenly sharing is spread.
+    max_shared_questions: int | None = None
+    min_overlap: int = 0
+    overlaps: list[PairOverlap] = Field(default_factory=list)
 
 
 class SampleSpec(BaseModel):

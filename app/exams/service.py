@@ -29,6 +29,7 @@ from app.exams.schemas import (
     ExamCreate,
     ExamRead,
     ExamUpdate,
+    PairOverlap,
     PaperDrawn,
     PapersSummary,
 )
@@ -41,6 +42,7 @@ from app.papers.draw import (
     BankTooSmallError,
     DrawError,
     DrawOutcome,
+    OverlapCapError,
     Shortage,
     draw_papers,
 )
@@ -472,9 +474,24 @@ async def _run_draw(
         # Tens of milliseconds of CPU for a large bank: keep it off the event loop.
         return await anyio.to_thread.run_sync(partial(
             draw_papers, candidates, quotas, unit_ids, seed=seed, tolerance=exam.difficulty_tolerance, fixed=fixed,
+            max_shared=exam.max_shared_questions,
         ))
     except BankTooSmallError as exc:
         raise _shortage_error(exc.shortages, await _unit_codes(session, unit_ids)) from exc
+    except OverlapCapError as exc:
+        codes = await _unit_codes(session, [*exc.units])
+        first, second = (codes.get(u, str(u)) for u in exc.units)
+        raise UnprocessableError({
+            "code": "overlap_cap",
+            "field": "max_shared_questions",
+            "message": (
+                f"未能抽取试卷：单位{first}与单位{second}的试卷共有{exc.reached}道相同试题，超过本场考试设定的上限"
+                f"{exc.cap}道；按题库现有题量，两份试卷之间至少要有{exc.floor}道相同试题。"
+                "请放宽重题上限或扩充共享题库，试卷未作任何改动。"
+            ),
+            "max_shared_questions": exc.cap, "reached": exc.reached, "floor": exc.floor,
+            "unit_ids": list(exc.units), "shortages": [],
+        }) from exc
     except DrawError as exc:
         raise UnprocessableError({"message": str(exc), "shortages": []}) from exc
 
@@ -575,9 +592,11 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
     drawn = await papers_drawn(session, papers)
     sets = [(p.unit_id, set(p.question_ids)) for p in drawn]
     max_overlap, pair = 0, None
+    overlaps: list[PairOverlap] = []
     for i, (unit_a, set_a) in enumerate(sets):
         for unit_b, set_b in sets[i + 1:]:
             overlap = len(set_a & set_b)
+            overlaps.append(PairOverlap(unit_ids=sorted([unit_a, unit_b]), shared=overlap))
             if pair is None or overlap > max_overlap:
                 max_overlap, pair = overlap, [unit_a, unit_b]
     values = [p.expected_difficulty for p in papers]
@@ -586,6 +605,8 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
         exam_id=exam.id, seed=exam.seed, tolerance=exam.difficulty_tolerance,
         difficulty_spread=round(spread, 6), balanced=spread <= exam.difficulty_tolerance + 1e-9,
         max_overlap=max_overlap, max_overlap_units=pair, papers=drawn,
+        max_shared_questions=exam.max_shared_questions,
+        min_overlap=min((o.shared for o in overlaps), default=0), overlaps=overlaps,
     )
 
 
