@@ -423,6 +423,7 @@ def notice_docx(notice: Notice) -> bytes:
 
     document = Document()
     for section in document.sections:
+        section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4, as official documents are printed
         section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
         section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
 
@@ -444,11 +445,12 @@ def notice_docx(notice: Notice) -> bytes:
         body.paragraph_format.first_line_indent = Pt(32)
         body.paragraph_format.line_spacing = Pt(28)
         style_run(body.add_run(part.text), "仿宋_GB2312", 16)
-    for line in (notice.office, notice.date_text):
-        if line:
-            signature = document.add_paragraph()
-            signature.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-            style_run(signature.add_run(line), "仿宋_GB2312", 16)
+    lines = [line for line in (notice.office, notice.date_text) if line]
+    for index, line in enumerate(lines):
+        signature = document.add_paragraph()
+        signature.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        signature.paragraph_format.space_before = Pt(32 if index == 0 else 0)
+        style_run(signature.add_run(line), "仿宋_GB2312", 16)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

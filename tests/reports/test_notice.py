@@ -120,7 +120,9 @@ async def test_notice_as_a_document_signed_by_the_exam_settings(
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
     assert "attachment" in reply.headers["content-disposition"]
-    paragraphs = [p for p in Document(io.BytesIO(reply.content)).paragraphs if p.text]
+    document = Document(io.BytesIO(reply.content))
+    assert round(document.sections[0].page_width.cm, 1) == 21.0  # A4
+    paragraphs = [p for p in document.paragraphs if p.text]
     texts = [p.text for p in paragraphs]
     assert texts[0] == "关于首批深化作风整顿优化营商环境专项督导考试情况的通报"
     assert texts[1:-2:2] == ["一、总体情况", "二、单位情况", "三、职级情况", "四、考风考纪", "五、缺考情况"]
