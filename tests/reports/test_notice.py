@@ -107,8 +107,8 @@ async def test_notice_as_a_document_signed_by_the_exam_settings(
 
     exam_id, _ids = await build_seed_round(session)
     organiser = await headers_for(session, Role.organiser)
-    patched = await client.patch(f"/api/exams/{exam_id}", json={"notice_office": " 省作风办 ", "notice_date": "2018-10-11"},
-                                 headers=organiser)
+    signature = {"notice_office": " 省作风办 ", "notice_date": "2018-10-11"}
+    patched = await client.patch(f"/api/exams/{exam_id}", json=signature, headers=organiser)
     assert patched.status_code == 200, patched.text
     assert (patched.json()["notice_office"], patched.json()["notice_date"]) == ("省作风办", "2018-10-11")
     bad = await client.patch(f"/api/exams/{exam_id}", json={"notice_date": "2018-13-40"}, headers=organiser)
