@@ -351,3 +351,34 @@ async def duty_coverage(session: AsyncSession, unit_ids: set[int] | None) -> Row
     if unit_ids is not None:
         query = query.where(UnitDuty.unit_id.in_(unit_ids))
     return (await session.execute(query)).all()
+
+
+async def calibration_responses(session: AsyncSession, exam_id: int) -> Rows:
+    """Every graded response the bank holds to the questions of this exam's papers — from this exam,
+    earlier rounds and practice — as (attempt, question, correct); a slot never saved counts as wrong."""
+    on_exam = (
+        select(PaperSlot.question_id)
+        .join(Paper, Paper.id == PaperSlot.paper_id)
+        .where(Paper.exam_id == exam_id)
+        .distinct()
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Attempt.id.label("attempt_id"),
+            PaperSlot.question_id,
+            func.coalesce(AttemptAnswer.is_correct, False).label("correct"),
+        )
+        .select_from(PaperSlot)
+        .join(Attempt, Attempt.paper_id == PaperSlot.paper_id)
+        .outerjoin(
+            AttemptAnswer,
+            and_(AttemptAnswer.attempt_id == Attempt.id, AttemptAnswer.position == PaperSlot.position),
+        )
+        .where(
+            PaperSlot.question_id.in_(on_exam),
+            Attempt.status == AttemptStatus.submitted,
+            Attempt.score.is_not(None),
+        )
+    )
+    return (await session.execute(query)).all()
