@@ -8,8 +8,8 @@ import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from app.core.deps import SessionDep
-from app.reports import exports, service
+from app.core.deps import SessionDep, SettingsDep
+from app.reports import exports, repository, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
 from app.reports.notice import build_notice, notice_docx, render_notice
@@ -136,3 +136,28 @@ async def export_report(
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-report.xlsx"'},
     )
+
+
+@router.get("/api/exams/{exam_id}/report/responses")
+async def export_responses(
+    exam_id: int,
+    principal: ReportReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    format: ExportFormat = ExportFormat.csv,
+) -> Response:
+    """Raw responses in long format (exam, unit, rank, pseudonymous examinee, question and version, paper
+    and shown keys, answer, correct, score) as .csv or .xlsx; a unit admin gets his own unit's rows only."""
+    await service.get_exam(session, exam_id)
+    scope = individual_scope(principal, None)
+    found = await repository.raw_responses(session, exam_id, scope)
+    rows = exports.response_rows(exam_id, found, settings.secret_key.get_secret_value())
+    if format is ExportFormat.csv:
+        body = await anyio.to_thread.run_sync(exports.csv_bytes, exports.RESPONSE_HEADERS, rows)
+        media_type = "text/csv; charset=utf-8"
+    else:
+        body = await exports.responses_workbook(rows)
+        media_type = XLSX_TYPE
+    return Response(body, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="exam-{exam_id}-responses.{format}"',
+    })
