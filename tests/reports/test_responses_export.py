@@ -73,12 +73,13 @@ async def test_responses_long_format_in_csv_and_xlsx(client: httpx2.AsyncClient,
 async def test_responses_are_scoped_like_the_reports(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     built = await build_item_exam(session)
     exam_id = built["exam"].id
-    own, other = built["units"]
+    own, _other = built["units"]
     headers = await headers_for(session, Role.unit_admin, unit_id=own.id)
     rows = read_csv((await client.get(f"/api/exams/{exam_id}/report/responses", headers=headers)).content)
     own_people = sum(len(p) for paper_id, p in built["people"].items() if built["paper_units"][paper_id] == own.id)
     assert len(rows) == 5 * own_people and {r["unit_name"] for r in rows} == {own.name}
     proctor = await headers_for(session, Role.proctor)
     assert (await client.get(f"/api/exams/{exam_id}/report/responses", headers=proctor)).status_code == 403
-    missing = await client.get("/api/exams/999999/report/responses", headers=await headers_for(session, Role.supervisor))
+    supervisor = await headers_for(session, Role.supervisor)
+    missing = await client.get("/api/exams/999999/report/responses", headers=supervisor)
     assert missing.status_code == 404
