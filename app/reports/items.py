@@ -24,14 +24,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bank.statistics import item_flags
 from app.reports import repository
 from app.reports.calibration import PaperExpectation, calibrate, difference_error, paper_expectation, score_error
 from app.reports.numbers import published, to_decimal
 from app.reports.service import build_exam_report, get_exam
 
 UPPER_LOWER_SHARE = 0.27
-HARD_FACILITY = 0.2
-EASY_FACILITY = 0.95
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -141,14 +140,7 @@ def _options(keys: list[str | None]) -> tuple[dict[str, int], int]:
 
 
 def _flags(facility: float | None, discrimination: float | None) -> list[str]:
-    flags = []
-    if discrimination is not None and discrimination < 0:
-        flags.append("negative_discrimination")
-    if facility is not None and facility < HARD_FACILITY:
-        flags.append("too_hard")
-    if facility is not None and facility > EASY_FACILITY:
-        flags.append("too_easy")
-    return flags
+    return item_flags(facility, discrimination)
 
 
 def _item_figures(

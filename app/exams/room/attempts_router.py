@@ -19,6 +19,7 @@ from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ConflictError
+from app.exams import statistics
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.proctoring import discipline, monitor
 from app.exams.room import attempts
@@ -165,6 +166,7 @@ async def close_exam(exam_id: int, principal: CurrentPrincipal, session: Session
     """End the exam: no more starts; every open attempt is submitted as it stands and graded."""
     async with committing(session):
         outcome = await attempts.close_exam(session, exam_id=exam_id, principal=principal, now=clock.now())
+    await statistics.refresh_exam_statistics(session, exam_id)
     return CloseResult(
         exam_id=outcome.exam_id,
         status=outcome.status,
@@ -184,6 +186,7 @@ async def regrade(
         outcome = await grading.regrade_question(
             session, exam_id=exam_id, question_id=body.question_id, actor_id=principal.id, now=clock.now()
         )
+    await statistics.refresh_exam_statistics(session, exam_id)
     return RegradeResult(
         exam_id=outcome.exam_id,
         question_id=outcome.question_id,
