@@ -218,15 +218,6 @@ def _ranking(ranked: list[UnitRow]) -> str:
     return text + "。"
 
 
-def _group(names: Sequence[str], total: int, *, some: str, each: str, one: str, what: str) -> str:
-    """A clause about a group of units: all of them, one of them, or some (``如A、B等2家单位``)."""
-    if total > 1 and len(names) == total:
-        return f"{each}{what}"
-    if len(names) == 1:
-        return f"{one.format(name=names[0])}{what}"
-    return f"{some}如{_join(names)}等{len(names)}家单位{what}"
-
-
 def _units(report: ExamReport) -> str:
     ranked = [u for u in report.units if u.position is not None]
     if not ranked:
