@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.core.deps import SessionDep, SettingsDep
+from app.core.openapi import CSV, DOCX, XLSX, file_responses
 from app.reports import exports, repository, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
@@ -29,6 +30,7 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
 async def exam_report(exam_id: int, _principal: ReportReader, session: SessionDep) -> ExamReport:
+    """The supervisors' report: overall, by rank, by unit, spread, discipline and absences."""
     return await service.build_exam_report(session, exam_id)
 
 
@@ -36,12 +38,16 @@ async def exam_report(exam_id: int, _principal: ReportReader, session: SessionDe
 async def exam_individuals(
     exam_id: int, principal: ReportReader, session: SessionDep, unit_id: int | None = None
 ) -> IndividualsRead:
+    """Individual results (a unit admin sees his own unit's)."""
     scope = individual_scope(principal, unit_id)
     items = await service.list_individuals(session, exam_id, scope)
     return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items)
 
 
-@router.get("/api/exams/{exam_id}/report/notice", response_class=PlainTextResponse)
+@router.get(
+    "/api/exams/{exam_id}/report/notice", response_class=PlainTextResponse,
+    responses=file_responses("text/markdown", "text/html", DOCX, description="the notice as Markdown, HTML or .docx"),
+)
 async def exam_notice(
     exam_id: int,
     _principal: ReportReader,
@@ -104,7 +110,10 @@ class ExportTable(StrEnum):
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/api/exams/{exam_id}/report/export")
+@router.get(
+    "/api/exams/{exam_id}/report/export", response_class=Response,
+    responses=file_responses(XLSX, CSV, description="the report as .xlsx or .csv"),
+)
 async def export_report(
     exam_id: int,
     principal: ReportReader,
@@ -138,7 +147,10 @@ async def export_report(
     )
 
 
-@router.get("/api/exams/{exam_id}/report/responses")
+@router.get(
+    "/api/exams/{exam_id}/report/responses", response_class=Response,
+    responses=file_responses(CSV, XLSX, description="the raw responses in long format as .csv or .xlsx"),
+)
 async def export_responses(
     exam_id: int,
     principal: ReportReader,
