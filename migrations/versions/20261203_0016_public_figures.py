@@ -5,7 +5,7 @@ discrimination, last used, flags), refreshed when an exam is graded. ``exams.max
 allows); ``exams.notice_office`` and ``exams.notice_date`` sign the notice (通报).
 
 Revision ID: 0016
-Revises: 0002
+Revises: 0015
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0002"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
