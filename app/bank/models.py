@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
@@ -63,6 +63,14 @@ class Question(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How the question behaved, over every graded exam and practice that carried it (app.exams.statistics).
+    times_drawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    times_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    facility: Mapped[float | None] = mapped_column(Float)
+    discrimination: Mapped[float | None] = mapped_column(Float)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    # ",too_easy,negative_discrimination," — comma-framed so that one flag is found with LIKE on any backend.
+    stat_flags: Mapped[str] = mapped_column(String(96), default="", server_default="")
 
 
 class QuestionTag(Base):

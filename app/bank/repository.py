@@ -23,6 +23,8 @@ class QuestionFilter:
     # Restricts a unit admin to the shared bank plus his own unit's policy questions.
     visible_unit_id: int | None = None
     ids: tuple[int, ...] | None = None
+    # A statistics flag (``too_easy`` …), or ``any`` for every flagged question.
+    flag: str | None = None
 
 
 def _like_escape(text: str) -> str:
@@ -50,6 +52,10 @@ def filtered_questions(flt: QuestionFilter) -> Select[Any]:
         query = query.where(or_(Question.category != Category.policy, Question.unit_id == flt.visible_unit_id))
     if flt.ids is not None:
         query = query.where(Question.id.in_(flt.ids))
+    if flt.flag == "any":
+        query = query.where(Question.stat_flags != "")
+    elif flt.flag:
+        query = query.where(Question.stat_flags.contains(f",{flt.flag},", autoescape=True))
     return query
 
 

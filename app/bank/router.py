@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
@@ -13,13 +14,24 @@ from app.bank.schemas import (
     QuestionCreate,
     QuestionPage,
     QuestionRead,
+    QuestionsRetire,
     QuestionUpdate,
     QuestionVersionRead,
 )
+from app.bank.statistics import QuestionFlag
 from app.core.deps import ClockDep, SessionDep
 from app.core.openapi import CSV, JSON, XLSX, file_responses
 
 router = APIRouter(tags=["bank"])
+
+
+class FlagFilter(StrEnum):
+    """The bank list's statistics filter: one flag, or every flagged question."""
+
+    any = "any"
+    negative_discrimination = QuestionFlag.negative_discrimination.value
+    too_hard = QuestionFlag.too_hard.value
+    too_easy = QuestionFlag.too_easy.value
 
 
 def _filter(
@@ -30,6 +42,7 @@ def _filter(
     knowledge_point: str | None = None,
     status: QuestionStatus | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    flag: FlagFilter | None = None,
 ) -> QuestionFilter:
     return QuestionFilter(
         type=type,
@@ -39,6 +52,7 @@ def _filter(
         knowledge_point=knowledge_point,
         status=status,
         q=q.strip() if q else None,
+        flag=flag.value if flag else None,
     )
 
 
@@ -149,6 +163,19 @@ async def list_versions(
     """Every stored version of a question, oldest first."""
     await service.get_visible_question(session, question_id, principal)
     return [QuestionVersionRead.model_validate(v) for v in await service.list_versions(session, question_id)]
+
+
+@router.post("/api/questions/retire", response_model=list[QuestionRead])
+async def retire_questions(
+    body: QuestionsRetire, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> list[QuestionRead]:
+    """Retire several questions at once (the flag list's action); all or none."""
+    return [
+        QuestionRead.model_validate(await service.set_status(
+            session, question_id=question_id, status=QuestionStatus.retired, principal=principal, now=clock.now()
+        ))
+        for question_id in dict.fromkeys(body.question_ids)
+    ]
 
 
 @router.post("/api/questions/{question_id}/retire", response_model=QuestionRead)

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.bank.models import Category, QuestionStatus, QuestionType
+from app.bank.statistics import decode_flags
 
 
 class OptionIn(BaseModel):
@@ -71,6 +72,22 @@ class QuestionRead(BaseModel):
     tags: list[str]
     created_at: datetime
     updated_at: datetime
+    # How the question behaved in graded exams and practice (refreshed when an exam is graded).
+    times_drawn: int = 0
+    times_answered: int = 0
+    facility: float | None = None
+    discrimination: float | None = None
+    last_used_at: datetime | None = None
+    flags: list[str] = Field(default_factory=list, validation_alias="stat_flags")
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _decode_flags(cls, value: object) -> object:
+        return decode_flags(value) if isinstance(value, str) or value is None else value
+
+
+class QuestionsRetire(BaseModel):
+    question_ids: list[int] = Field(min_length=1, max_length=500)
 
 
 class QuestionVersionRead(BaseModel):

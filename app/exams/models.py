@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -66,6 +67,11 @@ class Exam(Base):
     required_attempts: Mapped[int | None] = mapped_column(Integer)
     required_score: Mapped[float | None] = mapped_column(Float)
     focus_loss_limit: Mapped[int | None] = mapped_column(Integer)
+    # The most questions any two units' papers may share; None: as few as the bank allows (none when it can).
+    max_shared_questions: Mapped[int | None] = mapped_column(Integer)
+    # The notice's signature: the issuing office (e.g. 省作风办) and the date it is issued.
+    notice_office: Mapped[str | None] = mapped_column(String(64))
+    notice_date: Mapped[date | None] = mapped_column(Date)
     owner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,15 +11,16 @@ from fastapi import APIRouter, Body, Response, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
-from app.core.deps import ClockDep, SessionDep, SettingsDep
+from app.core.deps import ClockDep, SessionDep, SettingsDep, commit_on_conflict
 from app.core.errors import ForbiddenError
 from app.core.openapi import XLSX, file_responses
-from app.exams import service
+from app.exams import service, statistics
 from app.exams.admission import participants
 from app.exams.dependencies import ManagedExam, ValidExam, ViewableExam
+from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.models import Exam, ExamMode, ExamStatus
 from app.exams.proctoring import absences
-from app.exams.room.attempt_schemas import CloseResult
+from app.exams.room.attempt_schemas import CloseResult, RegradeRequest, RegradeResult
 from app.exams.schemas import (
     AbsenceCreate,
     AbsenceRead,
@@ -39,6 +40,7 @@ from app.exams.schemas import (
     SampleSpec,
     TicketRead,
 )
+from app.grading import service as grading
 from app.papers import service as papers_service
 from app.papers.schemas import PaperDetail
 
@@ -106,11 +108,36 @@ async def publish_exam(exam: ValidExam, principal: CurrentPrincipal, session: Se
 async def close_exam(exam_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> CloseResult:
     """End the exam: no more starts; every open attempt is submitted as it stands and graded."""
     outcome = await service.close_exam(session, exam_id=exam_id, principal=principal, now=clock.now())
+    await statistics.refresh_exam_statistics(session, exam_id)
     return CloseResult(
         exam_id=outcome.exam_id,
         status=outcome.status,
         closed_at=outcome.closed_at,
         attempts_submitted=outcome.attempts_submitted,
+    )
+
+
+@router.post("/api/exams/{exam_id}/regrade", response_model=RegradeResult)
+async def regrade(
+    exam_id: int, body: RegradeRequest, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> RegradeResult:
+    """Re-score the question's answers with its current version's key; changed scores are audited."""
+    exam = await load_exam(session, exam_id)
+    ensure_can_manage_exam(principal, exam, Role.organiser)
+    async with commit_on_conflict(session):
+        outcome = await grading.regrade_question(
+            session, exam_id=exam_id, question_id=body.question_id, actor_id=principal.id, now=clock.now()
+        )
+    await statistics.refresh_exam_statistics(session, exam_id)
+    return RegradeResult(
+        exam_id=outcome.exam_id,
+        question_id=outcome.question_id,
+        version=outcome.version,
+        papers=outcome.papers,
+        slots_repinned=outcome.slots_repinned,
+        answers_rescored=outcome.answers_rescored,
+        attempts_rescored=outcome.attempts_rescored,
+        attempts_changed=outcome.attempts_changed,
     )
 
 

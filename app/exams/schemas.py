@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +28,10 @@ class ExamCreate(BaseModel):
     required_attempts: int | None = Field(default=None, ge=1, le=100)
     required_score: float | None = Field(default=None, ge=0, le=100)
     focus_loss_limit: int | None = Field(default=None, ge=1, le=1000)
+    # Questions any two units' papers may share at most; absent: as few as the bank allows (none when it can).
+    max_shared_questions: int | None = Field(default=None, ge=0, le=1000)
+    notice_office: str | None = Field(default=None, max_length=64)
+    notice_date: date | None = None
 
 
 class ExamUpdate(BaseModel):
@@ -48,6 +52,9 @@ class ExamUpdate(BaseModel):
     required_attempts: int | None = Field(default=None, ge=1, le=100)
     required_score: float | None = Field(default=None, ge=0, le=100)
     focus_loss_limit: int | None = Field(default=None, ge=1, le=1000)
+    max_shared_questions: int | None = Field(default=None, ge=0, le=1000)
+    notice_office: str | None = Field(default=None, max_length=64)
+    notice_date: date | None = None
 
 
 class ExamRead(BaseModel):
@@ -74,6 +81,9 @@ class ExamRead(BaseModel):
     required_attempts: int | None
     required_score: float | None
     focus_loss_limit: int | None
+    max_shared_questions: int | None = None
+    notice_office: str | None = None
+    notice_date: date | None = None
     owner_unit_id: int | None
     created_by: int | None
     created_at: datetime
@@ -101,6 +111,11 @@ class PaperDrawn(BaseModel):
     seed: int
 
 
+class PairOverlap(BaseModel):
+    unit_ids: list[int]
+    shared: int
+
+
 class PapersSummary(BaseModel):
     exam_id: int
     seed: int
@@ -110,6 +125,11 @@ class PapersSummary(BaseModel):
     max_overlap: int
     max_overlap_units: list[int] | None
     papers: list[PaperDrawn]
+    # The cap on questions any two papers share (null: as few as the bank allows), the least any pair
+    # shares, and every pair's count: how evenly sharing is spread.
+    max_shared_questions: int | None = None
+    min_overlap: int = 0
+    overlaps: list[PairOverlap] = Field(default_factory=list)
 
 
 class SampleSpec(BaseModel):

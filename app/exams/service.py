@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -35,6 +35,7 @@ from app.exams.schemas import (
     ExamCreate,
     ExamRead,
     ExamUpdate,
+    PairOverlap,
     PaperDrawn,
     PapersSummary,
 )
@@ -47,6 +48,7 @@ from app.papers.draw import (
     BankTooSmallError,
     DrawError,
     DrawOutcome,
+    OverlapCapError,
     Shortage,
     draw_papers,
 )
@@ -66,12 +68,14 @@ ALLOWED_TRANSITIONS: dict[ExamStatus, frozenset[ExamStatus]] = {
 
 # Fields each state lets PATCH change. Once anyone has started, only the name and the end of the window.
 _DRAFT_FIELDS = frozenset(ExamUpdate.model_fields)
+# The notice's signature may be set whatever the exam's state.
+_NOTICE_FIELDS = frozenset({"notice_office", "notice_date"})
 _DRAWN_FIELDS = frozenset({
     "name", "opens_at", "closes_at", "shuffle_questions", "shuffle_options", "time_limit_seconds",
     "multiple_scoring", "max_attempts", "required_attempts", "required_score", "focus_loss_limit",
-})
-_STARTED_FIELDS = frozenset({"name", "closes_at"})
-_FINISHED_FIELDS = frozenset({"name"})
+}) | _NOTICE_FIELDS
+_STARTED_FIELDS = frozenset({"name", "closes_at"}) | _NOTICE_FIELDS
+_FINISHED_FIELDS = frozenset({"name"}) | _NOTICE_FIELDS
 
 
 def new_seed() -> int:
@@ -296,6 +300,9 @@ async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Pri
         required_attempts=data.required_attempts,
         required_score=data.required_score,
         focus_loss_limit=data.focus_loss_limit,
+        max_shared_questions=data.max_shared_questions,
+        notice_office=(data.notice_office or "").strip() or None,
+        notice_date=data.notice_date,
         owner_unit_id=owner_unit_id,
         created_by=principal.id,
         created_at=now,
@@ -315,7 +322,8 @@ async def update_exam(
     """Change what the exam's state allows; anything else is refused with 409 naming the fields."""
     ensure_can_manage(principal, exam)
     changes = data.model_dump(exclude_unset=True)
-    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit"}
+    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit",
+                "max_shared_questions", "notice_office", "notice_date"}
     for name, value in changes.items():
         if value is None and name not in nullable:
             raise UnprocessableError(field_error(name, "must not be null"))
@@ -350,6 +358,8 @@ async def update_exam(
         exam.time_limit_seconds = changes.pop("time_limit_seconds", blueprint.time_limit_seconds)
         exam.multiple_scoring = changes.pop("multiple_scoring", blueprint.multiple_scoring)
     for name, value in changes.items():
+        if name == "notice_office" and value is not None:
+            value = value.strip() or None
         setattr(exam, name, value.strip() if name == "name" else value)
     await session.flush()
     if started and "closes_at" in changes:
@@ -363,7 +373,7 @@ async def update_exam(
 
 
 def _jsonable(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int], principal: Principal) -> None:
@@ -459,9 +469,24 @@ async def _run_draw(
         # Tens of milliseconds of CPU for a large bank: keep it off the event loop.
         return await anyio.to_thread.run_sync(partial(
             draw_papers, candidates, quotas, unit_ids, seed=seed, tolerance=exam.difficulty_tolerance, fixed=fixed,
+            max_shared=exam.max_shared_questions,
         ))
     except BankTooSmallError as exc:
         raise _shortage_error(exc.shortages, await _unit_codes(session, unit_ids)) from exc
+    except OverlapCapError as exc:
+        codes = await _unit_codes(session, [*exc.units])
+        first, second = (codes.get(u, str(u)) for u in exc.units)
+        raise UnprocessableError({
+            "code": "overlap_cap",
+            "field": "max_shared_questions",
+            "message": (
+                f"未能抽取试卷：单位{first}与单位{second}的试卷共有{exc.reached}道相同试题，超过本场考试设定的上限"
+                f"{exc.cap}道；按题库现有题量，两份试卷之间至少要有{exc.floor}道相同试题。"
+                "请放宽重题上限或扩充共享题库，试卷未作任何改动。"
+            ),
+            "max_shared_questions": exc.cap, "reached": exc.reached, "floor": exc.floor,
+            "unit_ids": list(exc.units), "shortages": [],
+        }) from exc
     except DrawError as exc:
         raise UnprocessableError({"message": str(exc), "shortages": []}) from exc
 
@@ -562,9 +587,11 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
     drawn = await papers_drawn(session, papers)
     sets = [(p.unit_id, set(p.question_ids)) for p in drawn]
     max_overlap, pair = 0, None
+    overlaps: list[PairOverlap] = []
     for i, (unit_a, set_a) in enumerate(sets):
         for unit_b, set_b in sets[i + 1:]:
             overlap = len(set_a & set_b)
+            overlaps.append(PairOverlap(unit_ids=sorted([unit_a, unit_b]), shared=overlap))
             if pair is None or overlap > max_overlap:
                 max_overlap, pair = overlap, [unit_a, unit_b]
     values = [p.expected_difficulty for p in papers]
@@ -573,6 +600,8 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
         exam_id=exam.id, seed=exam.seed, tolerance=exam.difficulty_tolerance,
         difficulty_spread=round(spread, 6), balanced=spread <= exam.difficulty_tolerance + 1e-9,
         max_overlap=max_overlap, max_overlap_units=pair, papers=drawn,
+        max_shared_questions=exam.max_shared_questions,
+        min_overlap=min((o.shared for o in overlaps), default=0), overlaps=overlaps,
     )
 
 

@@ -6,18 +6,24 @@ How a draw goes:
    (type, category, unit) for each unit's own policy bank. A quota that its pool cannot fill is a
    shortage; all shortages are reported together and nothing is drawn.
 2. **Spread.** Units take their questions in turn, each preferring the questions drawn least often in
-   this exam so far, ties broken by a seeded random choice; so two units share a question only once the
-   pool has run out of fresh ones, and the largest pairwise overlap stays as low as the pool allows.
+   this exam so far, and among those the ones whose holders share least with this unit yet, ties broken
+   by a seeded random choice; so two units share a question only once the pool has run out of fresh
+   ones. A levelling step then moves shared questions away from the pair that shares most until no
+   pair shares more than the floor the pools impose (``overlap_floor``) or no swap helps: the sharing
+   is spread evenly over the pairs instead of falling on the last units drawn.
 3. **Fair difficulty.** A question's difficulty is the share of its points an examinee is expected to
    lose: ``1 − observed correct rate`` once it has been answered often enough (the caller decides and
    passes the rate), else ``1 − RATING_FACILITY[rating]``. A paper's expected difficulty is the
    points-weighted mean. A seeded local search then swaps single questions (same type and category,
    never a question more used in this exam than the one it replaces) to pull the paper farthest from
    the centre towards it, until the spread between the easiest and the hardest paper is within the
-   tolerance or no swap helps.
+   tolerance or no swap helps; a swap never makes any pair share more than the largest overlap left by
+   the levelling step (so papers that need share nothing stay apart).
 4. **Distinct.** No two units get the same set of questions; if the pools are too small for that,
    the draw fails.
-5. **Order.** Questions are grouped by type in the blueprint's section order and shuffled within the
+5. **Cap.** With ``max_shared`` set, a draw in which some pair of papers shares more questions fails
+   (``OverlapCapError``, naming the pair, what was reached and the floor the bank imposes).
+6. **Order.** Questions are grouped by type in the blueprint's section order and shuffled within the
    type with the seed.
 
 Random streams are derived from the seed per pool (``"<seed>:<type>:<category>[:<unit>]"``), so the
@@ -29,9 +35,11 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from math import ceil, comb
 from operator import itemgetter
 from typing import Final
 
@@ -104,6 +112,17 @@ class PapersNotDistinctError(DrawError):
         self.unit_ids = unit_ids
 
 
+class OverlapCapError(DrawError):
+    """Some pair of papers would share more questions than the exam's cap allows."""
+
+    def __init__(self, cap: int, reached: int, units: tuple[int, int], floor: int) -> None:
+        super().__init__(
+            f"units {units[0]} and {units[1]} would share {reached} questions, more than the cap of {cap} "
+            f"(the bank's pools force at least {floor})"
+        )
+        self.cap, self.reached, self.units, self.floor = cap, reached, units, floor
+
+
 @dataclass(frozen=True, slots=True)
 class FixedPaper:
     """A unit's paper that stays as it is (the other units' papers during a redraw)."""
@@ -143,6 +162,9 @@ class DrawOutcome:
     balanced: bool
     swaps: int
     difficulties: dict[int, float] = field(default_factory=dict)
+    # The fewest questions the busiest pair must share, given the pools' sizes (0 when the bank allows).
+    overlap_floor: int = 0
+    overlaps: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def group_key(type_: str, category: str, unit_id: int | None) -> GroupKey:
@@ -185,8 +207,58 @@ class _Pool:
         return self.swap_candidates, self.difficulties
 
 
-def _pick_least_used(pool: _Pool, count: int, usage: dict[int, int], taken: set[int]) -> list[Candidate]:
-    """``count`` candidates not in ``taken``, least used in this exam first, random among equals."""
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+class _Overlaps:
+    """Which units hold each question, and how many questions each pair of units shares."""
+
+    __slots__ = ("holders", "pairs")
+
+    def __init__(self) -> None:
+        self.holders: dict[int, set[int]] = defaultdict(set)
+        self.pairs: dict[tuple[int, int], int] = defaultdict(int)
+
+    def add(self, unit_id: int, qid: int) -> None:
+        holders = self.holders[qid]
+        for other in holders:
+            self.pairs[_pair(unit_id, other)] += 1
+        holders.add(unit_id)
+
+    def remove(self, unit_id: int, qid: int) -> None:
+        holders = self.holders[qid]
+        holders.discard(unit_id)
+        for other in holders:
+            self.pairs[_pair(unit_id, other)] -= 1
+
+    def cost(self, unit_id: int, qid: int) -> tuple[int, int]:
+        """(largest, total) overlap of ``unit_id`` with the units already holding ``qid``."""
+        values = [self.pairs[_pair(unit_id, other)] for other in self.holders.get(qid, ()) if other != unit_id]
+        return (max(values, default=-1), sum(values))
+
+    def swap_fits(self, unit_id: int, out_qid: int, in_qid: int, limit: int) -> bool:
+        """Whether ``unit_id`` shares at most ``limit`` with every holder of ``in_qid`` once it replaces
+        ``out_qid``."""
+        leaving = self.holders.get(out_qid, ())
+        pairs = self.pairs
+        for other in self.holders.get(in_qid, ()):
+            if other != unit_id and pairs[_pair(unit_id, other)] + 1 - (other in leaving) > limit:
+                return False
+        return True
+
+    def peak(self) -> tuple[int, tuple[int, int] | None]:
+        if not self.pairs:
+            return 0, None
+        pair = max(sorted(self.pairs), key=lambda p: self.pairs[p])
+        return self.pairs[pair], pair
+
+
+def _pick_least_used(
+    pool: _Pool, count: int, usage: dict[int, int], taken: set[int], unit_id: int, overlaps: _Overlaps
+) -> list[Candidate]:
+    """``count`` candidates not in ``taken``: fresh ones at random, then the least used in this exam whose
+    holders share least with ``unit_id`` so far (random among equals). Records them in ``overlaps``."""
     candidates = pool.candidates
     free = len(candidates) - len(pool.used)
     picked: list[Candidate] = []
@@ -200,11 +272,23 @@ def _pick_least_used(pool: _Pool, count: int, usage: dict[int, int], taken: set[
                 continue
             chosen.add(qid)
             picked.append(candidate)
+            overlaps.add(unit_id, qid)
         return picked
     rng = pool.rng
     keyed = [(usage.get(c[QID], 0), rng.random(), c) for c in candidates if c[QID] not in taken]
     keyed.sort(key=lambda item: (item[0], item[1]))
-    return [item[2] for item in keyed[:count]]
+    fresh = [item[2] for item in keyed if item[0] == 0][:count]
+    for candidate in fresh:
+        overlaps.add(unit_id, candidate[QID])
+    picked.extend(fresh)
+    rest = [item for item in keyed if item[0] > 0]
+    while len(picked) < count and rest:
+        # One at a time: each pick changes what the next one costs.
+        best = min(range(len(rest)), key=lambda i: (rest[i][0], overlaps.cost(unit_id, rest[i][2][QID]), rest[i][1]))
+        candidate = rest.pop(best)[2]
+        overlaps.add(unit_id, candidate[QID])
+        picked.append(candidate)
+    return picked
 
 
 @dataclass(slots=True)
@@ -224,12 +308,13 @@ def draw_papers(
     tolerance: float,
     fixed: Mapping[int, FixedPaper] | None = None,
     max_swaps: int | None = None,
+    max_shared: int | None = None,
 ) -> DrawOutcome:
     """One paper per unit of ``unit_ids`` from ``candidates``, meeting ``quotas`` exactly.
 
     ``fixed`` papers (other units' during a redraw) are not changed but count for the spread and the
-    difficulty balance. Raises ``BankTooSmallError`` naming every unmet quota, or
-    ``PapersNotDistinctError``.
+    difficulty balance. ``max_shared`` caps the questions any two papers share. Raises
+    ``BankTooSmallError`` naming every unmet quota, ``PapersNotDistinctError`` or ``OverlapCapError``.
     """
     fixed = dict(fixed or {})
     units = sorted(set(unit_ids))
@@ -277,9 +362,11 @@ def draw_papers(
         pools[key] = _Pool(members, _stream(seed, *(part for part in key if part is not None)))
 
     usage: dict[int, int] = {}
-    for fixed_paper in fixed.values():
-        for qid in fixed_paper.question_ids:
+    overlaps = _Overlaps()
+    for fixed_unit, fixed_paper in sorted(fixed.items()):
+        for qid in sorted(fixed_paper.question_ids):
             usage[qid] = usage.get(qid, 0) + 1
+            overlaps.add(fixed_unit, qid)
     for pool in pools.values():
         pool.used = {c[QID] for c in pool.candidates if c[QID] in usage} if usage else set()
 
@@ -288,7 +375,7 @@ def draw_papers(
         paper = _UnitPaper(unit_id=unit_id, picks=[], question_ids=set(), lost_points=0.0)
         for quota in active_quotas:
             pool = pools[group_key(quota.type, quota.category, unit_id)]
-            picked = _pick_least_used(pool, quota.count, usage, paper.question_ids)
+            picked = _pick_least_used(pool, quota.count, usage, paper.question_ids, unit_id, overlaps)
             for candidate in picked:
                 qid = candidate[QID]
                 usage[qid] = usage.get(qid, 0) + 1
@@ -299,10 +386,15 @@ def draw_papers(
         papers[unit_id] = paper
 
     total_points = sum(q.points * q.count for q in active_quotas)
-    balancer = _Balancer(papers, fixed, pools, usage, active_quotas, total_points, tolerance)
+    floor = overlap_floor(
+        {key: len(members) for key, members in grouped.items() if key[2] is None}, active_quotas,
+        len(units) + len(set(fixed) - wanted_units),
+    )
     swap_budget = 40 * max(len(units), 1) * max(len(active_quotas), 1)
+    _level_overlaps(papers, pools, usage, active_quotas, overlaps, floor, swap_budget)
+    balancer = _Balancer(papers, fixed, pools, usage, active_quotas, total_points, tolerance, overlaps)
     swaps = balancer.run(max_swaps if max_swaps is not None else swap_budget)
-    _make_distinct(papers, fixed, pools, usage, active_quotas)
+    _make_distinct(papers, fixed, pools, usage, active_quotas, overlaps)
 
     type_order = list(dict.fromkeys(q.type for q in active_quotas))
     drawn: list[DrawnPaper] = []
@@ -335,6 +427,12 @@ def draw_papers(
         if max_pair is None or overlap > max_overlap:
             max_overlap, max_pair = overlap, (unit_a, unit_b)
     spread = max(difficulties.values()) - min(difficulties.values()) if difficulties else 0.0
+    pairwise = {
+        (unit_a, unit_b): len(set_a & set_b)
+        for (unit_a, set_a), (unit_b, set_b) in combinations(sorted(sets.items()), 2)
+    }
+    if max_shared is not None and max_pair is not None and max_overlap > max_shared:
+        raise OverlapCapError(max_shared, max_overlap, max_pair, floor)
     return DrawOutcome(
         papers=tuple(drawn),
         max_overlap=max_overlap,
@@ -344,7 +442,104 @@ def draw_papers(
         balanced=spread <= tolerance + 1e-9,
         swaps=swaps,
         difficulties=difficulties,
+        overlap_floor=floor,
+        overlaps=pairwise,
     )
+
+
+def overlap_floor(pool_sizes: Mapping[GroupKey, int], quotas: Sequence[Quota], papers: int) -> int:
+    """The fewest questions the busiest pair of ``papers`` must share, whatever the draw.
+
+    A shared pool of ``size`` questions asked ``count`` times on each paper is drawn ``demand = count ×
+    papers`` times; spreading the draws evenly (each question ``demand // size`` or one more times)
+    minimises the pairs that share a question, Σ C(uses, 2); the busiest pair shares at least their
+    average over the C(papers, 2) pairs.
+    """
+    pairs = comb(papers, 2)
+    if pairs == 0:
+        return 0
+    shared_pairs = 0
+    for quota in quotas:
+        key = group_key(quota.type, quota.category, None)
+        size = pool_sizes.get(key, 0)
+        if key[2] is not None or size == 0:
+            continue
+        uses, extra = divmod(quota.count * papers, size)
+        shared_pairs += extra * comb(uses + 1, 2) + (size - extra) * comb(uses, 2)
+    return ceil(shared_pairs / pairs)
+
+
+def _level_overlaps(
+    papers: dict[int, _UnitPaper], pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
+    overlaps: _Overlaps, floor: int, budget: int,
+) -> None:
+    """Move shared questions away from the pair that shares most, while that pair shares more than
+    ``floor``: each swap lowers the pair by one and lifts no other pair of the unit to its level."""
+    blocked: set[tuple[int, int]] = set()
+    # Each pair given up on costs a scan of its shared questions; a few per unit is where it stops paying.
+    failures, give_up = 0, 4 * max(len(papers), 1)
+    for _ in range(budget):
+        if not overlaps.pairs or failures >= give_up:
+            return
+        ranked = sorted(
+            (pair for pair, value in overlaps.pairs.items() if value > floor and pair not in blocked),
+            key=lambda pair: (-overlaps.pairs[pair], pair),
+        )
+        if not ranked:
+            return
+        pair = ranked[0]
+        top = overlaps.pairs[pair]
+        if any(_ease_pair(papers[u], other, pools, usage, quotas, overlaps, top)
+               for u, other in (pair, pair[::-1]) if u in papers):
+            blocked.clear()  # the move may have opened a way for a pair given up on
+        else:
+            blocked.add(pair)
+            failures += 1
+
+
+def _ease_pair(
+    paper: _UnitPaper, other: int, pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
+    overlaps: _Overlaps, top: int,
+) -> bool:
+    """Replace one question ``paper`` shares with ``other`` by one that keeps every pair of the paper's
+    unit below ``top``, the closest in difficulty; False when there is none."""
+    best: tuple[float, int, int, Candidate] | None = None
+    for quota_index, quota in enumerate(quotas):
+        key = group_key(quota.type, quota.category, paper.unit_id)
+        if key[2] is not None:
+            continue
+        ordered, values = pools[key].swap_view()
+        for slot_index, outgoing in enumerate(paper.picks[quota_index]):
+            out_id = outgoing[QID]
+            if other not in overlaps.holders.get(out_id, ()):
+                continue
+            d_out = question_difficulty(outgoing)
+            out_usage = usage.get(out_id, 0)
+            # Outwards from the outgoing question's difficulty: the first that fits is the closest.
+            start = bisect.bisect_left(values, d_out)
+            below, above = start - 1, start
+            while below >= 0 or above < len(ordered):
+                if above >= len(ordered) or (below >= 0 and d_out - values[below] <= values[above] - d_out):
+                    incoming, below = ordered[below], below - 1
+                else:
+                    incoming, above = ordered[above], above + 1
+                change = abs(question_difficulty(incoming) - d_out)
+                if best is not None and change >= best[0]:
+                    break
+                in_id = incoming[QID]
+                # A question used more than the one leaving would unbalance how often the pool is drawn.
+                if in_id in paper.question_ids or usage.get(in_id, 0) > out_usage:
+                    continue
+                if overlaps.swap_fits(paper.unit_id, out_id, in_id, top - 1):
+                    best = (change, quota_index, slot_index, incoming)
+                    break
+    if best is None:
+        return False
+    _, quota_index, slot_index, incoming = best
+    quota = quotas[quota_index]
+    _replace(paper, quota_index, slot_index, incoming, quota.points, usage,
+             pools[group_key(quota.type, quota.category, paper.unit_id)], overlaps)
+    return True
 
 
 class _Balancer:
@@ -359,8 +554,12 @@ class _Balancer:
         quotas: Sequence[Quota],
         total_points: float,
         tolerance: float,
+        overlaps: _Overlaps,
     ) -> None:
         self.papers = papers
+        self.overlaps = overlaps
+        # No swap may make a pair share more than the levelled draw does.
+        self.overlap_limit = overlaps.peak()[0]
         self.fixed = fixed
         self.pools = pools
         self.usage = usage
@@ -397,19 +596,24 @@ class _Balancer:
             swaps += 1
         return swaps
 
-    def _eligible(self, candidate: Candidate, paper: _UnitPaper, outgoing_usage: int) -> bool:
+    def _eligible(self, candidate: Candidate, paper: _UnitPaper, outgoing: Candidate) -> bool:
         qid = candidate[QID]
-        # Never swap in a question used more than the one leaving: the overlap between units must not grow.
-        return qid not in paper.question_ids and self.usage.get(qid, 0) < outgoing_usage
+        # Never swap in a question used more than the one leaving, nor one that makes a pair share more than
+        # the levelled draw: the overlap between units must not grow.
+        return (
+            qid not in paper.question_ids
+            and self.usage.get(qid, 0) <= self.usage.get(outgoing[QID], 0)
+            and self.overlaps.swap_fits(paper.unit_id, outgoing[QID], qid, self.overlap_limit)
+        )
 
-    def _nearest(self, pool: _Pool, target: float, paper: _UnitPaper, outgoing_usage: int) -> list[Candidate]:
+    def _nearest(self, pool: _Pool, target: float, paper: _UnitPaper, outgoing: Candidate) -> list[Candidate]:
         ordered, values = pool.swap_view()
         start = bisect.bisect_left(values, target)
         found: list[Candidate] = []
         for step, stop in ((1, len(ordered)), (-1, -1)):
             index = start if step == 1 else start - 1
             while index != stop:
-                if self._eligible(ordered[index], paper, outgoing_usage):
+                if self._eligible(ordered[index], paper, outgoing):
                     found.append(ordered[index])
                     break
                 index += step
@@ -424,7 +628,7 @@ class _Balancer:
             for slot_index, outgoing in enumerate(paper.picks[quota_index]):
                 d_out = question_difficulty(outgoing)
                 target = d_out - deviation / quota.points
-                for incoming in self._nearest(pool, target, paper, self.usage.get(outgoing[QID], 0)):
+                for incoming in self._nearest(pool, target, paper, outgoing):
                     remaining = abs(deviation + quota.points * (question_difficulty(incoming) - d_out))
                     if best is None or remaining < best[0] - _EPSILON:
                         best = (remaining, quota_index, slot_index, incoming)
@@ -433,16 +637,18 @@ class _Balancer:
         _, quota_index, slot_index, incoming = best
         quota = self.quotas[quota_index]
         _replace(paper, quota_index, slot_index, incoming, quota.points, self.usage,
-                 self.pools[group_key(quota.type, quota.category, unit_id)])
+                 self.pools[group_key(quota.type, quota.category, unit_id)], self.overlaps)
         return True
 
 
 def _replace(
     paper: _UnitPaper, quota_index: int, slot_index: int, incoming: Candidate, points: float,
-    usage: dict[int, int], pool: _Pool,
+    usage: dict[int, int], pool: _Pool, overlaps: _Overlaps,
 ) -> None:
     outgoing = paper.picks[quota_index][slot_index]
     out_id, in_id = outgoing[QID], incoming[QID]
+    overlaps.remove(paper.unit_id, out_id)
+    overlaps.add(paper.unit_id, in_id)
     paper.picks[quota_index][slot_index] = incoming
     paper.question_ids.discard(out_id)
     paper.question_ids.add(in_id)
@@ -461,6 +667,7 @@ def _make_distinct(
     pools: dict[GroupKey, _Pool],
     usage: dict[int, int],
     quotas: Sequence[Quota],
+    overlaps: _Overlaps,
 ) -> None:
     seen: dict[frozenset[int], int] = {f.question_ids: unit for unit, f in fixed.items()}
     for unit_id in sorted(papers):
@@ -469,14 +676,14 @@ def _make_distinct(
         if current not in seen:
             seen[current] = unit_id
             continue
-        if not _swap_any(paper, pools, usage, quotas, seen):
+        if not _swap_any(paper, pools, usage, quotas, seen, overlaps):
             raise PapersNotDistinctError((seen[current], unit_id))
         seen[frozenset(paper.question_ids)] = unit_id
 
 
 def _swap_any(
     paper: _UnitPaper, pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
-    seen: Mapping[frozenset[int], int],
+    seen: Mapping[frozenset[int], int], overlaps: _Overlaps,
 ) -> bool:
     """Swap one question for any other of its pool so the paper differs from every paper so far."""
     for quota_index, quota in enumerate(quotas):
@@ -489,6 +696,6 @@ def _swap_any(
             for slot_index, outgoing in enumerate(paper.picks[quota_index]):
                 trial = (paper.question_ids - {outgoing[QID]}) | {incoming[QID]}
                 if frozenset(trial) not in seen:
-                    _replace(paper, quota_index, slot_index, incoming, quota.points, usage, pool)
+                    _replace(paper, quota_index, slot_index, incoming, quota.points, usage, pool, overlaps)
                     return True
     return False

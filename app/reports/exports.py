@@ -8,6 +8,8 @@ Workbooks are built with xlsxwriter in a worker thread.
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import anyio
 import xlsxwriter
 
+from app.exams.room.shuffling import displayed_numbers, to_displayed_keys
 from app.org.models import RANK_LABELS, Rank
 from app.reports.schemas import ExamReport, IndividualRow
 
@@ -139,3 +142,47 @@ def csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
     for row in rows:
         writer.writerow(["" if value is None else neutralise(value) for value in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# Long format for other tools: stable English headers, one row per examinee and question.
+RESPONSE_HEADERS = [
+    "exam_id", "unit_code", "unit_name", "rank", "examinee", "question_id", "question_version", "type",
+    "paper_no", "shown_no", "paper_answer", "shown_answer", "paper_key", "shown_key", "correct", "score",
+    "max_score",
+]
+
+
+def examinee_pseudonym(secret: str, exam_id: int, participant_id: int) -> str:
+    """A stable id for one examinee of one exam that names nobody (keyed: not reversible without the key)."""
+    digest = hmac.new(secret.encode(), f"exam:{exam_id}:participant:{participant_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
+def response_rows(exam_id: int, rows: Sequence[Any], secret: str) -> list[list[Any]]:
+    """The raw responses in long format; answers in the paper's keys and as the examinee saw them."""
+    out: list[list[Any]] = []
+    for row in rows:
+        shown_numbers = displayed_numbers(row.question_order or [])
+        order = (row.option_orders or {}).get(str(row.position))
+        key = "".join(str(k) for k in (row.answer_key or {}).get(str(row.position), []))
+        answered = row.keys is not None
+        shown_answer = shown_key = None
+        if order is not None:
+            shown_key = "".join(to_displayed_keys(row.type, order, key))
+            if answered:
+                shown_answer = "".join(to_displayed_keys(row.type, order, row.keys))
+        elif answered:
+            shown_answer, shown_key = row.keys, key
+        else:
+            shown_key = key
+        out.append([
+            exam_id, row.unit_code, row.unit_name, _rank_label(row.rank),
+            examinee_pseudonym(secret, exam_id, row.participant_id), row.question_id, row.question_version,
+            row.type, row.position, shown_numbers.get(row.position, row.position), row.keys if answered else None,
+            shown_answer, key, shown_key, 1 if row.is_correct else 0, float(row.points or 0), float(row.max_points),
+        ])
+    return out
+
+
+async def responses_workbook(rows: list[list[Any]]) -> bytes:
+    return await anyio.to_thread.run_sync(_workbook, [("responses", RESPONSE_HEADERS, rows)])

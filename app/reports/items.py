@@ -24,12 +24,13 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bank.statistics import item_flags
 from app.reports import repository
+from app.reports.calibration import PaperExpectation, calibrate, difference_error, paper_expectation, score_error
+from app.reports.numbers import published, to_decimal
 from app.reports.service import build_exam_report, get_exam
 
 UPPER_LOWER_SHARE = 0.27
-HARD_FACILITY = 0.2
-EASY_FACILITY = 0.95
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -139,14 +140,7 @@ def _options(keys: list[str | None]) -> tuple[dict[str, int], int]:
 
 
 def _flags(facility: float | None, discrimination: float | None) -> list[str]:
-    flags = []
-    if discrimination is not None and discrimination < 0:
-        flags.append("negative_discrimination")
-    if facility is not None and facility < HARD_FACILITY:
-        flags.append("too_hard")
-    if facility is not None and facility > EASY_FACILITY:
-        flags.append("too_easy")
-    return flags
+    return item_flags(facility, discrimination)
 
 
 def _item_figures(
@@ -250,40 +244,137 @@ def _paper_difficulty(responses: Responses) -> dict[int, dict[str, Any]]:
     return result
 
 
+# Papers whose expected scores differ by less than this many standard errors are not told apart.
+Z_95 = 1.96
+
+
+def _calibrated_papers(
+    rows: Sequence[Any], slots: Sequence[Any], papers: Sequence[Any]
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """Rasch-calibrate every response to the exam's questions; per paper its expected score for the same
+    reference examinee with a 95% interval, or the reason it cannot be estimated (pure; in a thread)."""
+    calibration = calibrate(
+        np.array([int(r.attempt_id) for r in rows], dtype=np.int64),
+        np.array([int(r.question_id) for r in rows], dtype=np.int64),
+        np.array([bool(r.correct) for r in rows], dtype=bool),
+    )
+    index = calibration.index()
+    items: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for slot in slots:
+        items[slot.paper_id].append((int(slot.question_id), float(slot.points)))
+    result: dict[int, dict[str, Any]] = {}
+    expectations: dict[int, PaperExpectation] = {}
+    components: set[int] = set()
+    for paper in papers:
+        paper_items = items.get(paper.id, [])
+        unseen = [q for q, _ in paper_items if q not in index]
+        extreme = [q for q, _ in paper_items if q in calibration.extreme_items]
+        reason = None
+        if not paper_items:
+            reason = "试卷没有试题"
+        elif unseen:
+            reason = f"试卷中有{len(unseen)}道题尚无作答记录，无法估计其难度"
+        elif extreme:
+            reason = f"试卷中有{len(extreme)}道题所有作答者全部答对或全部答错，无法估计其难度"
+        if reason is not None:
+            result[paper.id] = {"estimable": False, "reason": reason}
+            continue
+        paper_components = {int(calibration.component[index[q]]) for q, _ in paper_items}
+        components |= paper_components
+        expectation = paper_expectation(calibration, paper_items, calibration.mean_ability)
+        expectations[paper.id] = expectation
+        error = score_error(calibration, expectation)
+        result[paper.id] = {
+            "estimable": True, "reason": None, "expected_score": float(expectation.score),
+            "standard_error": float(error),
+            "interval": [float(expectation.score - Z_95 * error), float(expectation.score + Z_95 * error)],
+            "components": paper_components,
+        }
+    linked = len(components) == 1 and len(expectations) == len(papers) > 0
+    summary: dict[str, Any] = {
+        "method": "rasch_jml", "questions": int(np.isfinite(calibration.difficulty).sum()),
+        "examinees": calibration.persons, "responses": calibration.responses,
+        "reference_ability": calibration.mean_ability, "linked": linked,
+    }
+    if expectations and not linked:
+        summary["reason"] = (
+            "各单位试卷之间没有共同试题，这些试题也未在其他考试或练习中被同一批干部共同作答，"
+            "试卷难度与单位水平无法区分，不能据此调整排名"
+        )
+    elif len(expectations) < len(papers):
+        summary["reason"] = "部分单位的试卷难度无法估计，不能据此调整排名"
+    else:
+        summary["reason"] = None
+    if linked:
+        baseline = float(np.mean([e.score for e in expectations.values()]))
+        mean_gradient: dict[int, float] = defaultdict(float)
+        for expectation in expectations.values():
+            for question_id, slope in expectation.gradient.items():
+                mean_gradient[question_id] += slope / len(expectations)
+        centre = PaperExpectation(score=baseline, gradient=dict(mean_gradient))
+        for paper_id, expectation in expectations.items():
+            offset = expectation.score - baseline
+            error = difference_error(calibration, expectation, centre)
+            result[paper_id].update(
+                offset=float(offset), offset_interval=[float(offset - Z_95 * error), float(offset + Z_95 * error)],
+                offset_significant=bool(abs(offset) > Z_95 * error),
+            )
+        summary["mean_expected_score"] = baseline
+    for figures in result.values():
+        figures.pop("components", None)
+    return result, summary
+
+
 async def fairness(session: AsyncSession, exam_id: int) -> dict[str, Any]:
-    """Each unit's paper difficulty as drawn and as observed, and its average adjusted for the paper."""
+    """Each unit's paper difficulty as drawn, as observed and as calibrated (Rasch over every response the
+    bank holds to its questions): the expected score of the same reference examinee on each unit's paper
+    with a 95% interval, and the average adjusted for the paper — only where the calibration links every
+    paper onto one scale; otherwise ``not estimable`` with the reason."""
     report = await build_exam_report(session, exam_id)
     papers = await repository.paper_shapes(session, exam_id)
     responses = await load_responses(session, exam_id)
     observed = await anyio.to_thread.run_sync(_paper_difficulty, responses)
+    rows_in = await repository.calibration_responses(session, exam_id)
+    slots = await repository.exam_slots(session, exam_id)
+    calibrated, summary = await anyio.to_thread.run_sync(_calibrated_papers, rows_in, slots, papers)
     raw_averages = report.raw.units
-    expected_scores = [
-        observed[p.id]["observed_expected_score"] for p in papers
-        if p.id in observed and observed[p.id]["observed_expected_score"] is not None
-    ]
-    baseline = float(np.mean(expected_scores)) if expected_scores else None
     paper_of_unit = {p.unit_id: p for p in papers}
     rows: list[dict[str, Any]] = []
     for unit in report.units:
         paper = paper_of_unit.get(unit.unit_id)
         figures = observed.get(paper.id, {}) if paper is not None else {}
-        expected = figures.get("observed_expected_score")
+        rasch = calibrated.get(paper.id, {}) if paper is not None else {}
         average = raw_averages[str(unit.unit_id)].average
-        offset = expected - baseline if expected is not None and baseline is not None else None
+        offset = rasch.get("offset") if summary["linked"] else None
+        adjusted = average - offset if average is not None and offset is not None else None
+        estimable = bool(rasch.get("estimable")) and summary["linked"] and adjusted is not None
         rows.append({
             "unit_id": unit.unit_id, "name": unit.name, "position": unit.position, "sat": unit.sat,
             "average": unit.average, "paper_id": paper.id if paper is not None else None,
             "drawn_difficulty": paper.expected_difficulty if paper is not None else None,
             "observed_facility": figures.get("observed_facility"),
             "own_facility": figures.get("own_facility"),
-            "paper_expected_score": expected,
+            "facility_expected_score": figures.get("observed_expected_score"),
+            "paper_expected_score": rasch.get("expected_score"),
+            "paper_expected_score_interval": rasch.get("interval"),
             "paper_offset": offset,
-            "adjusted_average": average - offset if average is not None and offset is not None else None,
+            "paper_offset_interval": rasch.get("offset_interval") if summary["linked"] else None,
+            "paper_offset_significant": rasch.get("offset_significant") if summary["linked"] else None,
+            "adjusted_average": published(to_decimal(adjusted)) if adjusted is not None else None,
+            "adjusted_average_raw": adjusted,
+            "estimable": estimable,
+            "reason": None if estimable else (
+                rasch.get("reason") or summary.get("reason") or "该单位无人完成考试"
+            ),
         })
-    adjusted = sorted((r for r in rows if r["adjusted_average"] is not None), key=lambda r: -r["adjusted_average"])
-    for index, row in enumerate(adjusted):
-        same = index and row["adjusted_average"] == adjusted[index - 1]["adjusted_average"]
-        row["adjusted_position"] = adjusted[index - 1]["adjusted_position"] if same else index + 1
+    # Ranked on the published one-decimal figure: float noise never splits or joins a tie.
+    adjusted_rows = sorted((r for r in rows if r["estimable"]), key=lambda r: -r["adjusted_average"])
+    for index, row in enumerate(adjusted_rows):
+        same = index and row["adjusted_average"] == adjusted_rows[index - 1]["adjusted_average"]
+        row["adjusted_position"] = adjusted_rows[index - 1]["adjusted_position"] if same else index + 1
     for row in rows:
         row.setdefault("adjusted_position", None)
-    return {"exam_id": report.exam_id, "mean_paper_expected_score": baseline, "units": rows}
+    return {
+        "exam_id": report.exam_id, "calibration": summary,
+        "mean_paper_expected_score": summary.get("mean_expected_score"), "units": rows,
+    }

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Float, String, Subquery, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bank.models import Question
+from app.bank.models import Question, QuestionVersion
 from app.exams.models import (
     Absence,
     Attempt,
@@ -353,4 +353,64 @@ async def duty_coverage(session: AsyncSession, unit_ids: set[int] | None) -> Row
     ).order_by(UnitDuty.unit_id, UnitDuty.id)
     if unit_ids is not None:
         query = query.where(UnitDuty.unit_id.in_(unit_ids))
+    return (await session.execute(query)).all()
+
+
+async def calibration_responses(session: AsyncSession, exam_id: int) -> Rows:
+    """Every graded response the bank holds to the questions of this exam's papers — from this exam,
+    earlier rounds and practice — as (attempt, question, correct); a slot never saved counts as wrong."""
+    on_exam = (
+        select(PaperSlot.question_id)
+        .join(Paper, Paper.id == PaperSlot.paper_id)
+        .where(Paper.exam_id == exam_id)
+        .distinct()
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Attempt.id.label("attempt_id"),
+            PaperSlot.question_id,
+            func.coalesce(AttemptAnswer.is_correct, False).label("correct"),
+        )
+        .select_from(PaperSlot)
+        .join(Attempt, Attempt.paper_id == PaperSlot.paper_id)
+        .outerjoin(
+            AttemptAnswer,
+            and_(AttemptAnswer.attempt_id == Attempt.id, AttemptAnswer.position == PaperSlot.position),
+        )
+        .where(
+            PaperSlot.question_id.in_(on_exam),
+            Attempt.status == AttemptStatus.submitted,
+            Attempt.score.is_not(None),
+        )
+    )
+    return (await session.execute(query)).all()
+
+
+async def raw_responses(session: AsyncSession, exam_id: int, unit_id: int | None) -> Rows:
+    """One row per counted attempt and paper slot (a slot never saved has no answer), in unit, attempt and
+    paper order; only one unit's when ``unit_id`` is set."""
+    counted = counted_attempts(exam_id)
+    query = (
+        select(
+            counted.c.attempt_id, counted.c.participant_id, counted.c.rank, Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"), PaperSlot.position, PaperSlot.question_id, PaperSlot.type,
+            PaperSlot.points.label("max_points"), QuestionVersion.version.label("question_version"),
+            AttemptAnswer.keys, AttemptAnswer.is_correct, AttemptAnswer.points,
+            Attempt.question_order, Attempt.option_orders, Paper.answer_key,
+        )
+        .select_from(counted)
+        .join(Unit, Unit.id == counted.c.unit_id)
+        .join(Attempt, Attempt.id == counted.c.attempt_id)
+        .join(Paper, Paper.id == counted.c.paper_id)
+        .join(PaperSlot, PaperSlot.paper_id == counted.c.paper_id)
+        .join(QuestionVersion, QuestionVersion.id == PaperSlot.question_version_id)
+        .outerjoin(
+            AttemptAnswer,
+            and_(AttemptAnswer.attempt_id == counted.c.attempt_id, AttemptAnswer.position == PaperSlot.position),
+        )
+        .order_by(Unit.id, counted.c.attempt_id, PaperSlot.position)
+    )
+    if unit_id is not None:
+        query = query.where(counted.c.unit_id == unit_id)
     return (await session.execute(query)).all()

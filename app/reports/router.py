@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from app.core.deps import SessionDep
-from app.core.openapi import CSV, XLSX, file_responses
-from app.reports import exports, service
+from app.core.deps import SessionDep, SettingsDep
+from app.core.openapi import CSV, DOCX, XLSX, file_responses
+from app.reports import exports, repository, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
-from app.reports.notice import build_notice, render_notice
+from app.reports.notice import build_notice, notice_docx, render_notice
 from app.reports.schemas import ExamReport, IndividualsRead
 
 router = APIRouter(tags=["reports"])
@@ -20,6 +22,10 @@ router = APIRouter(tags=["reports"])
 class NoticeFormat(StrEnum):
     markdown = "markdown"
     html = "html"
+    docx = "docx"
+
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
@@ -38,7 +44,10 @@ async def exam_individuals(
     return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items)
 
 
-@router.get("/api/exams/{exam_id}/report/notice", response_class=PlainTextResponse)
+@router.get(
+    "/api/exams/{exam_id}/report/notice", response_class=PlainTextResponse,
+    responses=file_responses("text/markdown", "text/html", DOCX, description="the notice as Markdown, HTML or .docx"),
+)
 async def exam_notice(
     exam_id: int,
     _principal: ReportReader,
@@ -46,10 +55,21 @@ async def exam_notice(
     format: NoticeFormat = NoticeFormat.markdown,
     round_label: str = "本轮",
 ) -> Response:
-    """The notice paragraphs (总体/单位/职级/考风考纪/缺考) as Markdown or as a printable HTML page."""
-    notice = build_notice(await service.build_exam_report(session, exam_id), round_label=round_label[:16])
+    """The notice (标题, 一、二、… sections, issuing office and date) as Markdown for copy-paste, as a
+    print page (``html``) or as a Word document (``docx``)."""
+    exam = await service.get_exam(session, exam_id)
+    notice = build_notice(
+        await service.build_exam_report(session, exam_id), round_label=round_label[:16],
+        office=exam.notice_office, issued_on=exam.notice_date,
+    )
     if format is NoticeFormat.html:
         return HTMLResponse(render_notice(notice, html=True))
+    if format is NoticeFormat.docx:
+        body = await anyio.to_thread.run_sync(notice_docx, notice)
+        return Response(body, media_type=DOCX_TYPE, headers={
+            "Content-Disposition": f"attachment; filename=\"exam-{exam_id}-notice.docx\"; "
+                                   f"filename*=UTF-8''{quote(notice.title)}.docx",
+        })
     return PlainTextResponse(render_notice(notice, html=False), media_type="text/markdown; charset=utf-8")
 
 
@@ -125,3 +145,31 @@ async def export_report(
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-report.xlsx"'},
     )
+
+
+@router.get(
+    "/api/exams/{exam_id}/report/responses", response_class=Response,
+    responses=file_responses(CSV, XLSX, description="the raw responses in long format as .csv or .xlsx"),
+)
+async def export_responses(
+    exam_id: int,
+    principal: ReportReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    format: ExportFormat = ExportFormat.csv,
+) -> Response:
+    """Raw responses in long format (exam, unit, rank, pseudonymous examinee, question and version, paper
+    and shown keys, answer, correct, score) as .csv or .xlsx; a unit admin gets his own unit's rows only."""
+    await service.get_exam(session, exam_id)
+    scope = individual_scope(principal, None)
+    found = await repository.raw_responses(session, exam_id, scope)
+    rows = exports.response_rows(exam_id, found, settings.secret_key.get_secret_value())
+    if format is ExportFormat.csv:
+        body = await anyio.to_thread.run_sync(exports.csv_bytes, exports.RESPONSE_HEADERS, rows)
+        media_type = "text/csv; charset=utf-8"
+    else:
+        body = await exports.responses_workbook(rows)
+        media_type = XLSX_TYPE
+    return Response(body, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="exam-{exam_id}-responses.{format}"',
+    })

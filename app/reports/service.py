@@ -12,6 +12,7 @@ Decisions where the brief is silent:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -104,10 +105,44 @@ def _competition_positions(averages: list[Decimal]) -> list[int]:
 async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
     """Every figure of the supervisors' notice for one exam, plus cross table, distribution and categories."""
     exam = await get_exam(session, exam_id)
+    score_rows = await repository.score_aggregates(session, exam_id)
+    absence_rows = await repository.absences(session, exam_id)
+    incident_rows = await repository.incident_counts(session, exam_id)
+    participating = list(await repository.exam_units(session, exam_id))
+    known = {row.id for row in participating}
+    extra = {row.unit_id for row in [*score_rows, *absence_rows, *incident_rows]}
+    others = list(await repository.units_by_id(session, extra - known))
+    report = assemble_report(
+        exam_id=exam.id, exam_name=exam.name, mode=exam.mode, paper=await _paper_summary(session, exam),
+        score_rows=score_rows, absence_rows=absence_rows, incident_rows=incident_rows,
+        participating=participating, others=others,
+    )
+    attempts_by_paper: dict[tuple[int, int], int] = defaultdict(int)
+    for row in score_rows:
+        attempts_by_paper[(row.unit_id, row.paper_id)] += int(row.sat)
+    report.categories = await _categories(
+        session, exam_id, attempts_by_paper, [row.unit_id for row in report.units]
+    )
+    return report
+
+
+def assemble_report(
+    *,
+    exam_id: int,
+    exam_name: str,
+    mode: str,
+    paper: PaperSummary | None,
+    score_rows: Sequence[Any],
+    absence_rows: Sequence[Any],
+    incident_rows: Sequence[Any],
+    participating: Sequence[Any],
+    others: Sequence[Any],
+) -> ExamReport:
+    """The report from the aggregate rows the repository returns (pure: the notice's property tests feed it
+    generated rounds). ``categories`` is left empty; ``build_exam_report`` fills it."""
     tallies: dict[tuple[int, str], Tally] = defaultdict(Tally)
     bands: dict[int, int] = defaultdict(int)
-    attempts_by_paper: dict[tuple[int, int], int] = defaultdict(int)
-    for row in await repository.score_aggregates(session, exam_id):
+    for row in score_rows:
         tallies[(row.unit_id, row.rank)].add(
             Tally(
                 sat=int(row.sat),
@@ -118,16 +153,9 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
                 full=int(row.full_count or 0),
             )
         )
-        attempts_by_paper[(row.unit_id, row.paper_id)] += int(row.sat)
         for low in repository.BANDS:
             bands[low] += int(getattr(row, f"band_{low}") or 0)
-    absence_rows = await repository.absences(session, exam_id)
-    incident_rows = await repository.incident_counts(session, exam_id)
-
-    participating = list(await repository.exam_units(session, exam_id))
-    known = {row.id for row in participating}
-    extra = {unit_id for unit_id, _ in tallies} | {row.unit_id for row in [*absence_rows, *incident_rows]}
-    units = participating + list(await repository.units_by_id(session, extra - known))
+    units = [*participating, *others]
     headcount = sum(int(row.headcount) for row in (participating or units))
 
     overall = Tally()
@@ -159,10 +187,10 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
 
     rates = overall.rates()
     return ExamReport(
-        exam_id=exam.id,
-        exam_name=exam.name,
-        mode=exam.mode,
-        paper=await _paper_summary(session, exam),
+        exam_id=exam_id,
+        exam_name=exam_name,
+        mode=mode,
+        paper=paper,
         overall=Overall(
             sat=overall.sat,
             absent=len(absence_rows),
@@ -193,7 +221,7 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
         absences=[AbsenceRow(cadre_id=a.cadre_id, unit_id=a.unit_id, reason=a.reason) for a in absence_rows],
         cross=[_cross_row(u.unit_id, tallies) for u in unit_rows],
         distribution=_distribution(bands, overall.sat),
-        categories=await _categories(session, exam_id, attempts_by_paper, [row.unit_id for row in unit_rows]),
+        categories=Categories(overall=CategoryRates(), units=[]),
         raw=ReportRaw(
             overall=OverallRaw(
                 headcount_share=raw(share(overall.sat, headcount)),

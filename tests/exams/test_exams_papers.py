@@ -269,3 +269,35 @@ async def test_observed_correct_rates_reach_the_draw(client: httpx2.AsyncClient,
     assert facility[second] == 0.0 and facility[third] == 0.0
     unused = [qid for qid in facility if qid not in paper["question_ids"]]
     assert unused and all(facility[qid] is None for qid in unused)
+
+
+async def test_overlap_cap_refuses_in_chinese_and_the_summary_shows_every_pair(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    organiser, exam, unit_ids = await setup_exam(client, session, units=4, stock=False, max_shared_questions=0)
+    assert exam["max_shared_questions"] == 0
+    # Shared pools of 1.5 × the quota for 4 units: sharing is forced.
+    await stock_bank(session, unit_ids, sections=SMALL_SECTIONS, shared_factor=1.5, spare=0)
+    refused = await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail["code"] == "overlap_cap" and detail["field"] == "max_shared_questions"
+    assert "超过本场考试设定的上限0道" in detail["message"] and "试卷未作任何改动" in detail["message"]
+    assert detail["floor"] >= 1 and detail["reached"] >= detail["floor"]
+    assert (await session.scalar(select(func.count()).select_from(Paper).where(Paper.exam_id == exam["id"]))) == 0
+    assert (await client.get(f"/api/exams/{exam['id']}", headers=organiser)).json()["status"] == "draft"
+
+    allowed = detail["reached"]
+    patched = await client.patch(f"/api/exams/{exam['id']}", json={"max_shared_questions": allowed}, headers=organiser)
+    assert patched.status_code == 200 and patched.json()["max_shared_questions"] == allowed
+    drawn = await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)
+    assert drawn.status_code == 201, drawn.text
+    summary = (await client.get(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
+    sets = {p["unit_id"]: set(p["question_ids"]) for p in drawn.json()}
+    pairs = {tuple(o["unit_ids"]): o["shared"] for o in summary["overlaps"]}
+    assert len(pairs) == 6
+    assert pairs == {(a, b): len(sets[a] & sets[b]) for a in sets for b in sets if a < b}
+    assert summary["max_overlap"] == max(pairs.values()) <= allowed
+    assert summary["min_overlap"] == min(pairs.values()) and summary["max_shared_questions"] == allowed
+    negative = await client.patch(f"/api/exams/{exam['id']}", json={"max_shared_questions": -1}, headers=organiser)
+    assert negative.status_code == 422 and "max_shared_questions" in negative.text

@@ -15,8 +15,10 @@ from app.papers.draw import (
     BankTooSmallError,
     Candidate,
     FixedPaper,
+    OverlapCapError,
     PapersNotDistinctError,
     draw_papers,
+    overlap_floor,
     question_difficulty,
 )
 from app.papers.quotas import PRESET_JIBEN_LILUN_PLUS, Quota, Section, compute_quotas, sections_from
@@ -217,3 +219,46 @@ def test_any_drawn_paper_meets_its_quotas_with_its_own_policy_questions(
         check_paper_meets_quotas(list(paper.slots), paper.unit_id, quotas, bank)
     assert len({frozenset(p.question_ids) for p in outcome.papers}) == len(units)
     assert draw_papers(candidates, quotas, units, seed=seed, tolerance=tolerance).papers == outcome.papers
+    # The floor is a true lower bound, and the reported overlaps are those of the papers.
+    sets = {p.unit_id: set(p.question_ids) for p in outcome.papers}
+    assert outcome.overlaps == {(a, b): len(sets[a] & sets[b]) for a, b in combinations(units, 2)}
+    assert outcome.max_overlap >= outcome.overlap_floor
+
+
+FORCED_QUOTAS = compute_quotas([Section("single", 25, 2), Section("judge", 25, 2)], {"theory": 100}).quotas
+
+
+def test_overlap_floor_is_the_even_spread_of_the_pools() -> None:
+    # 4 papers × 25 from 60 questions: 100 draws, 40 questions twice → 40 shared pairs per type, 80 over 6 pairs.
+    assert overlap_floor({("single", "theory", None): 60, ("judge", "theory", None): 60}, FORCED_QUOTAS, 4) == 14
+    assert overlap_floor({("single", "theory", None): 100, ("judge", "theory", None): 100}, FORCED_QUOTAS, 4) == 0
+    assert overlap_floor({("single", "theory", None): 60}, FORCED_QUOTAS, 1) == 0
+
+
+def test_forced_overlap_is_spread_evenly_over_the_pairs() -> None:
+    units = [1, 2, 3, 4]
+    candidates = generated_bank(units, shared=60, policy=0)
+    outcome = draw_papers(candidates, FORCED_QUOTAS, units, seed=5, tolerance=0.05)
+    sets = {p.unit_id: set(p.question_ids) for p in outcome.papers}
+    overlaps = {(a, b): len(sets[a] & sets[b]) for a, b in combinations(units, 2)}
+    assert overlaps == outcome.overlaps
+    assert outcome.overlap_floor == 14
+    # Drawn in turn with no levelling the first pair shares nothing and the last ~19; spread, every pair is
+    # near the floor.
+    assert max(overlaps.values()) <= outcome.overlap_floor + 2
+    assert min(overlaps.values()) >= outcome.overlap_floor - 5
+    assert outcome.balanced
+
+
+def test_the_cap_refuses_a_draw_it_cannot_meet_and_lets_one_it_can() -> None:
+    units = [1, 2, 3, 4]
+    candidates = generated_bank(units, shared=60, policy=0)
+    reached = draw_papers(candidates, FORCED_QUOTAS, units, seed=5, tolerance=0.05).max_overlap
+    with pytest.raises(OverlapCapError) as refused:
+        draw_papers(candidates, FORCED_QUOTAS, units, seed=5, tolerance=0.05, max_shared=10)
+    assert (refused.value.cap, refused.value.reached, refused.value.floor) == (10, reached, 14)
+    capped = draw_papers(candidates, FORCED_QUOTAS, units, seed=5, tolerance=0.05, max_shared=reached)
+    assert capped.max_overlap <= reached
+    # A bank big enough shares nothing, so a cap of 0 holds.
+    roomy = generated_bank(units, shared=100, policy=0)
+    assert draw_papers(roomy, FORCED_QUOTAS, units, seed=5, tolerance=0.05, max_shared=0).max_overlap == 0

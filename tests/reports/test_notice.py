@@ -26,6 +26,13 @@ SEED_SENTENCES = (
     "但也有一些单位(省工商局、省煤管局、省法院)干部存在交头接耳、旁窥偷看、试图抄袭等不良现象。",
     "省交通厅1名干部因病缺考",
 )
+SEED_PARAGRAPHS = (
+    SEED_SENTENCES[0] + SEED_SENTENCES[1],
+    SEED_SENTENCES[2] + SEED_SENTENCES[3] + SEED_SENTENCES[4] + SEED_SENTENCES[5],
+    SEED_SENTENCES[6],
+    "从考风考纪看，多数单位和干部能够严于律己、自觉守纪。" + SEED_SENTENCES[7],
+    "从缺考情况看，" + SEED_SENTENCES[8] + "。",
+)
 
 
 async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -38,8 +45,12 @@ async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient
     text = markdown.text
     for sentence in SEED_SENTENCES:
         assert sentence in text, sentence
-    for heading in ("## 总体情况", "## 单位情况", "## 职级情况", "## 考风考纪", "## 缺考情况"):
+    for heading in ("## 一、总体情况", "## 二、单位情况", "## 三、职级情况", "## 四、考风考纪", "## 五、缺考情况"):
         assert heading in text
+    assert text.startswith("# 关于首批深化作风整顿优化营商环境专项督导考试情况的通报\n")
+    # The whole text, paragraph for paragraph: the seed round is the notice as printed.
+    paragraphs = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert paragraphs == list(SEED_PARAGRAPHS)
 
     html = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
     assert html.status_code == 200
@@ -62,10 +73,13 @@ async def test_notice_escapes_html_and_handles_a_clean_exam(
     assert "<script>" not in html and "<i>练兵</i>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;局" in html
     markdown = (await client.get(f"/api/exams/{exam.id}/report/notice", headers=headers)).text
-    assert "本轮共考试4人(厅级0人、处级0人、科级4人)，占2家单位机关干部总人数的2.0%。" in markdown
+    assert "本轮共考试4人(均为科级干部)，占2家单位机关干部总人数的2.0%。" in markdown
     assert "各单位均无干部考试成绩不及格" in markdown
     assert "未发现违纪现象" in markdown
-    assert "排在前一位" in markdown and "排在后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
+    assert "排在第一位的是&lt;" not in markdown  # Markdown is not escaped; HTML is
+    assert "排在最后一位的是省某厅(平均75.0分、优秀率0.0%)" in markdown
+    assert "两家单位平均成绩相差22.5分，单位之间" in markdown
+    assert "排在前一位" not in markdown and "排在后一位" not in markdown
     assert "缺考" not in markdown
 
 
@@ -77,8 +91,50 @@ async def test_notice_opens_with_the_paper_when_all_papers_share_a_shape(
     built = await build_item_exam(session)
     headers = await headers_for(session, Role.supervisor)
     markdown = (await client.get(f"/api/exams/{built['exam'].id}/report/notice", headers=headers)).text
-    assert "## 试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
+    assert "## 一、试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
     report = (await client.get(f"/api/exams/{built['exam'].id}/report", headers=headers)).json()
     assert report["paper"] == {"questions": 5, "total_points": 11.0, "time_limit_minutes": 30,
                                "types": ["single", "multiple", "judge"]}
     assert report["mode"] == "formal"
+
+
+async def test_notice_as_a_document_signed_by_the_exam_settings(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    import io
+
+    from docx import Document
+
+    exam_id, _ids = await build_seed_round(session)
+    organiser = await headers_for(session, Role.organiser)
+    signature = {"notice_office": " 省作风办 ", "notice_date": "2018-10-11"}
+    patched = await client.patch(f"/api/exams/{exam_id}", json=signature, headers=organiser)
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["notice_office"], patched.json()["notice_date"]) == ("省作风办", "2018-10-11")
+    bad = await client.patch(f"/api/exams/{exam_id}", json={"notice_date": "2018-13-40"}, headers=organiser)
+    assert bad.status_code == 422 and "notice_date" in bad.text
+
+    headers = await headers_for(session, Role.supervisor)
+    url = f"/api/exams/{exam_id}/report/notice"
+    reply = await client.get(url, params={"format": "docx", "round_label": "首轮"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.wordprocessingml")
+    assert "attachment" in reply.headers["content-disposition"]
+    document = Document(io.BytesIO(reply.content))
+    assert round(document.sections[0].page_width.cm, 1) == 21.0  # A4
+    paragraphs = [p for p in document.paragraphs if p.text]
+    texts = [p.text for p in paragraphs]
+    assert texts[0] == "关于首批深化作风整顿优化营商环境专项督导考试情况的通报"
+    assert texts[1:-2:2] == ["一、总体情况", "二、单位情况", "三、职级情况", "四、考风考纪", "五、缺考情况"]
+    assert tuple(texts[2:-2:2]) == SEED_PARAGRAPHS
+    assert texts[-2:] == ["省作风办", "2018年10月11日"]
+    assert paragraphs[0].alignment == 1 and paragraphs[-1].alignment == 2  # centred title, signature on the right
+    # East Asian text carries its own font name (the Latin one does not apply to Chinese characters).
+    assert paragraphs[2].runs[0]._element.rPr.rFonts.get(
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋_GB2312"
+
+    page = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
+    assert '<p class="signature">省作风办</p>' in page.text and "2018年10月11日" in page.text
+    assert "<h2>一、总体情况</h2>" in page.text and "@page" in page.text
+    markdown = (await client.get(url, params={"round_label": "首轮"}, headers=headers)).text
+    assert markdown.rstrip().endswith("省作风办\n2018年10月11日")

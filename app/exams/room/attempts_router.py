@@ -1,4 +1,4 @@
-"""Taking the exam (examinee) and regrading it.
+"""Taking the exam (examinee).
 
 The examinee's requests are judged by the time they arrived (``ArrivalDep``), not by when their handler
 runs. The request's session dependency commits as soon as the handler returns, before the reply is sent,
@@ -10,21 +10,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.accounts.dependencies import CurrentPrincipal
-from app.accounts.models import Role
-from app.core.deps import ArrivalDep, ClockDep, SessionDep, SettingsDep, commit_on_conflict
-from app.exams.exam_rules import ensure_can_manage_exam, load_exam
+from app.core.deps import ArrivalDep, SessionDep, SettingsDep, commit_on_conflict
 from app.exams.room import attempts
 from app.exams.room.attempt_schemas import (
     AnswersSave,
     AttemptResult,
     AttemptStart,
     AttemptState,
-    RegradeRequest,
-    RegradeResult,
     SaveResult,
     SubmitResult,
 )
-from app.grading import service as grading
 
 router = APIRouter(tags=["attempts"])
 
@@ -108,29 +103,3 @@ async def get_result(
             now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
-
-
-# Organiser, proctor -----------------------------------------------------------------------------------
-
-
-@router.post("/api/exams/{exam_id}/regrade", response_model=RegradeResult)
-async def regrade(
-    exam_id: int, body: RegradeRequest, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
-) -> RegradeResult:
-    """Re-score the question's answers with its current version's key; changed scores are audited."""
-    exam = await load_exam(session, exam_id)
-    ensure_can_manage_exam(principal, exam, Role.organiser)
-    async with commit_on_conflict(session):
-        outcome = await grading.regrade_question(
-            session, exam_id=exam_id, question_id=body.question_id, actor_id=principal.id, now=clock.now()
-        )
-    return RegradeResult(
-        exam_id=outcome.exam_id,
-        question_id=outcome.question_id,
-        version=outcome.version,
-        papers=outcome.papers,
-        slots_repinned=outcome.slots_repinned,
-        answers_rescored=outcome.answers_rescored,
-        attempts_rescored=outcome.attempts_rescored,
-        attempts_changed=outcome.attempts_changed,
-    )

@@ -59,3 +59,6 @@ document.addEventListener('DOMContentLoaded', () => {
     location.assign('/login');
   });
 });
+
+// Question statistics flags (app/bank/statistics.py).
+const FLAG_LABELS = {too_easy: '过易', too_hard: '过难', negative_discrimination: '区分度为负'};

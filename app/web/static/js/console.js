@@ -15,7 +15,7 @@ function bankConsole() {
     explanation: '', legal_basis: '', change_note: '', status: 'active', version: 0});
   return {
     units: [], items: [], total: 0, offset: 0, limit: 20, loaded: false,
-    f: {q: '', type: '', category: '', unit_id: '', status: '', tag: ''},
+    f: {q: '', type: '', category: '', unit_id: '', status: '', tag: '', flag: ''},
     importing: false, importResult: null, importErrors: [], importSkipped: [], importCategory: '', importUnit: '', importDifficulty: '',
     editing: false, form: blank(), versions: [], editError: '',
     async init() { this.units = await loadUnits(); this.search(); },
@@ -29,6 +29,14 @@ function bankConsole() {
       this.loaded = true;
     },
     page(step) { this.offset = Math.max(0, this.offset + step * this.limit); this.search(); },
+    flagText(q) { return (q.flags || []).map(f => FLAG_LABELS[f] || f).join('、'); },
+    get flaggedActive() { return this.items.filter(q => q.flags && q.flags.length && q.status === 'active'); },
+    async retireFlagged() {
+      const ids = this.flaggedActive.map(q => q.id);
+      if (!ids.length || !confirm('停用本页列出的 ' + ids.length + ' 道标记题？')) return;
+      try { await api('POST', '/api/questions/retire', {question_ids: ids}); toast('已停用 ' + ids.length + ' 题'); this.search(); }
+      catch (e) { toast(errorText(e), 'error'); }
+    },
     get importSummary() {
       const r = this.importResult; if (!r) return '';
       return '导入完成：新增 ' + r.created + ' 题，更新 ' + r.updated + ' 题' + (r.unchanged ? '，未变 ' + r.unchanged + ' 题' : '') +
