@@ -23,7 +23,7 @@ async def test_every_logged_in_operation_asks_for_the_bearer_token(client: httpx
     scheme = spec["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer") and "access_token" in scheme["description"]
     public = {(m, p) for m, p, op in _operations(spec) if "security" not in op}
-    assert public == {("get", "/api/health"), ("post", "/api/auth/login")}
+    assert public == {("get", "/api/health"), ("get", "/api/ready"), ("post", "/api/auth/login")}
     operations = {(m, p): op for m, p, op in _operations(spec)}
     assert operations[("patch", "/api/exams/{exam_id}/participants/{cadre_id}")]["security"] == [{"bearer": []}]
     # Without the token such an operation is refused; with it, it answers.
