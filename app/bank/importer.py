@@ -30,7 +30,7 @@ from app.bank.schemas import ImportDuplicate, ImportResult, ImportRowError, Impo
 from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, ImportRejectedError, UnprocessableError
-from app.core.tabular import MAX_UPLOAD_BYTES, read_table
+from app.core.tabular import MAX_UPLOAD_BYTES, ImportTooLargeError, read_table
 from app.org import service as org_service
 
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
@@ -144,7 +144,7 @@ def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> Sour
     """The items of an upload with the defaults applied (blocking: run it in a worker thread)."""
     suffix = PurePath(filename).suffix.lower()
     if len(content) > MAX_UPLOAD_BYTES:
-        return SourceFile(errors=[_file_error(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")])
+        raise ImportTooLargeError([_file_error(f"文件大于 {MAX_UPLOAD_BYTES // 2**20} MB").model_dump()])
     if suffix in SPREADSHEET_SUFFIXES:
         source = _read_sheet(filename, content)
     elif suffix == ".json":

@@ -17,6 +17,7 @@ from app.bank.schemas import (
     QuestionVersionRead,
 )
 from app.core.deps import ClockDep, SessionDep
+from app.core.tabular import read_upload
 
 router = APIRouter(tags=["bank"])
 
@@ -75,7 +76,7 @@ async def import_questions(
     unit_code: Annotated[str | None, Form(max_length=32)] = None,
     difficulty: Annotated[int | None, Form(ge=1, le=5)] = None,
 ) -> ImportResult:
-    content = await file.read()
+    content = await read_upload(file)
     defaults = importer.ImportDefaults(category=category, unit_code=unit_code or None, difficulty=difficulty)
     return await importer.import_questions(
         session,

@@ -8,6 +8,7 @@ from app.accounts.dependencies import CurrentPrincipal, require_roles
 from app.accounts.models import STAFF_ROLES, Role
 from app.accounts.principal import Principal
 from app.core.deps import SessionDep
+from app.core.tabular import read_upload
 from app.org import service
 from app.org.dependencies import WritableCadre, ensure_roster_read, ensure_roster_write
 from app.org.models import Rank
@@ -79,7 +80,7 @@ async def import_roster(
     unit_id: int, principal: CurrentPrincipal, session: SessionDep, file: Annotated[UploadFile, File()]
 ) -> RosterImportResult:
     ensure_roster_write(principal, unit_id)
-    content = await file.read()
+    content = await read_upload(file)
     created, updated = await service.import_roster(
         session, unit_id=unit_id, filename=file.filename or "", content=content, actor_id=principal.id
     )
