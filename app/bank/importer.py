@@ -2,8 +2,14 @@
 
 Duplicates (see ``duplicates``): a row whose stem and options equal a bank question of its pool updates that
 question — a new version when its content differs, else it counts as unchanged — and fields the row does not
-state keep the bank's value. A row equal to an earlier row of the same file is an error. Near duplicates are
-only reported.
+state keep the bank's value. A row repeating an earlier row of the same file (same stem and options) with the
+same type and right answer is imported once and listed under ``duplicates``; one with another answer or type
+is a bad row. Near duplicates are only reported.
+
+What a file states: a spreadsheet states the columns it has (an empty cell clears an optional field), a .json
+item the keys it has; an interchange item (Moodle XML, GIFT, Aiken, QTI) states only the optional fields it
+fills in — Aiken carries none of them, none carries the legal basis or difficulty — so a re-import never
+erases what the format cannot carry.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from app.bank import sheet
 from app.bank.duplicates import Match, Pool, StemEntry, find_duplicates, stem_entry
 from app.bank.interchange import read_interchange
 from app.bank.models import Category, Question, QuestionStatus, QuestionTag, QuestionType, QuestionVersion
-from app.bank.normalise import CleanQuestion, normalise_question, parse_category, parse_type
+from app.bank.normalise import CleanQuestion, fold_stem, normalise_question, parse_category, parse_type
 from app.bank.schemas import ImportDuplicate, ImportResult, ImportRowError, ImportSkipped
 from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
@@ -41,6 +47,8 @@ UNSUPPORTED_TYPE_WORDS = frozenset({
 })  # fmt: skip
 # Fields a row may empty on purpose; other fields left blank keep the bank's value when a row updates.
 CLEARABLE_FIELDS = frozenset({"knowledge_point", "explanation", "legal_basis", "tags"})
+# What an interchange item always states; its other fields count only when filled in.
+_REQUIRED = frozenset({"type", "stem", "options", "answer"})
 # The command line acts as this administrator; id 0 has no user row, so it is recorded as no actor.
 SYSTEM_PRINCIPAL = Principal(id=0, username="system", roles=frozenset({Role.admin}), unit_id=None, session_digest="")
 _CHUNK = 5000
@@ -99,6 +107,7 @@ class ImportPlan:
     creates: list[CleanQuestion] = field(default_factory=list)
     updates: list[tuple[BankQuestion, CleanQuestion]] = field(default_factory=list)
     unchanged: int = 0
+    repeats: int = 0
     errors: list[ImportRowError] = field(default_factory=list)
     duplicates: list[ImportDuplicate] = field(default_factory=list)
 
@@ -154,7 +163,7 @@ def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> Sour
     for item in source.items:
         item.data = with_defaults(item.stated, defaults)
     if not source.items and not source.skipped and not source.errors:
-        source.errors.append(_file_error("the file holds no questions"))
+        source.errors.append(_file_error("文件中没有题目"))
     return source
 
 
@@ -170,7 +179,7 @@ def _read_sheet(filename: str, content: bytes) -> SourceFile:
     source = SourceFile(label=sheet.column_label)
     missing = [h for h in sheet.REQUIRED_HEADERS if rows and h not in rows[0].values]
     if missing:
-        source.errors += [ImportRowError(row=1, field=h, message=f"missing column {h}") for h in missing]
+        source.errors += [ImportRowError(row=1, field=h, message=f"缺少“{h}”列") for h in missing]
         return source
     for row in rows:
         _add_item(source, row.row, sheet.item_from_cells(row.values))
@@ -181,23 +190,23 @@ def _read_json(content: bytes) -> SourceFile:
     try:
         payload = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return SourceFile(errors=[_file_error(f"not a readable JSON file: {exc}")])
+        return SourceFile(errors=[_file_error(f"不是有效的 JSON 文件：{exc}")])
     if not isinstance(payload, list):
-        return SourceFile(errors=[_file_error("a .json import is a list of question objects")])
+        return SourceFile(errors=[_file_error(".json 文件应当是题目对象的列表")])
     source = SourceFile()
     for row, raw in enumerate(payload, start=1):
         if isinstance(raw, dict):
             _add_item(source, row, raw)
         else:
-            source.errors.append(ImportRowError(row=row, field="item", message="an item is a question object"))
+            source.errors.append(ImportRowError(row=row, field="item", message="每一项应当是一个题目对象"))
     return source
 
 
 def _read_interchange(filename: str, content: bytes) -> SourceFile:
     result = read_interchange(filename, content)
     if result is None:
-        message = (f"unsupported format {PurePath(filename).suffix or filename!r}: use .xlsx, .csv, .json, "
-                   "Moodle XML, GIFT, Aiken or QTI")  # fmt: skip
+        message = (f"不支持的文件格式 {PurePath(filename).suffix or filename!r}：请使用 .xlsx、.csv、.json、"
+                   "Moodle XML、GIFT、Aiken 或 QTI")  # fmt: skip
         return SourceFile(errors=[_file_error(message)])
     source = SourceFile(
         skipped=[ImportSkipped(row=s.row, reason=s.reason) for s in result.skipped],
@@ -206,21 +215,21 @@ def _read_interchange(filename: str, content: bytes) -> SourceFile:
     for parsed in result.items:
         data = dict(parsed.data)
         source.warnings += [{"row": parsed.row, "message": w} for w in data.pop("warnings", [])]
-        _add_item(source, parsed.row, data)
+        _add_item(source, parsed.row, {k: v for k, v in data.items() if k in _REQUIRED or not _blank(v)})
     return source
 
 
 def _add_item(source: SourceFile, row: int, stated: dict[str, Any]) -> None:
     type_word = str(stated.get("type") or "").strip()
     if parse_type(type_word) is None and type_word.lower() in UNSUPPORTED_TYPE_WORDS:
-        source.skipped.append(ImportSkipped(row=row, reason=f"{type_word} questions are not supported "
-                                                            "(exambank has 单选, 多选 and 判断)"))
+        source.skipped.append(ImportSkipped(row=row, reason=f"不支持{type_word}（{type_word} questions are not "
+                                                            "supported; exambank has 单选, 多选 and 判断）"))
     else:
         source.items.append(SourceItem(row=row, stated=stated))
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or value == [] or (isinstance(value, str) and not value.strip())
 
 
 def with_defaults(stated: dict[str, Any], defaults: ImportDefaults) -> dict[str, Any]:
@@ -278,12 +287,12 @@ async def _resolve_units(
         clean = candidate.clean
         if clean.unit_id is not None and clean.unit_id not in known_ids:
             errors.append(ImportRowError(row=candidate.row, field=label("unit_id"),
-                                         message=f"unit {clean.unit_id} does not exist"))
+                                         message=f"单位 {clean.unit_id} 不存在"))
         elif clean.unit_id is None and clean.unit_code is not None:
             clean.unit_id = ids_by_code.get(clean.unit_code)
             if clean.unit_id is None:
                 errors.append(ImportRowError(row=candidate.row, field=label("unit_code"),
-                                             message=f"unit {clean.unit_code!r} does not exist"))
+                                             message=f"单位代码“{clean.unit_code}”不存在"))
     return errors
 
 
@@ -296,10 +305,10 @@ def _permission_errors(
         if may_edit(principal, clean.category, clean.unit_id):
             continue
         if clean.category == Category.policy:
-            message = "not allowed: a unit admin imports only his own unit's policy questions"
+            message = "无权导入：单位管理员只能导入本单位的部门政策业务题"
             errors.append(ImportRowError(row=candidate.row, field=label("unit_code"), message=message))
         else:
-            message = "not allowed: only bank editors import theory and law questions"
+            message = "无权导入：基本理论、基础法律题只能由题库编辑导入"
             errors.append(ImportRowError(row=candidate.row, field=label("category"), message=message))
     return errors
 
@@ -349,6 +358,29 @@ def _duplicate(match: Match) -> ImportDuplicate:
                            question_id=match.question_id, score=match.score)
 
 
+def _right_answers(clean: CleanQuestion) -> tuple[str, frozenset[str]]:
+    """The type and the right options by their text: a repeat may list the options in another order."""
+    if clean.type == QuestionType.judge:
+        return str(clean.type), frozenset(clean.answer)
+    texts = {o["key"]: fold_stem(o["text"]) for o in clean.options}
+    return str(clean.type), frozenset(texts[key] for key in clean.answer)
+
+
+def _type_conflicts(candidates: list[Candidate], label: Callable[[str], str]) -> list[ImportRowError]:
+    # Repeats are found inside one pool (one type); the same stem and options under another type conflict.
+    first: dict[tuple[str, int | None, str], Candidate] = {}
+    errors = []
+    for candidate, entry in zip(candidates, _entries(candidates), strict=True):
+        if candidate.clean.type == QuestionType.judge:
+            continue
+        key = (str(candidate.clean.category), candidate.clean.unit_id, entry.identity)
+        earlier = first.setdefault(key, candidate)
+        if earlier.clean.type != candidate.clean.type:
+            errors.append(ImportRowError(row=candidate.row, field=label("type"),
+                                         message=f"与第 {earlier.row} 行题干和选项相同，但题型不同"))
+    return errors
+
+
 def _decide(
     plan: ImportPlan, candidates: list[Candidate], bank: dict[int, BankQuestion], matches: list[Match],
     label: Callable[[str], str],
@@ -356,10 +388,16 @@ def _decide(
     exact = [m for m in matches if m.kind == "exact"]
     repeated = {m.row: m.similar_to_row for m in exact if m.similar_to_row is not None}
     existing = {m.row: m.question_id for m in exact if m.question_id is not None}
+    by_row = {c.row: c for c in candidates}
+    plan.errors += _type_conflicts(candidates, label)
     for candidate in candidates:
         if candidate.row in repeated:
-            plan.errors.append(ImportRowError(row=candidate.row, field=label("stem"),
-                                              message=f"the same question as row {repeated[candidate.row]}"))
+            first = repeated[candidate.row]
+            if _right_answers(by_row[first].clean) != _right_answers(candidate.clean):
+                plan.errors.append(ImportRowError(row=candidate.row, field=label("answer"),
+                                                  message=f"与第 {first} 行题干和选项相同，但答案不同"))
+            else:
+                plan.repeats += 1  # imported once, with the first row; listed under duplicates
         elif candidate.row in existing:
             _plan_update(plan, candidate, bank[existing[candidate.row]], label)
         else:
@@ -460,6 +498,7 @@ async def _audit(
     detail = {
         "filename": filename, "created": result.created, "updated": result.updated,
         "unchanged": result.unchanged, "skipped": len(result.skipped),
+        "repeats": sum(1 for d in result.duplicates if d.kind == "exact" and d.similar_to_row is not None),
         "near_duplicates": sum(1 for d in result.duplicates if d.kind == "near"),
     }  # fmt: skip
     await record_audit(session, actor_id=actor_id, action="question.import", entity="question", detail=detail, at=now)
