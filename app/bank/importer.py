@@ -22,7 +22,7 @@ from pathlib import PurePath
 from typing import Any, cast
 
 import anyio.to_thread
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
@@ -35,7 +35,7 @@ from app.bank.normalise import CleanQuestion, fold_stem, normalise_question, par
 from app.bank.schemas import ImportDuplicate, ImportResult, ImportRowError, ImportSkipped
 from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
-from app.core.errors import ForbiddenError, ImportRejectedError, UnprocessableError
+from app.core.errors import ConflictError, ForbiddenError, ImportRejectedError, UnprocessableError
 from app.core.tabular import MAX_UPLOAD_BYTES, ImportTooLargeError, read_table
 from app.org import service as org_service
 
@@ -52,6 +52,7 @@ _REQUIRED = frozenset({"type", "stem", "options", "answer"})
 # The command line acts as this administrator; id 0 has no user row, so it is recorded as no actor.
 SYSTEM_PRINCIPAL = Principal(id=0, username="system", roles=frozenset({Role.admin}), unit_id=None, session_digest="")
 _CHUNK = 5000
+_PLAN_ATTEMPTS = 3
 # Bulk writes go through Core: the ORM would regroup rows by which values are None.
 _QUESTIONS = cast(Table, Question.__table__)
 _VERSIONS = cast(Table, QuestionVersion.__table__)
@@ -122,28 +123,47 @@ def ensure_can_import(principal: Principal) -> None:
 
 
 async def import_questions(
-    session: AsyncSession, *, filename: str, content: bytes, defaults: ImportDefaults, principal: Principal,
-    now: datetime, progress: Progress | None = None,
+    read: AsyncSession, write: AsyncSession, *, filename: str, content: bytes, defaults: ImportDefaults,
+    principal: Principal, now: datetime, progress: Progress | None = None,
 ) -> ImportResult:
-    """Validate a whole file and store it; on any bad row store nothing and raise ``ImportRejectedError``."""
+    """Validate a whole file and store it; on any bad row store nothing and raise ``ImportRejectedError``.
+
+    Everything slow — parsing, validation, the duplicate search against the bank — reads through ``read``,
+    which holds no write lock on SQLite. Only the final insert goes through ``write``; it first checks that
+    the bank is as the plan saw it, and plans again (the lock released) when another change came in between.
+    """
     ensure_can_import(principal)
     step = progress or (lambda _stage: None)
     step("parse")
     source = await anyio.to_thread.run_sync(read_source, filename, content, defaults)
-    step("validate")
-    plan = await plan_import(session, source, principal)
-    if plan.errors:
-        raise ImportRejectedError(
-            [e.model_dump() for e in plan.errors],
-            skipped=[s.model_dump() for s in source.skipped],
-            duplicates=[d.model_dump(exclude_none=True) for d in plan.duplicates],
-        )
-    step("write")
-    await write_plan(session, plan, actor_id=actor_id_of(principal), now=now, note=f"imported from {filename}"[:255])
+    for _attempt in range(_PLAN_ATTEMPTS):
+        step("validate")
+        revision = await bank_revision(read)
+        plan = await plan_import(read, source, principal, step)
+        if plan.errors:
+            raise ImportRejectedError(
+                [e.model_dump() for e in plan.errors],
+                skipped=[s.model_dump() for s in source.skipped],
+                duplicates=[d.model_dump(exclude_none=True) for d in plan.duplicates],
+            )
+        step("write")
+        if await bank_revision(write) == revision:  # on SQLite the write lock is taken here
+            break
+        await write.rollback()
+        await read.commit()  # a fresh snapshot for the next plan
+    else:
+        raise ConflictError("题库在导入期间不断变化，请稍后重试（未导入任何题目）")
+    await write_plan(write, plan, actor_id=actor_id_of(principal), now=now, note=f"imported from {filename}"[:255])
     result = ImportResult(created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged,
                           skipped=source.skipped, duplicates=plan.duplicates, warnings=source.warnings)
-    await _audit(session, result, filename=filename, actor_id=actor_id_of(principal), now=now)
+    await _audit(write, result, filename=filename, actor_id=actor_id_of(principal), now=now)
     return result
+
+
+async def bank_revision(session: AsyncSession) -> tuple[int, int]:
+    """Changes when any question is created or edited (each writes a version row)."""
+    row = (await session.execute(select(func.count(QuestionVersion.id), func.max(QuestionVersion.id)))).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -248,7 +268,9 @@ def with_defaults(stated: dict[str, Any], defaults: ImportDefaults) -> dict[str,
 # --------------------------------------------------------------------------------------------- planning
 
 
-async def plan_import(session: AsyncSession, source: SourceFile, principal: Principal) -> ImportPlan:
+async def plan_import(
+    session: AsyncSession, source: SourceFile, principal: Principal, progress: Progress | None = None
+) -> ImportPlan:
     """Check every item (values, units, permissions, duplicates) and decide what to create and update."""
     candidates, errors = await anyio.to_thread.run_sync(validate_items, source)
     errors += await _resolve_units(session, candidates, source.label)
@@ -256,6 +278,8 @@ async def plan_import(session: AsyncSession, source: SourceFile, principal: Prin
     failed = {e.row for e in errors}
     candidates = [c for c in candidates if c.row not in failed]
     bank = await _load_bank(session, {_pool(c.clean) for c in candidates})
+    if progress is not None:
+        progress("duplicates")
     matches = await anyio.to_thread.run_sync(find_duplicates, _entries(candidates), _bank_entries(bank.values()))
     plan = ImportPlan(errors=[*source.errors, *errors], duplicates=[_duplicate(m) for m in matches])
     _decide(plan, candidates, bank, matches, source.label)

@@ -16,7 +16,7 @@ from app.bank.schemas import (
     QuestionUpdate,
     QuestionVersionRead,
 )
-from app.core.deps import ClockDep, SessionDep
+from app.core.deps import ClockDep, ReadSessionDep, SessionDep
 from app.core.tabular import read_upload
 
 router = APIRouter(tags=["bank"])
@@ -69,6 +69,7 @@ async def list_questions(
 @router.post("/api/questions/import", response_model=ImportResult)
 async def import_questions(
     principal: CurrentPrincipal,
+    reader: ReadSessionDep,
     session: SessionDep,
     clock: ClockDep,
     file: Annotated[UploadFile, File()],
@@ -79,6 +80,7 @@ async def import_questions(
     content = await read_upload(file)
     defaults = importer.ImportDefaults(category=category, unit_code=unit_code or None, difficulty=difficulty)
     return await importer.import_questions(
+        reader,
         session,
         filename=file.filename or "",
         content=content,
