@@ -25,6 +25,7 @@ import secrets
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,6 @@ from bench_attempts import (  # noqa: E402
     Server,
     _safe,
     database_for,
-    running,
     seed_exam,
 )
 from bench_import import _question, _vocabulary  # noqa: E402
@@ -107,6 +107,16 @@ async def _editor_token(url: str) -> str:
     finally:
         await database.dispose()
     return token
+
+
+@contextlib.contextmanager
+def running(server: Server, health: str = "/api/health") -> Iterator[Server]:
+    """The server up for the block and stopped after it, also when it failed to come up in time."""
+    try:
+        server.start(health, timeout=240.0)  # a loaded 2-core machine starts two workers slowly
+        yield server
+    finally:
+        server.stop()
 
 
 class Phase:

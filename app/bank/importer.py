@@ -278,16 +278,33 @@ def with_defaults(stated: dict[str, Any], defaults: ImportDefaults) -> dict[str,
 async def plan_import(
     session: AsyncSession, source: SourceFile, principal: Principal, progress: Progress | None = None
 ) -> ImportPlan:
-    """Check every item (values, units, permissions, duplicates) and decide what to create and update."""
+    """Check every item (values, units, permissions, duplicates) and decide what to create and update.
+
+    Only the two reads (units, the bank's pools) run on the event loop; every step over the rows runs in
+    a worker thread, so the exam's requests in the same process keep being served."""
     candidates, errors = await anyio.to_thread.run_sync(validate_items, source)
-    errors += await _resolve_units(session, candidates, source.label)
-    errors += _permission_errors(candidates, principal, source.label)
-    failed = {e.row for e in errors}
-    candidates = [c for c in candidates if c.row not in failed]
+    # Units are few (one per provincial department), so one query answers every code and id in the file.
+    units = {unit.code: unit.id for unit in await org_service.list_units(session)}
+    candidates, errors = await anyio.to_thread.run_sync(_checked, candidates, errors, units, principal, source.label)
     bank = await _load_bank(session, {_pool(c.clean) for c in candidates})
     if progress is not None:
         progress("duplicates")
-    matches = await anyio.to_thread.run_sync(find_duplicates, _entries(candidates), _bank_entries(bank.values()))
+    return await anyio.to_thread.run_sync(_planned, source, candidates, errors, bank)
+
+
+def _checked(
+    candidates: list[Candidate], errors: list[ImportRowError], units: dict[str, int], principal: Principal,
+    label: Callable[[str], str],
+) -> tuple[list[Candidate], list[ImportRowError]]:
+    errors = [*errors, *_resolve_units(units, candidates, label), *_permission_errors(candidates, principal, label)]
+    failed = {e.row for e in errors}
+    return [c for c in candidates if c.row not in failed], errors
+
+
+def _planned(
+    source: SourceFile, candidates: list[Candidate], errors: list[ImportRowError], bank: dict[int, BankQuestion]
+) -> ImportPlan:
+    matches = find_duplicates(_entries(candidates), _bank_entries(bank.values()))
     plan = ImportPlan(errors=[*source.errors, *errors], duplicates=[_duplicate(m) for m in matches])
     _decide(plan, candidates, bank, matches, source.label)
     plan.errors.sort(key=lambda e: (e.row, e.field))
@@ -307,12 +324,10 @@ def validate_items(source: SourceFile) -> tuple[list[Candidate], list[ImportRowE
     return candidates, errors
 
 
-async def _resolve_units(
-    session: AsyncSession, candidates: list[Candidate], label: Callable[[str], str]
+def _resolve_units(
+    ids_by_code: dict[str, int], candidates: list[Candidate], label: Callable[[str], str]
 ) -> list[ImportRowError]:
-    # Units are few (one per provincial department), so one query answers every code and id in the file.
-    units = await org_service.list_units(session)
-    ids_by_code, known_ids = {unit.code: unit.id for unit in units}, {unit.id for unit in units}
+    known_ids = set(ids_by_code.values())
     errors = []
     for candidate in candidates:
         clean = candidate.clean
