@@ -135,6 +135,9 @@ async def import_questions(
     the bank is as the plan saw it, and plans again (the lock released) when another change came in between.
     """
     ensure_can_import(principal)
+    # What the write session did so far (authenticating the caller) ends here: on SQLite its transaction
+    # holds the write lock, which must not stay taken through the plan.
+    await write.commit()
     step = progress or (lambda _stage: None)
     step("parse")
     source = await anyio.to_thread.run_sync(read_source, filename, content, defaults)

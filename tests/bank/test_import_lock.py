@@ -8,15 +8,22 @@ import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from app.accounts.models import Role
+from app.bank import importer
 from app.bank.importer import SYSTEM_PRINCIPAL, ImportDefaults, import_questions
 from app.bank.models import Question
 from app.bank.schemas import ImportResult
+from app.core.clock import FrozenClock
+from app.core.config import Settings
 from app.core.db import Database
+from tests.exams.factories_attempts import live_client
+from tests.factories import auth_headers, make_user
 
 NOW = datetime(2026, 9, 10, 1, 0, tzinfo=UTC)
 
@@ -91,3 +98,38 @@ async def test_a_change_between_plan_and_write_is_planned_again(committed_databa
     assert interjected[0].created == 1
     assert (result.created, result.unchanged) == (1, 1)
     assert await count_stem(committed_database_url, stem) == 1
+
+
+async def test_the_import_route_holds_no_write_lock_while_it_plans(
+    committed_settings: Settings, committed_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if make_url(committed_database_url).get_backend_name() != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    path = make_url(committed_database_url).database
+    free: list[bool] = []
+    search = importer.find_duplicates
+
+    def probed(*args: Any) -> Any:
+        other = sqlite3.connect(str(path), timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            free.append(True)
+        except sqlite3.OperationalError:
+            free.append(False)
+        finally:
+            other.close()
+        return search(*args)
+
+    monkeypatch.setattr(importer, "find_duplicates", probed)
+    database = Database(committed_database_url, pool_size=2)
+    try:
+        async with database.write_sessions() as session:
+            headers = await auth_headers(session, await make_user(session, Role.bank_editor))
+        async with live_client(committed_settings, database, FrozenClock(NOW)) as client:
+            response = await client.post("/api/questions/import", headers=headers,
+                                         files={"file": ("bank.json", bank_file(["经由接口导入的题目"]))})  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert free == [True]
+    finally:
+        await database.dispose()
