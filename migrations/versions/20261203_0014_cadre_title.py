@@ -1,7 +1,7 @@
 """Cadres keep their civil-service title (职务与职级) as the roster wrote it, beside the mapped rank.
 
 Revision ID: 0014
-Revises: 0002
+Revises: 0015
 Create Date: 2026-12-03 09:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0002"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
