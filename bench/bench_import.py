@@ -66,9 +66,9 @@ def _files(one_pool: bool) -> tuple[bytes, bytes]:
 async def _import(database: Database, content: bytes, label: str) -> None:
     stages: dict[str, float] = {}
     start = time.perf_counter()
-    async with database.write_sessions() as session:
+    async with database.read_sessions() as reader, database.write_sessions() as session:
         result = await import_questions(
-            session, filename=f"{label}.json", content=content, defaults=ImportDefaults(),
+            reader, session, filename=f"{label}.json", content=content, defaults=ImportDefaults(),
             principal=SYSTEM_PRINCIPAL, now=datetime.now(UTC),
             progress=lambda stage: stages.setdefault(stage, time.perf_counter()),
         )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.deps import get_session
+from app.core.deps import get_read_session, get_session
 from app.core.migrate import upgrade_database
 from app.core.scratch import create_postgresql_database, drop_postgresql_database
 from app.main import create_app
@@ -126,6 +126,7 @@ def app(settings: Settings, database: Database, clock: FrozenClock, session: Asy
             await session.commit()
 
     application.dependency_overrides[get_session] = _test_session
+    application.dependency_overrides[get_read_session] = _test_session
     return application
 
 

@@ -17,7 +17,8 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import ImportRejectedError
 
-STAGES = {"parse": "reading the file", "validate": "checking every row", "write": "writing the questions"}
+STAGES = {"parse": "reading the file", "validate": "checking every row", "duplicates": "looking for duplicates",
+          "write": "writing the questions"}
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
@@ -57,9 +58,9 @@ async def _import(
             done = list(STAGES).index(stage)
             progress.update(task, description=STAGES[stage], completed=done)
 
-        async with database.write_sessions() as session:
+        async with database.read_sessions() as reader, database.write_sessions() as session:
             result = await import_questions(
-                session, filename=filename, content=content, defaults=defaults, principal=SYSTEM_PRINCIPAL,
+                reader, session, filename=filename, content=content, defaults=defaults, principal=SYSTEM_PRINCIPAL,
                 now=SystemClock().now(), progress=advance,
             )
             await session.commit()

@@ -135,7 +135,7 @@ def similar_pairs(queries: Sequence[str], choices: Sequence[str]) -> Iterator[tu
             [small_choices[j] for j in band],
             scorer=fuzz.ratio,
             score_cutoff=NEAR_SCORE,
-            workers=-1,
+            workers=1,  # one core: the other stays with the exam being taken on the same machine
             dtype=np.uint8,
         )
         for r, c in zip(*np.nonzero(scores), strict=True):

@@ -6,14 +6,12 @@ Every export imports back: the spreadsheets carry the template's columns, the .j
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 import anyio.to_thread
-import xlsxwriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.principal import Principal
@@ -23,12 +21,12 @@ from app.bank.models import CATEGORY_LABELS, TYPE_LABELS, Category, Question, Qu
 from app.bank.normalise import OPTION_KEYS
 from app.bank.repository import QuestionFilter
 from app.core.errors import UnprocessableError, field_error
+from app.core.tabular import SheetSpec, write_csv, write_workbook
 from app.org import service as org_service
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                     "strings_to_urls": False}  # fmt: skip
 _COLUMN_WIDTHS = {"题干": 50, "解析": 40, "依据": 30, "知识点": 16, "单位代码": 10, "标签": 16}
+_HEADER_FORMAT = {"bold": True, "bg_color": "#DDEBF7", "border": 1}
 
 
 async def export_questions(
@@ -81,31 +79,18 @@ def write_export(fmt: str, items: list[dict[str, Any]]) -> ExportedFile:
 
 
 def _csv_bytes(items: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(sheet.HEADERS)
-    writer.writerows(sheet.cells_from_item(item) for item in items)
-    # The byte-order mark makes Excel read the file as UTF-8 rather than the system's code page.
-    return ("\ufeff" + buffer.getvalue()).encode()
+    return write_csv(sheet.HEADERS, (sheet.cells_from_item(item) for item in items))
 
 
 def _xlsx_bytes(items: list[dict[str, Any]]) -> bytes:
-    buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer, _WORKBOOK_OPTIONS) as workbook:
-        worksheet = _question_sheet(workbook)
-        for row, item in enumerate(items, start=1):
-            worksheet.write_row(row, 0, sheet.cells_from_item(item))
-    return buffer.getvalue()
+    return write_workbook([_question_sheet(items)])
 
 
-def _question_sheet(workbook: Any) -> Any:
-    worksheet = workbook.add_worksheet("题目")
-    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    worksheet.write_row(0, 0, sheet.HEADERS, header)
-    worksheet.freeze_panes(1, 0)
-    for column, name in enumerate(sheet.HEADERS):
-        worksheet.set_column(column, column, _COLUMN_WIDTHS.get(name, 12 if name.startswith("选项") else 8))
-    return worksheet
+def _question_sheet(items: Iterable[dict[str, Any]], choices: dict[int, list[str]] | None = None) -> SheetSpec:
+    widths = {column: _COLUMN_WIDTHS.get(name, 12 if name.startswith("选项") else 8)
+              for column, name in enumerate(sheet.HEADERS)}  # fmt: skip
+    return SheetSpec("题目", sheet.HEADERS, [sheet.cells_from_item(item) for item in items], widths=widths,
+                     header_format=_HEADER_FORMAT, freeze_header=True, choices=choices or {})  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- template
@@ -157,31 +142,9 @@ async def blank_template() -> bytes:
 
 
 def template_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with xlsxwriter.Workbook(buffer, _WORKBOOK_OPTIONS) as workbook:
-        worksheet = _question_sheet(workbook)
-        for row, item in enumerate(TEMPLATE_EXAMPLES, start=1):
-            worksheet.write_row(row, 0, sheet.cells_from_item(item))
-        _add_choices(worksheet, "题型", list(TYPE_LABELS.values()))
-        _add_choices(worksheet, "类别", [CATEGORY_LABELS[c] for c in Category])
-        _guide_sheet(workbook)
-    return buffer.getvalue()
-
-
-def _add_choices(worksheet: Any, header: str, words: list[str]) -> None:
-    column = sheet.HEADERS.index(header)
-    # Other spellings (单选题, theory …) are accepted too, so the list only suggests.
-    worksheet.data_validation(1, column, 5000, column,
-                              {"validate": "list", "source": words, "error_type": "information"})  # fmt: skip
-
-
-def _guide_sheet(workbook: Any) -> None:
-    guide = workbook.add_worksheet("填写说明")
-    bold = workbook.add_format({"bold": True, "valign": "top"})
-    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    guide.set_column(0, 0, 16)
-    guide.set_column(1, 1, 90)
-    guide.write_row(0, 0, ("列", "说明"), bold)
-    for row, (name, text) in enumerate(TEMPLATE_GUIDE, start=1):
-        guide.write_string(row, 0, name, bold)
-        guide.write_string(row, 1, text, wrap)
+    # Other spellings (单选题, theory …) are accepted too, so the drop-downs only suggest.
+    choices = {sheet.HEADERS.index("题型"): list(TYPE_LABELS.values()),
+               sheet.HEADERS.index("类别"): [CATEGORY_LABELS[c] for c in Category]}  # fmt: skip
+    guide = SheetSpec("填写说明", ("列", "说明"), TEMPLATE_GUIDE, widths={0: 16, 1: 90}, wrap=True,
+                      first_column_bold=True)  # fmt: skip
+    return write_workbook([_question_sheet(TEMPLATE_EXAMPLES, choices), guide])

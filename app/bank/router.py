@@ -19,8 +19,9 @@ from app.bank.schemas import (
     QuestionVersionRead,
 )
 from app.bank.statistics import QuestionFlag
-from app.core.deps import ClockDep, SessionDep
+from app.core.deps import ClockDep, ReadSessionDep, SessionDep
 from app.core.openapi import CSV, JSON, XLSX, file_responses
+from app.core.tabular import read_upload
 
 router = APIRouter(tags=["bank"])
 
@@ -85,6 +86,7 @@ async def list_questions(
 @router.post("/api/questions/import", response_model=ImportResult)
 async def import_questions(
     principal: CurrentPrincipal,
+    reader: ReadSessionDep,
     session: SessionDep,
     clock: ClockDep,
     file: Annotated[UploadFile, File()],
@@ -93,9 +95,10 @@ async def import_questions(
     difficulty: Annotated[int | None, Form(ge=1, le=5)] = None,
 ) -> ImportResult:
     """Import questions from .xlsx, .csv, .json or an interchange format; one bad row rejects the file."""
-    content = await file.read()
+    content = await read_upload(file)
     defaults = importer.ImportDefaults(category=category, unit_code=unit_code or None, difficulty=difficulty)
     return await importer.import_questions(
+        reader,
         session,
         filename=file.filename or "",
         content=content,

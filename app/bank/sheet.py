@@ -6,6 +6,7 @@ from typing import Any
 
 from app.bank.models import CATEGORY_LABELS, TYPE_LABELS, Category, QuestionType
 from app.bank.normalise import OPTION_KEYS
+from app.core.tabular import unneutralise
 
 OPTION_HEADERS = tuple(f"选项{key}" for key in OPTION_KEYS)
 HEADERS = ("题型", "类别", "单位代码", "题干", *OPTION_HEADERS, "答案", "难度", "知识点", "解析", "依据", "标签")
@@ -17,18 +18,6 @@ COLUMN_FIELDS = {
 _FIELD_COLUMNS = {field: header for header, field in COLUMN_FIELDS.items()} | {"unit_id": "单位代码", "options": "选项"}
 JUDGE_ANSWER_WORDS = {"T": "正确", "F": "错误"}
 TAG_SEPARATOR = ","
-# Cells a spreadsheet program would run as a formula (CSV injection): =, +, -, @, and tab or CR before them.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    """Prefix ``'`` to text that a spreadsheet program would otherwise run as a formula."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def unneutralise(text: str) -> str:
-    """Undo ``neutralise``: drop a ``'`` that only guards a formula character."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
 
 
 def column_label(field: str) -> str:
@@ -65,7 +54,8 @@ def cells_from_item(item: dict[str, Any]) -> list[str | int]:
     ]
     rest = [item.get("knowledge_point") or "", item.get("explanation") or "", item.get("legal_basis") or "",
             TAG_SEPARATOR.join(item.get("tags") or [])]  # fmt: skip
-    return [*(neutralise(t) for t in texts), int(item["difficulty"]), *(neutralise(t) for t in rest)]
+    # The one writer (app.core.tabular) neutralises formula text; the importer undoes it (unneutralise).
+    return [*texts, int(item["difficulty"]), *rest]
 
 
 def answer_text(item: dict[str, Any]) -> str:

@@ -54,6 +54,14 @@ async def commit_on_conflict(session: AsyncSession) -> AsyncIterator[None]:
         raise
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session that only reads, beside the request's own: on SQLite it never takes the write lock, so a
+    long check (an import's validation and duplicate search) runs while the exam keeps writing."""
+    database: Database = request.app.state.database
+    async with database.read_sessions() as session:
+        yield session
+
+
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -80,6 +88,7 @@ async def get_arrival_time(request: Request) -> datetime:
 
 # scope="function": the commit runs as soon as the handler returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ArrivalDep = Annotated[datetime, Depends(get_arrival_time)]

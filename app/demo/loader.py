@@ -106,6 +106,7 @@ async def load_demo(settings: Settings) -> str:
             )
             questions = resources.files("app.demo").joinpath("questions.json").read_bytes()
             result = await importer.import_questions(
+                session,  # the demo loads alone: one session reads and writes
                 session,
                 filename="questions.json",
                 content=questions,

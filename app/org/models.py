@@ -38,6 +38,8 @@ class Cadre(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     rank: Mapped[str] = mapped_column(String(8))
+    # The 职务与职级 as the roster wrote it (app.org.titles maps it onto ``rank``).
+    title: Mapped[str | None] = mapped_column(String(32))
     employee_no: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile, status
+from fastapi import APIRouter, Depends, File, Response, UploadFile, status
 
 from app.accounts.dependencies import CurrentPrincipal, require_roles
 from app.accounts.models import STAFF_ROLES, Role
 from app.accounts.principal import Principal
 from app.core.deps import SessionDep
+from app.core.tabular import read_upload
 from app.org import service
 from app.org.dependencies import WritableCadre, ensure_roster_read, ensure_roster_write
 from app.org.models import Rank
@@ -87,11 +88,22 @@ async def import_roster(
 ) -> RosterImportResult:
     """Import the unit's roster sheet (姓名, 职级, 工号): all rows or none; a known 工号 updates that cadre."""
     ensure_roster_write(principal, unit_id)
-    content = await file.read()
+    content = await read_upload(file)
     created, updated = await service.import_roster(
         session, unit_id=unit_id, filename=file.filename or "", content=content, actor_id=principal.id
     )
     return RosterImportResult(created=created, updated=updated, errors=[])
+
+
+@router.get("/api/units/{unit_id}/cadres/template")
+async def roster_template(unit_id: int, principal: CurrentPrincipal) -> Response:
+    """The .xlsx template for the roster import beside it (姓名, 职务与职级, 工号, and the title table)."""
+    ensure_roster_write(principal, unit_id)
+    return Response(
+        await service.roster_template(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="exambank-roster-template.xlsx"'},
+    )
 
 
 @router.patch("/api/cadres/{cadre_id}", response_model=CadreRead)

@@ -44,6 +44,7 @@ class CadreCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     rank: Rank
     employee_no: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=32, description="职务与职级 as HR writes it, e.g. 一级调研员")
 
     _name = field_validator("name")(_strip)
 
@@ -51,6 +52,7 @@ class CadreCreate(BaseModel):
 class CadreUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=64)
     rank: Rank | None = None
+    title: str | None = Field(default=None, max_length=32)
     employee_no: str | None = Field(default=None, max_length=64)
     is_active: bool | None = None
 
@@ -62,6 +64,7 @@ class CadreRead(BaseModel):
     unit_id: int
     name: str
     rank: Rank
+    title: str | None = None
     employee_no: str | None
     is_active: bool
 

@@ -11,15 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ImportRejectedError, NotFoundError, UnprocessableError, field_error
-from app.core.tabular import read_table
-from app.org.models import Cadre, Rank, Unit, UnitDuty
+from app.core.tabular import SheetSpec, read_table, write_workbook
+from app.org.models import RANK_LABELS, Cadre, Rank, Unit, UnitDuty
 from app.org.schemas import CadreCreate, CadreUpdate, UnitCreate, UnitUpdate
-
-RANK_WORDS = {
-    "厅级": Rank.ting, "厅": Rank.ting, "ting": Rank.ting,
-    "处级": Rank.chu, "处": Rank.chu, "chu": Rank.chu,
-    "科级": Rank.ke, "科": Rank.ke, "ke": Rank.ke,
-}  # fmt: skip
+from app.org.titles import MAX_TITLE_LENGTH, TITLE_HEADERS, normalise_title, rank_of_title, title_table
 
 
 async def create_unit(session: AsyncSession, *, data: UnitCreate, actor_id: int) -> Unit:
@@ -105,7 +100,10 @@ async def create_cadre(session: AsyncSession, *, unit_id: int, data: CadreCreate
     employee_no = (data.employee_no or "").strip() or None
     if employee_no and await _employee_no_taken(session, unit_id, employee_no, None):
         raise ConflictError(f"employee_no {employee_no!r} already exists in this unit")
-    cadre = Cadre(unit_id=unit_id, name=data.name, rank=data.rank, employee_no=employee_no)
+    title = normalise_title(data.title or "") or None
+    if title is not None and (problem := title_problem(title, data.rank)) is not None:
+        raise UnprocessableError(field_error("title", problem))
+    cadre = Cadre(unit_id=unit_id, name=data.name, rank=data.rank, title=title, employee_no=employee_no)
     session.add(cadre)
     await session.flush()
     await record_audit(
@@ -147,6 +145,11 @@ async def update_cadre(session: AsyncSession, *, cadre: Cadre, data: CadreUpdate
             session, cadre.unit_id, changes["employee_no"], cadre.id
         ):
             raise ConflictError(f"employee_no {changes['employee_no']!r} already exists in this unit")
+    if changes.get("title") is not None:
+        changes["title"] = normalise_title(changes["title"]) or None
+    title = changes.get("title", cadre.title)
+    if title is not None and (problem := title_problem(title, changes.get("rank") or Rank(cadre.rank))) is not None:
+        raise UnprocessableError(field_error("title", problem))
     for name, value in changes.items():
         if value is None and name in {"name", "rank", "is_active"}:
             raise UnprocessableError(field_error(name, "must not be null"))
@@ -180,49 +183,68 @@ async def delete_cadre(session: AsyncSession, *, cadre: Cadre, actor_id: int) ->
     )
 
 
+ROSTER_NAME, ROSTER_NUMBER = "姓名", "工号"
+
+
+def title_problem(title: str, rank: Rank | None = None) -> str | None:
+    """Why a title cannot stand on a cadre (unknown, too long, another rank than ``rank``), or None."""
+    mapped = rank_of_title(title)
+    if len(title) > MAX_TITLE_LENGTH:
+        return f"职务与职级“{title[:MAX_TITLE_LENGTH]}…”超过 {MAX_TITLE_LENGTH} 个字"
+    if mapped is None:
+        return f"职务与职级“{title}”无法对应到厅级、处级或科级，请按导入模板“对照表”填写"
+    if rank is not None and mapped != rank:
+        return f"职务与职级“{title}”属于{RANK_LABELS[mapped]}，与所填职级不一致"
+    return None
+
+
+def _roster_row(values: dict[str, str], title_header: str, row: int) -> tuple[list[dict[str, object]], Cadre | None]:
+    errors: list[dict[str, object]] = []
+    name = values.get(ROSTER_NAME, "").strip()
+    title = normalise_title(values.get(title_header, ""))
+    if not name:
+        errors.append({"row": row, "field": ROSTER_NAME, "message": "姓名不能为空"})
+    elif len(name) > 64:
+        errors.append({"row": row, "field": ROSTER_NAME, "message": "姓名超过 64 个字"})
+    if not title:
+        errors.append({"row": row, "field": title_header, "message": f"{title_header}不能为空"})
+    elif (problem := title_problem(title)) is not None:
+        errors.append({"row": row, "field": title_header, "message": problem})
+    rank = rank_of_title(title) if title else None
+    if errors or rank is None:
+        return errors, None
+    employee_no = values.get(ROSTER_NUMBER, "").strip() or None
+    return [], Cadre(name=name, rank=rank, title=title, employee_no=employee_no)
+
+
 async def import_roster(
     session: AsyncSession, *, unit_id: int, filename: str, content: bytes, actor_id: int
 ) -> tuple[int, int]:
-    """Import a roster sheet (姓名, 职级, 工号): all rows or none; rows with a known 工号 update that cadre."""
+    """Import a roster sheet (姓名, 职务与职级, 工号): all rows or none; rows with a known 工号 update that cadre."""
     await get_unit(session, unit_id)
     rows = await anyio.to_thread.run_sync(read_table, filename, content)
-    errors: list[dict[str, object]] = []
     if not rows:
-        raise ImportRejectedError([{"row": 0, "field": "file", "message": "the file has no data rows"}])
-    missing = [h for h in ("姓名", "职级") if h not in rows[0].values]
-    if missing:
-        raise ImportRejectedError([{"row": 1, "field": h, "message": f"missing column {h}"} for h in missing])
+        raise ImportRejectedError([{"row": 0, "field": "file", "message": "文件中没有数据行"}])
+    title_header = next((h for h in TITLE_HEADERS if h in rows[0].values), None)
+    missing = [{"row": 1, "field": ROSTER_NAME, "message": "缺少“姓名”列"}] if ROSTER_NAME not in rows[0].values else []
+    if title_header is None:
+        missing.append({"row": 1, "field": TITLE_HEADERS[0], "message": "缺少“职务与职级”列（也可写作“职级”）"})
+    if missing or title_header is None:
+        raise ImportRejectedError(missing)
+    errors: list[dict[str, object]] = []
     seen: dict[str, int] = {}
-    parsed: list[tuple[str, Rank, str | None]] = []
+    parsed: list[Cadre] = []
     for row in rows:
-        name = row.values.get("姓名", "").strip()
-        rank_text = row.values.get("职级", "").strip()
-        employee_no = row.values.get("工号", "").strip() or None
-        if not name:
-            errors.append({"row": row.row, "field": "姓名", "message": "name is required"})
-        elif len(name) > 64:
-            errors.append({"row": row.row, "field": "姓名", "message": "name is longer than 64 characters"})
-        rank = RANK_WORDS.get(rank_text) or RANK_WORDS.get(rank_text.lower())
-        if rank is None:
-            errors.append(
-                {
-                    "row": row.row,
-                    "field": "职级",
-                    "message": f"rank {rank_text!r} is not one of 厅级, 处级, 科级",
-                }
-            )
+        problems, cadre = _roster_row(row.values, title_header, row.row)
+        errors += problems
+        employee_no = row.values.get(ROSTER_NUMBER, "").strip() or None
         if employee_no is not None:
             if employee_no in seen:
-                errors.append(
-                    {
-                        "row": row.row,
-                        "field": "工号",
-                        "message": f"工号 {employee_no} repeats row {seen[employee_no]}",
-                    }
-                )
-            seen[employee_no] = row.row
-        if rank is not None and name:
-            parsed.append((name, rank, employee_no))
+                errors.append({"row": row.row, "field": ROSTER_NUMBER,
+                               "message": f"工号 {employee_no} 与第 {seen[employee_no]} 行重复"})  # fmt: skip
+            seen.setdefault(employee_no, row.row)
+        if cadre is not None:
+            parsed.append(cadre)
     if errors:
         raise ImportRejectedError(errors)
     existing = {
@@ -232,13 +254,14 @@ async def import_roster(
         ).all()
     }
     created = updated = 0
-    for name, rank, employee_no in parsed:
-        cadre = existing.get(employee_no) if employee_no else None
+    for new in parsed:
+        cadre = existing.get(new.employee_no) if new.employee_no else None
         if cadre is None:
-            session.add(Cadre(unit_id=unit_id, name=name, rank=rank, employee_no=employee_no))
+            new.unit_id = unit_id
+            session.add(new)
             created += 1
         else:
-            cadre.name, cadre.rank, cadre.is_active = name, rank, True
+            cadre.name, cadre.rank, cadre.title, cadre.is_active = new.name, new.rank, new.title, True
             updated += 1
     await session.flush()
     await record_audit(
@@ -250,6 +273,32 @@ async def import_roster(
         detail={"filename": filename, "created": created, "updated": updated},
     )
     return created, updated
+
+
+ROSTER_EXAMPLES = (("张三", "一级巡视员", "0001"), ("李四", "副处级", "0002"), ("王五", "四级主任科员", "0003"))
+ROSTER_GUIDE = (
+    ("姓名", "必填。"),
+    ("职务与职级", "必填，照人事档案填写，如 正处级、一级调研员、科员；也可直接写 厅级、处级、科级。"
+                  "可填写的名称及其对应的厅级、处级、科级见“对照表”；表中没有的名称会被列为错误行。"),
+    ("工号", "可选，本单位内不重复；与已有干部工号相同的行会更新该干部。"),
+    ("导入规则", "整个文件要么全部导入，要么一行也不导入：任何一行有错，都会列出全部出错的行号、列和原因。"),
+)  # fmt: skip
+
+
+def roster_template_bytes() -> bytes:
+    """The roster import template: the columns with examples, the title table, a guide (blocking)."""
+    header = {"bold": True, "bg_color": "#DDEBF7", "border": 1}
+    return write_workbook([
+        SheetSpec("花名册", (ROSTER_NAME, TITLE_HEADERS[0], ROSTER_NUMBER), ROSTER_EXAMPLES,
+                  widths={0: 14, 1: 20, 2: 14}, header_format=header, freeze_header=True),
+        SheetSpec("对照表", ("职务与职级", "对应"), title_table(), widths={0: 20, 1: 10}, header_format=header),
+        SheetSpec("填写说明", ("列", "说明"), ROSTER_GUIDE, widths={0: 14, 1: 90}, wrap=True, first_column_bold=True),
+    ])  # fmt: skip
+
+
+async def roster_template() -> bytes:
+    """The roster import template, built off the event loop."""
+    return await anyio.to_thread.run_sync(roster_template_bytes)
 
 
 async def set_duties(session: AsyncSession, *, unit_id: int, knowledge_points: list[str], actor_id: int) -> list[str]:

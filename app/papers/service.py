@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from app.accounts.principal import Principal
 from app.bank.models import CATEGORY_LABELS, TYPE_LABELS, Category, QuestionType, QuestionVersion
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, NotFoundError, UnprocessableError
+from app.core.tabular import Cell, SheetSpec, write_workbook
 from app.papers import repository
 from app.papers.draw import DrawnPaper, FixedPaper
 from app.papers.models import Blueprint, MultipleScoring, Paper, PaperSlot
@@ -315,18 +315,10 @@ async def paper_detail(session: AsyncSession, paper: Paper) -> PaperDetail:
 
 
 def _paper_workbook(detail: PaperDetail, title: str) -> bytes:
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = workbook.add_format({"bold": True})
-    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    sheet = workbook.add_worksheet("试卷")
-    sheet.write(0, 0, title, bold)
     headers = ["题号", "题型", "类别", "分值", "题干", *[f"选项{k}" for k in OPTION_KEYS], "答案", "解析", "依据",
-               "题目ID", "版本"]
-    sheet.write_row(2, 0, headers, bold)
-    for row, question in enumerate(detail.questions, start=3):
+               "题目ID", "版本"]  # fmt: skip
+    rows: list[list[Cell]] = []
+    for question in detail.questions:
         options = {str(o["key"]): str(o["text"]) for o in question.options}
         if question.type == QuestionType.judge:
             option_cells = [""] * len(OPTION_KEYS)
@@ -334,15 +326,13 @@ def _paper_workbook(detail: PaperDetail, title: str) -> bytes:
         else:
             option_cells = [options.get(k, "") for k in OPTION_KEYS]
             answer = "".join(question.answer)
-        sheet.write_row(row, 0, [
+        rows.append([
             question.no, TYPE_LABELS[question.type], CATEGORY_LABELS[question.category], question.points,
             question.stem, *option_cells, answer, question.explanation or "", question.legal_basis or "",
             question.question_id, question.version,
-        ], wrap)
-    sheet.set_column(4, 4, 60)
-    sheet.set_column(5, 5 + len(OPTION_KEYS) - 1, 18)
-    workbook.close()
-    return buffer.getvalue()
+        ])  # fmt: skip
+    widths = {4: 60} | dict.fromkeys(range(5, 5 + len(OPTION_KEYS)), 18)
+    return write_workbook([SheetSpec("试卷", headers, rows, title=title, widths=widths, wrap=True)])
 
 
 async def paper_workbook(detail: PaperDetail, *, title: str) -> bytes:

@@ -1,27 +1,22 @@
 """The report as .xlsx (概况, 单位排名, 职级, 个人成绩, 试题分析) and as .csv (unit ranking or individuals).
 
-Text cells that begin with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) are prefixed with ``'``
-so that no spreadsheet runs a unit or cadre name as a formula; numbers are written as numbers.
-Workbooks are built with xlsxwriter in a worker thread.
+Both are written by ``app.core.tabular`` (the one writer of every export): text a spreadsheet would run
+as a formula is neutralised, numbers stay numbers. Workbooks are built in a worker thread.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import xlsxwriter
 
+from app.core.tabular import SheetSpec, safe_cell, write_csv, write_workbook
 from app.exams.room.shuffling import displayed_numbers, to_displayed_keys
 from app.org.models import RANK_LABELS, Rank
 from app.reports.schemas import ExamReport, IndividualRow
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 UNIT_HEADERS = ["名次", "单位", "参考人数", "缺考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)", "满分人数",
                 "不及格人数"]
@@ -31,11 +26,8 @@ ITEM_HEADERS = ["单位", "试卷", "题号", "试题ID", "题型", "类别", "�
                 "高低分组区分度", "标记"]
 
 
-def neutralise(value: Any) -> Any:
-    """A cell value safe from formula injection: risky text gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+# The rule lives in app.core.tabular; the name stays for the report's callers.
+neutralise = safe_cell
 
 
 def _rank_label(rank: str) -> str:
@@ -96,27 +88,7 @@ def item_rows(items: dict[str, Any], unit_names: dict[int, str]) -> list[list[An
 
 
 def _workbook(sheets: list[tuple[str, list[str], list[list[Any]]]]) -> bytes:
-    buffer = io.BytesIO()
-    # strings_to_formulas off as well: even without the apostrophe, text is never stored as a formula.
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False})
-    bold = workbook.add_format({"bold": True})
-    for name, headers, rows in sheets:
-        sheet = workbook.add_worksheet(name)
-        for column, header in enumerate(headers):
-            sheet.write_string(0, column, header, bold)
-        for row_index, row in enumerate(rows, 1):
-            for column, value in enumerate(row):
-                value = neutralise(value)
-                if value is None:
-                    continue
-                if isinstance(value, str):
-                    sheet.write_string(row_index, column, value)
-                else:
-                    sheet.write_number(row_index, column, value)
-        sheet.set_column(0, max(len(headers) - 1, 0), 14)
-    workbook.close()
-    return buffer.getvalue()
+    return write_workbook([SheetSpec(name, headers, rows, default_width=14) for name, headers, rows in sheets])
 
 
 async def report_workbook(
@@ -136,12 +108,7 @@ async def report_workbook(
 
 def csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
     """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(["" if value is None else neutralise(value) for value in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return write_csv(headers, rows)
 
 
 # Long format for other tools: stable English headers, one row per examinee and question.

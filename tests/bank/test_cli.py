@@ -70,7 +70,7 @@ async def test_run_import_stores_the_file_and_prints_a_summary(cli_settings: Set
     assert (audit.actor_id, audit.detail["created"], audit.detail["filename"]) == (None, 3, "bank.xlsx")
     text = output.getvalue()
     assert "created" in text
-    assert "简答题 questions are not supported" in text
+    assert "不支持简答题" in text
 
 
 async def test_run_import_rejects_a_bad_file_and_stores_nothing(cli_settings: Settings, tmp_path: Path) -> None:

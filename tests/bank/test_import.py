@@ -59,6 +59,7 @@ async def test_import_writes_one_audit_row(client: httpx2.AsyncClient, session: 
     assert entries[0].actor_id is not None
     assert entries[0].detail | {"near_duplicates": 0} == {
         "filename": "audit.csv", "created": 2, "updated": 0, "unchanged": 0, "skipped": 0, "near_duplicates": 0,
+        "repeats": 0,
     }  # fmt: skip
 
 
@@ -148,13 +149,13 @@ async def test_missing_columns_and_unknown_formats_are_rejected(
     headers = await headers_for(session, Role.admin)
     no_answer = await upload(client, headers, "bank.xlsx", xlsx_bytes([single_row()], headers=("题型", "题干")))
     assert no_answer.status_code == 422
-    assert no_answer.json()["errors"] == [{"row": 1, "field": "答案", "message": "missing column 答案"}]
+    assert no_answer.json()["errors"] == [{"row": 1, "field": "答案", "message": "缺少“答案”列"}]
     docx = await upload(client, headers, "bank.docx", b"PK\x03\x04 not ours")
     assert docx.status_code == 422
-    assert "unsupported format" in docx.json()["errors"][0]["message"]
+    assert "不支持的文件格式" in docx.json()["errors"][0]["message"]
     empty = await upload(client, headers, "bank.csv", "题型,题干,答案\n".encode())
     assert empty.status_code == 422
-    assert empty.json()["errors"][0]["message"] == "the file holds no questions"
+    assert empty.json()["errors"][0]["message"] == "文件中没有题目"
 
 
 async def test_form_defaults_apply_to_items_that_state_none(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -201,7 +202,7 @@ async def test_permissions_are_checked_row_by_row(client: httpx2.AsyncClient, se
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert [(e["row"], e["field"]) for e in errors] == [(2, "unit_code"), (3, "category")]
-    assert all(e["message"].startswith("not allowed") for e in errors)
+    assert all(e["message"].startswith("无权导入") for e in errors)
     allowed = await upload(client, unit_admin, "p.json", json_bytes(items[:1]))
     assert allowed.status_code == 200, allowed.text
     editor = await headers_for(session, Role.bank_editor)
@@ -212,14 +213,41 @@ async def test_permissions_are_checked_row_by_row(client: httpx2.AsyncClient, se
         assert forbidden.status_code == 403
 
 
-async def test_exact_duplicate_in_the_file_rejects_it(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+async def test_a_repeat_with_another_answer_rejects_the_file(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
     headers = await headers_for(session, Role.bank_editor)
     rows = [single_row("重复的题目"), single_row("其他题目"), single_row(" 重复的题目。", "C")]
     response = await upload(client, headers, "dup.xlsx", xlsx_bytes(rows))
     assert response.status_code == 422
     body = response.json()
-    assert body["errors"] == [{"row": 4, "field": "题干", "message": "the same question as row 2"}]
+    assert body["errors"] == [{"row": 4, "field": "答案", "message": "与第 2 行题干和选项相同，但答案不同"}]
     assert {"row": 4, "kind": "exact", "similar_to_row": 2, "score": 100.0} in body["duplicates"]
+    assert await count_questions(session) == 0
+
+
+async def test_an_exact_repeat_in_the_file_is_imported_once(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    headers = await headers_for(session, Role.bank_editor)
+    reordered = sheet_row(题型="单选", 类别="基本理论", 题干="重复的题目！", 选项A="丙", 选项B="甲", 选项C="乙",
+                          答案="C")  # fmt: skip
+    rows = [single_row("重复的题目"), single_row("其他题目"), single_row(" 重复的题目。"), reordered]
+    response = await upload(client, headers, "dup.xlsx", xlsx_bytes(rows))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["updated"], body["errors"]) == (2, 0, [])
+    repeats = [(d["row"], d["similar_to_row"]) for d in body["duplicates"] if d["kind"] == "exact"]
+    assert repeats == [(4, 2), (5, 2)]
+    assert await count_questions(session) == 2
+
+
+async def test_the_same_stem_and_options_under_another_type_is_a_bad_row(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    headers = await headers_for(session, Role.bank_editor)
+    multiple = sheet_row(题型="多选", 类别="基本理论", 题干="题型冲突", 选项A="甲", 选项B="乙", 选项C="丙", 答案="AB")
+    response = await upload(client, headers, "t.xlsx", xlsx_bytes([single_row("题型冲突"), multiple]))
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"row": 3, "field": "题型", "message": "与第 2 行题干和选项相同，但题型不同"}]
 
 
 async def test_same_stem_with_other_options_is_a_near_duplicate(

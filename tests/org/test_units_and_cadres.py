@@ -178,7 +178,7 @@ async def test_roster_import_rejects_missing_columns_and_bad_files(
         headers=headers,
         files={"file": ("r.csv", "名字,级别\n甲,科级\n".encode())},
     )
-    assert missing.status_code == 422 and {e["field"] for e in missing.json()["errors"]} == {"姓名", "职级"}
+    assert missing.status_code == 422 and {e["field"] for e in missing.json()["errors"]} == {"姓名", "职务与职级"}
     garbage = await client.post(
         f"/api/units/{unit.id}/cadres/import", headers=headers, files={"file": ("r.xlsx", b"not a workbook")}
     )

@@ -102,8 +102,9 @@ def _read_blocks(text: str) -> Iterator[Outcome]:
         if not block.body:
             continue
         row += 1
-        tags = block.tags + ([knowledge_point] if knowledge_point else [])
-        yield _read_question(row, _protect(block.body), Extras(tags=tags, knowledge_point=knowledge_point))
+        # The category is the knowledge point only: also tagging it would change the tags on every round trip.
+        extras = Extras(tags=block.tags, knowledge_point=knowledge_point)
+        yield _read_question(row, _protect(block.body), extras)
 
 
 def _protect(text: str) -> str:

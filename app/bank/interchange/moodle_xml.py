@@ -83,13 +83,6 @@ def category_path(raw: str) -> str | None:
     return path or None
 
 
-def _category_tag(path: str) -> str:
-    # Tags are short labels in exambank; a long path is still kept whole as the knowledge point.
-    if len(path) <= _TAG_MAX_LENGTH:
-        return path
-    return path.rsplit("/", 1)[-1][:_TAG_MAX_LENGTH]
-
-
 def _read_question(row: int, kind: str, question: Element, knowledge_point: str | None) -> Outcome:
     if not kind:
         return ItemError(row, "type", "the <question> element has no type attribute")
@@ -99,7 +92,8 @@ def _read_question(row: int, kind: str, question: Element, knowledge_point: str 
     explanation, feedback_images = _rich_text(question.find("generalfeedback"))
     extras = Extras(
         explanation=explanation or None,
-        tags=_tags(question) + ([_category_tag(knowledge_point)] if knowledge_point else []),
+        # The category is the knowledge point only: also tagging it would change the tags on every round trip.
+        tags=_tags(question),
         knowledge_point=knowledge_point,
         warnings=media_warnings([*images, *_legacy_images(question), *feedback_images]),
     )

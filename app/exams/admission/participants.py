@@ -11,7 +11,6 @@ Ticket numbers read ``EEEE-UUU-SSSS``: the exam id, the unit id and a sequence w
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
 from app.core.security import hash_pin, new_pin
+from app.core.tabular import SheetSpec, write_workbook
 from app.exams import service
 from app.exams.admission.sampling import UnitSample, sample_participants
 from app.exams.models import Absence, Attempt, Exam, ExamStatus, Participant
@@ -476,29 +476,19 @@ async def reissue_pins(
 
 
 def _tickets_workbook(title: str, tickets: Sequence[TicketRead], pins: dict[str, str] | None) -> bytes:
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = workbook.add_format({"bold": True})
-    sheet = workbook.add_worksheet("准考证")
-    sheet.write(0, 0, title, bold)
     headers = ["准考证号", "姓名", "职级", "单位代码", "单位", "工号"]
     if pins is not None:
         headers.append("密码 (PIN)")
-    sheet.write_row(2, 0, headers, bold)
-    for row, ticket in enumerate(tickets, start=3):
+    rows = []
+    for ticket in tickets:
+        # Ticket numbers, employee numbers and PINs are text: a spreadsheet must not drop their leading zeros.
         cells = [ticket.ticket_no, ticket.name, RANK_LABELS[ticket.rank], ticket.unit_code, ticket.unit_name,
-                 ticket.employee_no or ""]
+                 ticket.employee_no or ""]  # fmt: skip
         if pins is not None:
             cells.append(pins.get(ticket.ticket_no, ""))
-        # Ticket numbers and PINs are text: a spreadsheet must not drop their leading zeros.
-        sheet.write_row(row, 0, [str(c) for c in cells])
-    sheet.set_column(0, 0, 18)
-    sheet.set_column(1, 5, 14)
-    sheet.set_column(4, 4, 30)
-    workbook.close()
-    return buffer.getvalue()
+        rows.append([str(cell) for cell in cells])
+    spec = SheetSpec("准考证", headers, rows, title=title, widths={0: 18, 1: 14, 2: 14, 3: 14, 4: 30, 5: 14})
+    return write_workbook([spec])
 
 
 async def tickets_workbook(title: str, tickets: Sequence[TicketRead], pins: dict[str, str] | None = None) -> bytes:

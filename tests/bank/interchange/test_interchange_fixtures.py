@@ -73,7 +73,7 @@ def test_moodle_multichoice_with_embedded_media_keeps_the_question_and_warns() -
     item = result.items[0].data
     assert item["explanation"] is None
     assert item["knowledge_point"] == "Default for testhead/Multichoice"
-    assert item["tags"] == ["Default for testhead/Multichoice"]
+    assert item["tags"] == []  # the category is the knowledge point, not a tag
     assert item["warnings"] == [
         "embedded file bonjour.mp3 not imported (附件未导入)",
         "embedded image flag-uk.jpg not imported (图片未导入)",
@@ -151,10 +151,10 @@ def test_moodle_truefalse_testquestion() -> None:
     assert summary(result) == [(1, "judge", "The answer is true.", [], ["T"])]
     assert field_of(result, "explanation") == ["You should have selected true."]
     assert field_of(result, "knowledge_point") == ["Test questions"]
-    assert field_of(result, "tags") == [["Test questions"]]
+    assert field_of(result, "tags") == [[]]
 
 
-def test_moodle_nested_categories_become_knowledge_points_and_tags() -> None:
+def test_moodle_nested_categories_become_knowledge_points() -> None:
     path = MOODLE_CURRENT / "format/xml/tests/fixtures/nested_categories_with_questions.xml"
 
     result = read_moodle_xml(path.read_bytes())
@@ -166,7 +166,7 @@ def test_moodle_nested_categories_become_knowledge_points_and_tags() -> None:
         (5, "judge", "Testing Mu Question", [], ["T"]),
     ]
     assert field_of(result, "knowledge_point") == ["Iota", "Iota/Kappa", "Iota/Kappa/Lambda", "Iota/Mu"]
-    assert field_of(result, "tags") == [["Iota"], ["Iota/Kappa"], ["Iota/Kappa/Lambda"], ["Iota/Mu"]]
+    assert field_of(result, "tags") == [[], [], [], []]
     assert result.skipped == [SkippedItem(2, "essay questions are not supported (不支持问答题)")]
     assert result.errors == []
 
@@ -217,7 +217,7 @@ def test_gift_category_fixture_with_escapes() -> None:
         (4, "judge", "Moodle is an acronym for Modular Object-Oriented Dynamic Learning Environment.", [], ["T"]),
     ]
     assert field_of(result, "knowledge_point") == ["Default for New Features"] * 2
-    assert field_of(result, "tags") == [["Default for New Features"]] * 2
+    assert field_of(result, "tags") == [[]] * 2
     assert skipped_rows(result) == [(1, "matching"), (3, "short-answer")]
     assert result.errors == []
 

@@ -135,7 +135,7 @@ def test_gift_category_switches_apply_to_following_questions() -> None:
 
     assert [(item.row, item.data["knowledge_point"], item.data["tags"]) for item in items] == [
         (1, None, []),
-        (2, "法律/宪法", ["法律/宪法"]),
+        (2, "法律/宪法", []),
         (3, None, []),
     ]
 
