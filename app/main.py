@@ -27,6 +27,7 @@ from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
 from app.core.openapi import install_openapi
+from app.exams.proctoring.router import router as proctoring_router
 from app.exams.room import lane as exams_lane
 from app.exams.room.attempts_router import router as attempts_router
 from app.exams.room.sweeper import run_sweeper
@@ -148,6 +149,7 @@ def create_app(
         papers_router,
         exams_router,
         attempts_router,
+        proctoring_router,
         handbook_router,
         learning_router,
         reports_router,

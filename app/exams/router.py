@@ -19,6 +19,7 @@ from app.exams.admission import participants
 from app.exams.dependencies import ManagedExam, ValidExam, ViewableExam
 from app.exams.models import Exam, ExamMode, ExamStatus
 from app.exams.proctoring import absences
+from app.exams.room.attempt_schemas import CloseResult
 from app.exams.schemas import (
     AbsenceCreate,
     AbsenceRead,
@@ -99,6 +100,18 @@ async def publish_exam(exam: ValidExam, principal: CurrentPrincipal, session: Se
     """Publish the results: examinees and their units see the scores."""
     exam = await service.publish_exam(session, exam=exam, principal=principal, now=clock.now())
     return await _read(session, exam, principal, clock.now())
+
+
+@router.post("/api/exams/{exam_id}/close", response_model=CloseResult)
+async def close_exam(exam_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> CloseResult:
+    """End the exam: no more starts; every open attempt is submitted as it stands and graded."""
+    outcome = await service.close_exam(session, exam_id=exam_id, principal=principal, now=clock.now())
+    return CloseResult(
+        exam_id=outcome.exam_id,
+        status=outcome.status,
+        closed_at=outcome.closed_at,
+        attempts_submitted=outcome.attempts_submitted,
+    )
 
 
 # Papers ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from app.core.security import token_digest
 from app.core.sqlite_writer import run_job
 from app.exams.models import Attempt, Participant
 from app.exams.room import attempts
-from app.exams.room import lane as exams_lane
+from app.exams.room import room as exam_room
 from tests.exams.factories_attempts import Examinee, ExamSetup, make_exam_setup, path_start
 from tests.factories import headers_for
 
@@ -35,7 +35,7 @@ def _lane_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _route_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exams_lane, "_first_start_exam", lambda *_args: None)
+    monkeypatch.setattr(exam_room, "_first_start_exam", lambda *_args: None)
 
 
 async def _patch(
@@ -249,11 +249,11 @@ async def test_a_lane_start_planned_before_a_grant_leaves_it_to_the_route(
     now, examinee = clock.now(), setup.examinees[0]
     digest = token_digest(examinee.headers["Authorization"].removeprefix("Bearer "))
     planned = await run_job(
-        session, lambda c: exams_lane._plan_start_on_sqlite(c, exam_id=setup.exam.id, digest=digest, now=now)
+        session, lambda c: exam_room._plan_start_on_sqlite(c, exam_id=setup.exam.id, digest=digest, now=now)
     )
     assert planned is not None
     await session.execute(
         update(Participant).where(Participant.id == examinee.participant.id).values(extra_time_seconds=120)
     )
-    assert await run_job(session, lambda c: exams_lane._write_start_on_sqlite(c, planned)) is None
+    assert await run_job(session, lambda c: exam_room._write_start_on_sqlite(c, planned)) is None
     assert await session.scalar(select(func.count()).where(Attempt.exam_id == setup.exam.id)) == 0

@@ -31,7 +31,7 @@ from app.core.security import hash_pin, new_pin
 from app.exams import service
 from app.exams.admission.sampling import UnitSample, sample_participants
 from app.exams.models import Absence, Attempt, Exam, ExamStatus, Participant
-from app.exams.room.attempts import IN_PROGRESS, reclamp_open_deadlines
+from app.exams.room.rules import IN_PROGRESS
 from app.exams.schemas import (
     ExtraTimeGrant,
     ParticipantIssued,
@@ -320,7 +320,7 @@ async def _set_extra_time(
     await session.execute(update(Participant), [
         {"id": participant_id, "extra_time_seconds": seconds} for participant_id, seconds in totals.items()
     ])
-    moved = await reclamp_open_deadlines(
+    moved = await service.reclamp_open_deadlines(
         session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at,
         participant_ids=list(totals),
     )

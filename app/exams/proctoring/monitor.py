@@ -15,7 +15,8 @@ from app.core.errors import ForbiddenError
 from app.exams.exam_rules import load_exam
 from app.exams.models import Absence, Attempt, Participant
 from app.exams.room.attempt_schemas import ExamineeProgress, MonitorRead, ProgressCounts, UnitProgress
-from app.exams.room.attempts import IN_PROGRESS, SUBMITTED, remaining_seconds
+from app.exams.room.room import remaining_seconds
+from app.exams.room.rules import IN_PROGRESS, SUBMITTED
 from app.org.models import Cadre, Unit
 
 MONITOR_ROLES = (Role.organiser, Role.proctor)
