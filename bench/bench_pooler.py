@@ -136,7 +136,7 @@ async def _statement_times(url: str, *, pooler: bool, rounds: int) -> dict[str, 
             raw = await database.engine.raw_connection()
             try:
                 began = time.perf_counter()
-                await pooled_driver(raw, sqlite=False).fetchrow(sql, {"id": i})
+                await pooled_driver(raw).fetchrow(sql, {"id": i})
                 driver.append(time.perf_counter() - began)
             finally:
                 raw.close()

@@ -82,7 +82,7 @@ async def _workload(database: Database, rounds: int) -> list[BaseException]:
     async def pooled(i: int) -> None:
         raw = await database.engine.raw_connection()
         try:
-            driver = pooled_driver(raw, sqlite=False)
+            driver = pooled_driver(raw)
             for shape in SHAPES[i % 3 :]:
                 rows = await driver.fetch(DriverSQL.of(shape), {"value": i})
                 assert rows[0]["n"] >= i
