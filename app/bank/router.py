@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
+from app.accounts import visibility
 from app.accounts.dependencies import CurrentPrincipal
+from app.accounts.principal import Principal
 from app.bank import exporter, importer, service
 from app.bank.models import Category, QuestionStatus, QuestionType
 from app.bank.repository import QuestionFilter
@@ -19,6 +21,16 @@ from app.bank.schemas import (
 from app.core.deps import ClockDep, SessionDep
 
 router = APIRouter(tags=["bank"])
+
+
+async def bank_reader(principal: CurrentPrincipal, session: SessionDep) -> Principal:
+    """The caller, unless his bank is sealed while a formal exam of his unit runs (``app.accounts.visibility``)."""
+    await visibility.ensure_bank_readable(session, principal)
+    return principal
+
+
+# Every route that replies with stored questions (keys included) reads through the seal.
+BankReader = Annotated[Principal, Depends(bank_reader)]
 
 
 def _filter(
@@ -55,7 +67,7 @@ async def create_question(
 
 @router.get("/api/questions", response_model=QuestionPage)
 async def list_questions(
-    principal: CurrentPrincipal,
+    principal: BankReader,
     session: SessionDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -89,7 +101,7 @@ async def import_questions(
 
 @router.get("/api/questions/export")
 async def export_questions(
-    principal: CurrentPrincipal,
+    principal: BankReader,
     session: SessionDep,
     flt: FilterDep,
     format: Annotated[str, Query(pattern="^(xlsx|csv|json|moodle_xml|gift|aiken|qti)$")] = "xlsx",
@@ -113,13 +125,13 @@ async def import_template(principal: CurrentPrincipal) -> Response:
 
 
 @router.get("/api/questions/{question_id}", response_model=QuestionRead)
-async def get_question(question_id: int, principal: CurrentPrincipal, session: SessionDep) -> QuestionRead:
+async def get_question(question_id: int, principal: BankReader, session: SessionDep) -> QuestionRead:
     return QuestionRead.model_validate(await service.get_visible_question(session, question_id, principal))
 
 
 @router.patch("/api/questions/{question_id}", response_model=QuestionRead)
 async def update_question(
-    question_id: int, body: QuestionUpdate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, body: QuestionUpdate, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     changes = body.model_dump(mode="json", exclude_unset=True)
     question = await service.update_question(
@@ -130,7 +142,7 @@ async def update_question(
 
 @router.get("/api/questions/{question_id}/versions", response_model=list[QuestionVersionRead])
 async def list_versions(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep
+    question_id: int, principal: BankReader, session: SessionDep
 ) -> list[QuestionVersionRead]:
     await service.get_visible_question(session, question_id, principal)
     return [QuestionVersionRead.model_validate(v) for v in await service.list_versions(session, question_id)]
@@ -138,7 +150,7 @@ async def list_versions(
 
 @router.post("/api/questions/{question_id}/retire", response_model=QuestionRead)
 async def retire_question(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     question = await service.set_status(
         session, question_id=question_id, status=QuestionStatus.retired, principal=principal, now=clock.now()
@@ -148,7 +160,7 @@ async def retire_question(
 
 @router.post("/api/questions/{question_id}/restore", response_model=QuestionRead)
 async def restore_question(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     question = await service.set_status(
         session, question_id=question_id, status=QuestionStatus.active, principal=principal, now=clock.now()
