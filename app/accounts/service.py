@@ -31,9 +31,11 @@ from app.core.security import (
     hash_password,
     hash_password_sync,
     is_pin_hash,
+    looks_like_ticket,
     new_session_token,
     token_digest,
     verify_password,
+    verify_pin,
 )
 
 # Accounts sit below the org domain, so the unit binding is checked against the table by name.
@@ -51,6 +53,9 @@ class IssuedSession:
 
 # A password nobody has, checked when the username is unknown so that the reply takes as long as for a
 # real account: the timing does not tell which usernames exist.
+_ABSENT_PIN_HASH = f"hmac-sha256${'0' * 16}${'0' * 64}"
+
+
 @functools.cache
 def _absent_password_hash() -> str:
     return hash_password_sync(secrets.token_urlsafe(16))
@@ -78,7 +83,11 @@ async def login(
     account = Account.of(row, values) if row is not None else None
     verdict = login_rules.verdict(account, now)
     if verdict is LoginVerdict.unknown:
-        await verify_password(password, _absent_password_hash())
+        # As long as a real account's check: a PIN's for a ticket-shaped name, a password's otherwise.
+        if looks_like_ticket(username):
+            verify_pin(password, _ABSENT_PIN_HASH, settings.secret_key.get_secret_value())
+        else:
+            await verify_password(password, _absent_password_hash())
         raise UnauthorizedError(INVALID_LOGIN)
     assert account is not None
     if verdict is LoginVerdict.locked:
@@ -110,6 +119,12 @@ async def login(
     if opened.first() is None:
         raise UnauthorizedError(INVALID_LOGIN)
     return IssuedSession(token=token, expires_at=expires_at, user=account)
+
+
+async def unlock_user(session: AsyncSession, *, user_id: int, actor_id: int, now: datetime) -> None:
+    """Clear an account's failures and lockout (a proctor lets the holder of the right PIN in)."""
+    await session.execute(text(login_rules.CLEAR_FAILURES), {"user_id": user_id})
+    await record_audit(session, actor_id=actor_id, action="user.unlock", entity="user", entity_id=user_id, at=now)
 
 
 async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:
