@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from pwdlib import PasswordHash
@@ -76,6 +77,17 @@ def new_ticket_suffix(length: int = 4) -> str:
 
 def looks_like_ticket(username: str) -> bool:
     return TICKET_SHAPE.match(username) is not None
+
+
+def safe_next_path(target: str) -> str:
+    """``target`` when it is a path on this site, else "". Browsers drop tabs and newlines and read
+    a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would leave the site."""
+    if not target.startswith("/") or any(ord(c) < 0x21 or c in "\\\x7f" for c in target):
+        return ""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return ""
+    return target
 
 
 def new_session_token() -> str:
