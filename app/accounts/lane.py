@@ -31,17 +31,9 @@ SQLITE_VALUES = DriverValues("sqlite")
 POSTGRES_VALUES = DriverValues("postgresql")
 
 
-def _is_json(call: LaneCall) -> bool:
-    """Only JSON bodies are settled here: a form or text body (what a cross-site page can send without
-    asking) goes to the route, which refuses it."""
-    content_type = call.headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-    return content_type == b"application/json"
-
-
 async def login(call: LaneCall) -> LaneReply | None:
-    """``POST /api/auth/login`` with a ticket number and its correct PIN."""
-    if not _is_json(call):
-        return None
+    """``POST /api/auth/login`` with a ticket number and its correct PIN (a JSON body: the HTTP guard,
+    ``app.core.http_guard``, refuses any other before the lane)."""
     try:
         body = LoginRequest.model_validate_json(call.body)
     except ValidationError:
