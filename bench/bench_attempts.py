@@ -19,6 +19,9 @@ JSON, uvicorn with 2 workers) run in the same invocation, so every figure also h
                 restarted; clients retry what was not acknowledged; every acknowledged answer must be in
                 the database.
 * ``grading``   in-process: grade 10,000 submitted attempts (450,000 answers) set-based.
+* ``wrk``       autosave driven by ``wrk`` (``bench/wrk_autosave.lua``: one answer per save, 2,000 started
+                examinees, 64 connections, 2 threads), against the bare endpoint under the same wrk
+                (``bench/wrk_bare.lua``) in the same invocation.
 
 The server runs as ``exambank serve --workers 2`` (each worker also runs the deadline sweeper). Data is
 seeded straight into the database. Every loop is bounded; only 127.0.0.1 is used. Results are printed and
@@ -51,7 +54,6 @@ from typing import Any
 import httpx2
 import uvloop
 from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -59,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 from app.accounts.models import AuthSession, User  # noqa: E402
 from app.bank.models import Question, QuestionVersion  # noqa: E402
 from app.core.db import Database  # noqa: E402
-from app.core.migrate import upgrade_database  # noqa: E402
+from app.core.scratch import scratch_database  # noqa: E402
 from app.core.security import hash_pin, token_digest  # noqa: E402
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamUnit, Participant  # noqa: E402
 from app.exams.room.shuffling import QuestionShape, attempt_seed, make_presentation  # noqa: E402
@@ -167,30 +169,8 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def database_for(backend: str) -> AsyncIterator[str]:
     """A fresh, migrated database URL for one scenario, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="exambank-bench-") as directory:
-            url = f"sqlite:///{directory}/bench.db"
-            await asyncio.to_thread(upgrade_database, url)
-            yield url
-        return
-    name = f"exambank_bench_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade_database, url)
+    async with scratch_database(None if backend == "sqlite" else PG_ADMIN, prefix="exambank_bench") as url:
         yield url
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 # Seeding ----------------------------------------------------------------------------------------------
@@ -505,10 +485,22 @@ async def _seed_attempts(
 # Servers ----------------------------------------------------------------------------------------------
 
 
+PORTS = range(
+    int(os.environ.get("EXAMBANK_BENCH_PORT_FIRST", "18100")),
+    int(os.environ.get("EXAMBANK_BENCH_PORT_LAST", "18199")) + 1,
+)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port of ``PORTS`` (``EXAMBANK_BENCH_PORT_FIRST`` … ``_LAST``)."""
+    for port in PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}–{PORTS.stop - 1}")
 
 
 class Server:
@@ -552,7 +544,7 @@ class Server:
         ]
         return cls(argv, dict(os.environ), port)
 
-    def start(self, health: str = "/api/health", timeout: float = 60.0) -> None:
+    def start(self, health: str = "/api/health", timeout: float = 120.0) -> None:
         self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -563,6 +555,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             time.sleep(0.2)
+        self.kill()  # never leave a server behind
         raise RuntimeError("server did not answer in time")
 
     def kill(self) -> None:
@@ -885,6 +878,62 @@ async def scenario_autosave(url: str, *, examinees: int, seconds: float, rate: f
     return {"max": maximum.summary(), "paced": target.summary()}
 
 
+WRK_CONNECTIONS, WRK_THREADS = 64, 2
+WARMED_SEQS = 1_000_000  # the measured run's first seq: above any the warm-up stored
+
+
+def run_wrk(port: int, script: str, seconds: float, *extra: str) -> dict[str, Any]:
+    """``wrk`` (an independent load generator, in C) with one of the Lua scripts of ``bench/``; its summary."""
+    argv = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{int(seconds)}s", "-s", str(ROOT / "bench" / script),
+            f"http://127.0.0.1:{port}"]  # fmt: skip
+    if extra:
+        argv += ["--", *extra]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("WRK_RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRK_RESULT "))
+    result["req_s"] = round(result["requests"] / result["seconds"], 1)
+    return result
+
+
+async def scenario_wrk_bare(port: int, seconds: float) -> dict[str, Any]:
+    return await asyncio.to_thread(run_wrk, port, "wrk_bare.lua", seconds)
+
+
+async def scenario_wrk_autosave(url: str, *, examinees: int, seconds: float) -> dict[str, Any]:
+    """Autosave driven by wrk (``bench/wrk_autosave.lua``): one answer per save over ``examinees`` started
+    examinees, 64 connections; afterwards the saves stored (from the examinees' seqs) are counted."""
+    seeded = await seed_exam(url, examinees=examinees, started=True)
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "examinees.txt"
+        data.write_text(
+            "".join(
+                f"{attempt} {token} {','.join(''.join(sheet[str(n)]) for n in range(1, 46))}\n"
+                for attempt, token, sheet in zip(seeded.attempt_ids, seeded.tokens, seeded.sheets, strict=True)
+            )
+        )
+        with running(Server.exambank(url)) as server:
+            await asyncio.to_thread(run_wrk, server.port, "wrk_autosave.lua", 3, str(data), str(WRK_THREADS), "1")
+            cpu = CpuClock(server)
+            cpu.start()
+            result = await asyncio.to_thread(run_wrk, server.port, "wrk_autosave.lua", seconds, str(data),
+                                             str(WRK_THREADS), str(WARMED_SEQS))  # fmt: skip
+            result |= cpu.notes()
+    database = Database(url)
+    try:
+        async with database.read_sessions() as session:
+            stored = await session.scalar(
+                select(func.sum(Attempt.last_seq - (WARMED_SEQS - 1))).where(
+                    Attempt.exam_id == seeded.exam_id, Attempt.last_seq >= WARMED_SEQS
+                )
+            )
+    finally:
+        await database.dispose()
+    # Every acknowledged save is stored (saves still in flight when wrk stopped may be stored too).
+    result["saves_stored"] = int(stored or 0)
+    result["saves_lost"] = max(0, result["requests"] - result["errors"] - result["refused"] - result["saves_stored"])
+    return result
+
+
 async def _stored_answers(url: str, attempt_ids: list[int]) -> dict[int, dict[int, str]]:
     database = Database(url, pool_size=1)
     try:
@@ -1099,6 +1148,13 @@ def on_fresh_database(backend: str, scenario: Callable[[str], Awaitable[dict[str
     return run
 
 
+BARE_WRK: dict[str, Any] = {}  # the bare endpoint under wrk, measured once per invocation
+
+
+def report_bare_wrk(_args: argparse.Namespace) -> dict[str, Any]:
+    return BARE_WRK
+
+
 def run_backend(backend: str, args: argparse.Namespace, scenarios: set[str], bare: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {}
 
@@ -1120,6 +1176,12 @@ def run_backend(backend: str, args: argparse.Namespace, scenarios: set[str], bar
         )
         results["autosave"] = {k: with_ratio(v, bare) for k, v in repeat(args.repeats, autosave).items()}
         show("autosave")
+    if "wrk" in scenarios:
+        wrk = on_fresh_database(
+            backend, lambda url: scenario_wrk_autosave(url, examinees=args.wrk_examinees, seconds=args.autosave_seconds)
+        )
+        results["wrk_autosave"] = with_ratio(repeat(args.repeats, wrk), report_bare_wrk(args))
+        show("wrk_autosave")
     if "start" in scenarios:
         for size in (int(s) for s in args.start_sizes.split(",")):
             start = on_fresh_database(backend, lambda url, size=size: scenario_start(url, size))  # type: ignore[misc]
@@ -1155,6 +1217,7 @@ def main() -> None:
     parser.add_argument("--autosave-seconds", type=float, default=20.0)
     parser.add_argument("--autosave-rate", type=float, default=667.0)
     parser.add_argument("--grading-attempts", type=int, default=10000)
+    parser.add_argument("--wrk-examinees", type=int, default=2000)
     parser.add_argument(
         "--kill-after", type=float, default=0.3, help="SIGKILL once this share of the final saves is acknowledged"
     )
@@ -1173,6 +1236,11 @@ def main() -> None:
             bare = repeat(args.repeats, lambda: scenario_bare(server.port, seconds=10))
         report["bare"] = bare
         print(f"bare: {json.dumps(bare)}", flush=True)
+    if "wrk" in scenarios:
+        with running(Server.bare(), health="/bare") as server:
+            BARE_WRK.update(repeat(args.repeats, lambda: scenario_wrk_bare(server.port, seconds=args.autosave_seconds)))
+        report["bare_wrk"] = dict(BARE_WRK)
+        print(f"bare (wrk): {json.dumps(BARE_WRK)}", flush=True)
     for backend in backends:
         report[backend] = run_backend(backend, args, scenarios, bare)
     report["load_after"] = os.getloadavg()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,37 +23,19 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.deps import get_session
 from app.core.migrate import upgrade_database
+from app.core.scratch import create_postgresql_database, drop_postgresql_database
 from app.main import create_app
 
 TEST_SECRET = "exambank-test-secret-0123456789abcdef"
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def _postgres_admin_dsn(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def _create_postgres_database(url: str) -> str:
-    import asyncpg
-
-    name = f"exambank_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_postgres_admin_dsn(url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+    """A new database next to the one ``url`` names (``app.core.scratch``, shared with the benchmarks)."""
+    return await create_postgresql_database(url, "exambank_test")
 
 
-async def _drop_postgres_database(admin_url: str, url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_postgres_admin_dsn(admin_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+_drop_postgres_database = drop_postgresql_database
 
 
 @pytest.fixture(scope="session")

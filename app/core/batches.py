@@ -8,14 +8,15 @@ here while ``MAX_IN_FLIGHT`` batches are at the database, and the next batch car
 statement is one transaction: a batch is stored whole or not at all, and each caller hears only after it
 committed. One key (an attempt, an examinee) is never in two batches of a kind at once — its later
 request waits for the next batch — so two batches of a process never wait on each other's rows. A
-subclass names the statement, its arrays and the column that gives each returned row's key; a request
-whose key returns no row was refused (nothing stored) or, for a read, found nothing.
+subclass names the statement, its inputs (``Inputs``: the same columns a single request's statement takes
+as named parameters) and the column that gives each returned row's key; a request whose key returns no
+row was refused (nothing stored) or, for a read, found nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +34,46 @@ class BatchFailed(Exception):
     own (the lane then lets the ordinary route answer it, which surfaces the error of the one at fault)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The rows ``alias`` a statement reads its requests' values from, written once for one request and
+    for a batch: ``one()`` is a single row of named parameters (``(SELECT :a AS a, …) AS i``, SQLite),
+    ``many()`` the arrays of a batch (``unnest(CAST(:a AS T[]), …) AS i(a, …)``, PostgreSQL), each
+    parameter named after its column (with ``prefix``). The types are PostgreSQL's."""
+
+    columns: tuple[tuple[str, str], ...]
+    alias: str = "i"
+    prefix: str = ""
+
+    @classmethod
+    def of(cls, alias: str = "i", prefix: str = "", **types: str) -> Inputs:
+        return cls(tuple(types.items()), alias, prefix)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def one(self) -> str:
+        return "(SELECT " + ", ".join(f":{self.prefix}{n} AS {n}" for n in self.names) + f") AS {self.alias}"
+
+    def many(self) -> str:
+        arrays = ", ".join(f"CAST(:{self.prefix}{name} AS {kind}[])" for name, kind in self.columns)
+        return f"unnest({arrays}) AS {self.alias}({', '.join(self.names)})"
+
+    def arrays(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        """The arrays of ``many()`` for these rows (each a mapping of the columns' values)."""
+        return {self.prefix + name: [row[name] for row in rows] for name in self.names}
+
+
 @dataclass(slots=True)
 class Pending:
-    """One request waiting for its batch: its key, its values (one per array of the statement), any rows
-    of its own (``Batches.parameters`` decides), and the future its caller awaits."""
+    """One request waiting for its batch: its key, its values (by column of the statement's ``inputs``;
+    or, for a subclass that names ``arrays`` instead, one per array), any rows of its own
+    (``Batches.parameters`` decides), and the future its caller awaits."""
 
     key: Hashable
-    values: tuple[Any, ...]
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    values: Any
+    rows: list[Any] = field(default_factory=list)
     future: asyncio.Future[DriverRow | None] = field(init=False)
 
 
@@ -48,7 +81,8 @@ class Batches:
     """The queue and the batches in flight of one kind of statement, for one database."""
 
     statement: DriverSQL
-    arrays: tuple[str, ...]
+    inputs: Inputs | None = None
+    arrays: tuple[str, ...] = ()  # positional values instead of ``inputs``
     key_column: str
 
     def __init__(self, database: Any) -> None:
@@ -66,14 +100,18 @@ class Batches:
         self._pump()
         return await pending.future
 
-    def parameters(self, batch: list[Pending]) -> dict[str, Any]:
-        return {name: [item.values[i] for item in batch] for i, name in enumerate(self.arrays)}
+    @classmethod
+    def parameters(cls, batch: list[Pending]) -> dict[str, Any]:
+        if cls.inputs is not None:
+            return cls.inputs.arrays([item.values for item in batch])
+        return {name: [item.values[i] for item in batch] for i, name in enumerate(cls.arrays)}
 
-    async def send_alone(self, driver: Driver, pending: Pending) -> DriverRow | None:
+    @classmethod
+    async def send_alone(cls, driver: Driver, pending: Pending) -> DriverRow | None:
         """The same statement for this request alone, on the caller's own connection and transaction
-        (a request whose session is overridden: the tests' rolled-back transaction)."""
-        rows = await driver.fetch(self.statement, self.parameters([pending]))
-        return next((row for row in rows if row[self.key_column] == pending.key), None)
+        (an ordinary route's request, or one whose session is overridden: the tests' transaction)."""
+        rows = await driver.fetch(cls.statement, cls.parameters([pending]))
+        return next((row for row in rows if row[cls.key_column] == pending.key), None)
 
     def _pump(self) -> None:
         while self._in_flight < MAX_IN_FLIGHT and self._queue:
@@ -120,7 +158,7 @@ class Batches:
     async def _send(self, batch: list[Pending]) -> dict[Hashable, DriverRow]:
         pooled = await self._database.engine.raw_connection()
         try:
-            rows = await pooled_driver(pooled, sqlite=False).fetch(self.statement, self.parameters(batch))
+            rows = await pooled_driver(pooled).fetch(self.statement, self.parameters(batch))
         finally:
             await greenlet_spawn(pooled.close)
         self.batches += 1

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies shared by every domain: the database session, the clock, the settings.
+"""Request-scoped dependencies shared by every domain: the database session, the clock, the settings, the
+time the request arrived.
 
 They are ``async def`` so FastAPI calls them on the event loop instead of hopping to a worker thread.
 """
@@ -6,6 +7,8 @@ They are ``async def`` so FastAPI calls them on the event loop instead of hoppin
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.errors import ConflictError
 
 
 async def get_database(request: Request) -> Database:
@@ -39,6 +43,17 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+@asynccontextmanager
+async def commit_on_conflict(session: AsyncSession) -> AsyncIterator[None]:
+    """On a 409, commit what was done on the way (an overdue attempt submitted) before refusing; on success
+    the request's session dependency commits before the reply is sent; any other error rolls back."""
+    try:
+        yield
+    except ConflictError:
+        await session.commit()
+        raise
+
+
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
@@ -49,7 +64,22 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+# The ASGI scope's key for the moment the request reached the application (``app.core.lane.LaneApplication``
+# stamps it before anything else runs).
+ARRIVED_AT = "exambank.arrived_at"
+
+
+async def get_arrival_time(request: Request) -> datetime:
+    """When the request arrived — not when its handler runs, which under load may be seconds later (its
+    write session waited for the lock): a deadline is judged by it. The clock's time when not stamped."""
+    arrived: datetime | None = request.scope.get(ARRIVED_AT)
+    if arrived is None:
+        arrived = request.app.state.clock.now()
+    return arrived
+
+
 # scope="function": the commit runs as soon as the handler returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+ArrivalDep = Annotated[datetime, Depends(get_arrival_time)]

@@ -1,13 +1,13 @@
 """Driver-level SQL for the hot paths (ticket login, start, autosave, submit).
 
-A Core statement through the async ORM session costs ~220–290 µs of Python per execution here; the same
-statement sent straight to the driver (asyncpg, aiosqlite) costs ~25–90 µs. The hot paths therefore write
-their few statements once as SQL text with ``:name`` parameters (``DriverSQL``) and run them on the
-connection of the request's own session (``driver_for``): same connection, same transaction, so the
-request's session dependency still commits once before the reply, and the tests' rolled-back transaction
-still holds everything. Values cross the driver boundary through ``DriverValues`` (SQLite keeps naive
-UTC text timestamps and JSON text; PostgreSQL takes aware datetimes and JSON text through SQLAlchemy's
-codecs).
+A Core statement through the async ORM session costs several times the Python of the same statement sent
+straight to the driver. The hot paths therefore write their few statements once as SQL text with
+``:name`` parameters (``DriverSQL``, rendered for sqlite3's named and asyncpg's numbered placeholders).
+On SQLite they run as jobs of the group-commit writer (``app.core.sqlite_writer``) on a DB-API
+connection; on PostgreSQL on an asyncpg connection (``Driver``): one checked out of the pool
+(``pooled_driver``, each statement committing on its own) or the one under a request's session
+(``driver_for``, inside its transaction). Values cross the driver boundary through ``DriverValues``
+(SQLite keeps naive UTC text timestamps and JSON text; PostgreSQL takes aware datetimes).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.core.sqlite_writer import SyncRow
 
 _PARSED_JSON_CACHE = 32_768
 # A quoted literal (left alone) or a ``:name`` parameter (not a ``::type`` cast).
@@ -82,7 +80,7 @@ class DriverValues:
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
         value = value.astimezone(UTC)
-        # SQLITE_TIME_FORMAT, as isoformat writes it (a third faster than strftime)
+        # SQLITE_TIME_FORMAT, as isoformat writes it (cheaper than strftime)
         return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.is_sqlite else value
 
     def read_time(self, value: Any) -> datetime | None:
@@ -145,56 +143,27 @@ class _AsyncpgDriver:
         await self.connection.executemany(sql.postgresql, [sql.args(row) for row in rows])
 
 
-class _AiosqliteDriver:
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self.values = DriverValues("sqlite")
-
-    async def fetchrow(self, sql: DriverSQL, params: Mapping[str, Any]) -> DriverRow | None:
-        async with self.connection.execute(sql.sqlite, params) as cursor:
-            row = await cursor.fetchone()
-            if row is None:
-                return None
-            return SyncRow([d[0] for d in cursor.description], row)
-
-    async def fetch(self, sql: DriverSQL, params: Mapping[str, Any]) -> list[DriverRow]:
-        async with self.connection.execute(sql.sqlite, params) as cursor:
-            rows = await cursor.fetchall()
-            names = [d[0] for d in cursor.description] if cursor.description else []
-            return [SyncRow(names, row) for row in rows]
-
-    async def execute(self, sql: DriverSQL, params: Mapping[str, Any]) -> None:
-        async with self.connection.execute(sql.sqlite, params):
-            pass
-
-    async def executemany(self, sql: DriverSQL, rows: Iterable[Mapping[str, Any]]) -> None:
-        await self.connection.executemany(sql.sqlite, list(rows))
-
-
 async def driver_for(session: AsyncSession, *, transaction: bool = True) -> Driver:
-    """The driver connection under ``session``, inside the session's transaction (begun here if needed).
+    """PostgreSQL: the asyncpg connection under ``session``, inside the session's transaction (begun here
+    if needed).
 
-    On SQLite the session's write transaction is begun by SQLAlchemy (``BEGIN IMMEDIATE`` for write
-    sessions). SQLAlchemy's asyncpg adapter begins its transaction lazily on the first statement it
-    sends itself; statements sent past it would run outside any transaction, so it is begun here —
-    unless ``transaction`` is False: then, on PostgreSQL, each statement commits on its own, which saves
-    the BEGIN and COMMIT round trips to a handler whose every write is one statement (a session that is
-    already in a transaction, as in the tests, keeps it).
+    SQLAlchemy's asyncpg adapter begins its transaction lazily on the first statement it sends itself;
+    statements sent past it would run outside any transaction, so it is begun here — unless
+    ``transaction`` is False: then each statement commits on its own, which saves the BEGIN and COMMIT
+    round trips to a handler whose every write is one statement (a session that is already in a
+    transaction, as in the tests, keeps it).
     """
     connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        raise TypeError("driver_for is for PostgreSQL; SQLite runs writer jobs (app.core.sqlite_writer.run_job)")
     raw = await connection.get_raw_connection()
-    driver: Driver
-    if connection.dialect.name == "postgresql":
-        adapted = raw.dbapi_connection
-        if transaction and getattr(adapted, "_transaction", None) is None:
-            await adapted._start_transaction()  # type: ignore[union-attr]
-        driver = _AsyncpgDriver(raw.driver_connection)
-    else:
-        driver = _AiosqliteDriver(raw.driver_connection)
-    return driver
+    adapted = raw.dbapi_connection
+    if transaction and getattr(adapted, "_transaction", None) is None:
+        await adapted._start_transaction()  # type: ignore[union-attr]
+    return _AsyncpgDriver(raw.driver_connection)
 
 
-def pooled_driver(pooled: Any, sqlite: bool) -> Driver:
-    """A driver on a connection checked out of the engine's pool (``AsyncEngine.raw_connection``), outside
-    any transaction: each statement commits on its own."""
-    return _AiosqliteDriver(pooled.driver_connection) if sqlite else _AsyncpgDriver(pooled.driver_connection)
+def pooled_driver(pooled: Any) -> Driver:
+    """PostgreSQL: a driver on a connection checked out of the engine's pool (``AsyncEngine.raw_connection``),
+    outside any transaction: each statement commits on its own."""
+    return _AsyncpgDriver(pooled.driver_connection)

@@ -10,6 +10,9 @@ anything more (an error to explain, a resume, a lockout; or its batch failed, ``
 Then the handler's transaction is rolled back and the request goes on, body replayed, to the FastAPI
 route of the same path: that route is the reference implementation and what the OpenAPI document
 describes, so a client can never tell which of the two answered.
+
+Every HTTP request is stamped with the time it arrived (``app.core.deps.ARRIVED_AT``) before anything else
+runs; the lane's handlers and the routes judge deadlines by it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,7 +32,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.batches import Batches, BatchFailed, Pending
-from app.core.deps import get_session
+from app.core.deps import ARRIVED_AT, get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
 from app.core.errors import AppError
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
@@ -48,13 +52,14 @@ class LaneReply:
 
 @dataclass(slots=True)
 class LaneCall:
-    """What a lane handler gets: the application, the path parameters, the headers and the raw body;
-    the request's write session when it asks for one."""
+    """What a lane handler gets: the application, the path parameters, the headers, the raw body and the
+    time the request arrived; the request's write session when it asks for one."""
 
     app: Any
     params: Mapping[str, str]
     headers: Mapping[bytes, bytes]
     body: bytes
+    arrived_at: datetime
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _session: AsyncSession | None = None
     _driver: Driver | None = None
@@ -90,15 +95,15 @@ class LaneCall:
         return get_session in self.app.dependency_overrides
 
     async def driver(self) -> Driver:
-        """For handlers whose every write is one statement (PostgreSQL): driver-level statements that
-        commit on their own, on a connection straight from the engine's pool — no ORM session — or, when
-        the request's session is overridden (the tests), on that session's connection and transaction."""
+        """PostgreSQL, for handlers whose every write is one statement: driver-level statements that commit
+        on their own, on a connection straight from the engine's pool — no ORM session — or, when the
+        request's session is overridden (the tests), on that session's connection and transaction."""
         if self.session_overridden:
             return await driver_for(await self.session(), transaction=False)
         if self._driver is None:
             self._pooled = await self.app.state.database.engine.raw_connection()
             self._stack.push_async_callback(self.release_driver)
-            self._driver = pooled_driver(self._pooled, self.app.state.database.is_sqlite)
+            self._driver = pooled_driver(self._pooled)
         return self._driver
 
     async def release_driver(self) -> None:
@@ -218,7 +223,9 @@ class HotPathLane:
                 break
         reply = None
         if not more:
-            call = LaneCall(app=scope["app"], params=params, headers=dict(scope["headers"]), body=body)
+            app = scope["app"]
+            arrived_at = scope.get(ARRIVED_AT) or app.state.clock.now()
+            call = LaneCall(app=app, params=params, headers=dict(scope["headers"]), body=body, arrived_at=arrived_at)
             reply = await self._settle(handler, call)
         if reply is None:
             await self.app(scope, _replaying(messages, receive), send)
@@ -264,13 +271,16 @@ class LaneApplication(FastAPI):
     the lane's routes reaches FastAPI (its telemetry, middleware, router) only when the lane leaves it."""
 
     _lane: HotPathLane | None = None
+    lane_enabled = True  # off: every request goes the ordinary way (the tests compare both)
 
     def use_lane(self, routes: Sequence[LaneRoute]) -> None:
         self._lane = HotPathLane(partial(FastAPI.__call__, self), routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lane is not None and scope["type"] == "http":
-            scope["app"] = self
-            await self._lane(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            scope[ARRIVED_AT] = self.state.clock.now()
+            if self._lane is not None and self.lane_enabled:
+                scope["app"] = self
+                await self._lane(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)

@@ -124,9 +124,8 @@ class SQLiteWriter:
                     self._thread.start()
 
     def _connect(self) -> sqlite3.Connection:
-        # No busy handler of SQLite's own: it sleeps 1, 2, 5, 10 … up to 100 ms between tries, so a batch
-        # of one worker waited up to 100 ms for another worker's batch that held the lock for 2 ms (the
-        # paced autosave's p99 was 100–136 ms). ``_begin`` polls instead.
+        # No busy handler of SQLite's own: it sleeps 1, 2, 5, 10 … up to 100 ms between tries, far longer
+        # than another worker's batch holds the lock. ``_begin`` polls instead.
         connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -154,7 +153,7 @@ class SQLiteWriter:
                 self._run_batch(connection, batch)
                 if not self._jobs.empty():
                     # Another process's writer polls for the lock every BUSY_POLL_SECONDS: taking it again
-                    # at once would starve it (its requests waited hundreds of milliseconds).
+                    # at once would starve it.
                     time.sleep(HANDOFF_SECONDS)
         finally:
             connection.close()

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Float, Subquery, and_, case, cast, delete, exists, func, insert, select
+from sqlalchemy import Float, Subquery, and_, bindparam, case, cast, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
+from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.exams import exam_rules
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
-from app.exams.room import attempts
+from app.exams.room import attempts, room
+from app.exams.room.attempt_schemas import SubmitReason
+from app.exams.room.attempts import ATTEMPTS, EXAMS, PARTICIPANTS
+from app.exams.room.rules import IN_PROGRESS
 from app.exams.schemas import (
     MAX_SEED,
     ExamCreate,
@@ -86,11 +92,7 @@ async def get_exam(session: AsyncSession, exam_id: int) -> Exam:
 
 def exam_is_open(exam: Exam, now: datetime) -> bool:
     """Whether attempts may start now: papers drawn, not closed, and ``now`` inside the window."""
-    if exam.status != ExamStatus.drawn:
-        return False
-    if exam.opens_at is not None and now < exam.opens_at:
-        return False
-    return exam.closes_at is None or now < exam.closes_at
+    return exam_rules.not_open_because(exam, now) is None
 
 
 def exam_phase(exam: Exam, now: datetime) -> str:
@@ -146,14 +148,7 @@ async def exam_unit_ids(session: AsyncSession, exam_id: int) -> list[int]:
 
 def may_manage(principal: Principal, exam: Exam) -> bool:
     """Organisers manage every exam; a unit admin manages the practice exams of his own unit."""
-    if principal.has_any(*EXAM_ORGANISERS):
-        return True
-    return (
-        exam.mode == ExamMode.practice
-        and exam.owner_unit_id is not None
-        and Role.unit_admin in principal.roles
-        and principal.unit_id == exam.owner_unit_id
-    )
+    return exam_rules.may_manage_exam(principal, exam, *EXAM_ORGANISERS)
 
 
 def ensure_can_manage(principal: Principal, exam: Exam) -> None:
@@ -359,7 +354,7 @@ async def update_exam(
     await session.flush()
     if started and "closes_at" in changes:
         # Open attempts keep the rule deadline = min(start + time limit, closes_at).
-        await attempts.reclamp_open_deadlines(
+        await reclamp_open_deadlines(
             session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at
         )
     await record_audit(session, actor_id=principal.id, action="exam.update", entity="exam", entity_id=exam.id,
@@ -583,3 +578,78 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
 
 async def unit_code(session: AsyncSession, unit_id: int) -> str:
     return (await org_service.get_unit(session, unit_id)).code
+
+
+# Open attempts: their deadlines when the window changes, their submission at close ---------------------
+
+
+async def reclamp_open_deadlines(
+    session: AsyncSession,
+    *,
+    exam_id: int,
+    time_limit_seconds: int,
+    closes_at: datetime | None,
+    participant_ids: Sequence[int] | None = None,
+) -> int:
+    """After an exam's closing time (or time limit) or an examinee's extra time changed: every open attempt's
+    deadline follows ``room.deadline_of`` again. Returns the attempts changed.
+
+    Called when ``closes_at`` of an exam that has started changes (``update_exam``), and by the
+    participants service when it grants extra time (``participant_ids``: only theirs).
+    """
+    query = (
+        select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at, PARTICIPANTS.c.extra_time_seconds)
+        .join(PARTICIPANTS, PARTICIPANTS.c.id == ATTEMPTS.c.participant_id)
+        .where(ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS)
+    )
+    if participant_ids is not None:
+        query = query.where(ATTEMPTS.c.participant_id.in_(list(participant_ids)))
+    rows = (await session.execute(query)).all()
+    changes = []
+    for row in rows:
+        deadline = room.deadline_of(row.started_at, time_limit_seconds, closes_at, row.extra_time_seconds)
+        if deadline != row.deadline_at:
+            changes.append({"b_id": row.id, "b_deadline": deadline})
+    if changes:
+        await session.execute(
+            update(ATTEMPTS)
+            .where(ATTEMPTS.c.id == bindparam("b_id"), ATTEMPTS.c.status == IN_PROGRESS)
+            .values(deadline_at=bindparam("b_deadline", type_=UTCDateTime())),
+            changes,
+        )
+    return len(changes)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseOutcome:
+    exam_id: int
+    status: str
+    closed_at: datetime | None
+    attempts_submitted: int
+
+
+async def close_exam(session: AsyncSession, *, exam_id: int, principal: Principal, now: datetime) -> CloseOutcome:
+    """End the exam: no more starts, and every open attempt is submitted (reason "closed") and graded."""
+    exam = await exam_rules.load_exam(session, exam_id, lock="update")
+    exam_rules.ensure_can_manage_exam(principal, exam, *EXAM_ORGANISERS)
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        closed_at = await session.scalar(select(EXAMS.c.closed_at).where(EXAMS.c.id == exam_id))
+        return CloseOutcome(exam_id=exam_id, status=exam.status, closed_at=closed_at, attempts_submitted=0)
+    await session.execute(
+        update(EXAMS).where(EXAMS.c.id == exam_id).values(status=str(ExamStatus.closed), closed_at=now)
+    )
+    submitted = await attempts.claim_and_grade(
+        session, ATTEMPTS.c.exam_id == exam_id, reason=SubmitReason.closed, now=now
+    )
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.close",
+        entity="exam",
+        entity_id=exam_id,
+        detail={"attempts_submitted": len(submitted)},
+        at=now,
+    )
+    return CloseOutcome(
+        exam_id=exam_id, status=str(ExamStatus.closed), closed_at=now, attempts_submitted=len(submitted)
+    )

@@ -10,6 +10,7 @@ from app.accounts import visibility
 from app.accounts.principal import Principal
 from app.accounts.visibility import Subject
 from app.core.deps import SessionDep
+from app.core.openapi import CSV, XLSX, file_responses
 from app.reports import exports, service
 from app.reports.dependencies import FullReader, ReportReader, unit_scope
 from app.reports.items import fairness, item_analysis
@@ -38,6 +39,7 @@ async def _visible_report(session: SessionDep, exam_id: int, principal: Principa
 
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
 async def exam_report(exam_id: int, principal: ReportReader, session: SessionDep) -> ExamReport:
+    """The supervisors' report: overall, by rank, by unit, spread, discipline and absences."""
     return await _visible_report(session, exam_id, principal)
 
 
@@ -45,6 +47,7 @@ async def exam_report(exam_id: int, principal: ReportReader, session: SessionDep
 async def exam_individuals(
     exam_id: int, principal: ReportReader, session: SessionDep, unit_id: int | None = None
 ) -> IndividualsRead:
+    """Individual results (a unit admin sees his own unit's, once published)."""
     facts = await visibility.exam_facts(session, exam_id)
     scope = visibility.require(principal, Subject.individuals, facts, unit_id=unit_id)
     items = await service.list_individuals(session, exam_id, scope)
@@ -104,7 +107,10 @@ class ExportTable(StrEnum):
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/api/exams/{exam_id}/report/export")
+@router.get(
+    "/api/exams/{exam_id}/report/export", response_class=Response,
+    responses=file_responses(XLSX, CSV, description="the report as .xlsx or .csv"),
+)
 async def export_report(
     exam_id: int,
     principal: ReportReader,

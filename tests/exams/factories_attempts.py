@@ -224,9 +224,13 @@ def right_answers(setup: ExamSetup, start: dict[str, Any]) -> dict[str, list[str
 
 
 @asynccontextmanager
-async def live_client(settings: Settings, database: Database, clock: Clock) -> AsyncIterator[httpx2.AsyncClient]:
-    """A client of an app on a real ``Database``: every request has its own session and really commits."""
+async def live_client(
+    settings: Settings, database: Database, clock: Clock, *, lane: bool = True
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client of an app on a real ``Database``: every request has its own session and really commits
+    (and the lane's go through SQLite's group-commit writer or PostgreSQL's batches)."""
     app = create_app(settings, database=database, clock=clock, background=False)
+    app.lane_enabled = lane
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://exambank.test") as client:
         yield client

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import FrozenClock
 from app.exams.models import Attempt
-from app.exams.room.attempts import reclamp_open_deadlines
+from app.exams.service import reclamp_open_deadlines
 from tests.exams.factories_attempts import make_exam_setup, path_start
 
 

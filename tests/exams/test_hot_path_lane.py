@@ -26,8 +26,7 @@ from app.core.db import Database
 from app.core.security import hash_pin, token_digest
 from app.core.sqlite_writer import run_job
 from app.exams.models import Attempt, AttemptAnswer, Exam
-from app.exams.room import attempts
-from app.exams.room import lane as exams_lane
+from app.exams.room import attempts, room
 from app.papers.models import Paper
 from tests.conftest import TEST_SECRET
 from tests.exams.factories_attempts import (
@@ -57,6 +56,7 @@ async def _ticket(session: AsyncSession, setup: ExamSetup, pin: str = "246810") 
     return user.username
 
 
+@pytest.mark.lane_only
 async def test_a_whole_exam_on_the_lane(
     client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,7 +78,7 @@ async def test_a_whole_exam_on_the_lane(
     assert start["remaining_seconds"] == 1800 and start["deadline_at"].endswith("Z")
     assert len(start["questions"]) == len(setup.items)
     assert not any(k in q for q in start["questions"] for k in ("answer", "explanation", "key"))
-    # Nothing is written for the answers until they are saved (the start storm writes one row each).
+    # Nothing is written for the answers until they are saved.
     answer_rows = select(func.count()).where(AttemptAnswer.attempt_id == start["attempt_id"])
     assert await session.scalar(answer_rows) == 0
 
@@ -89,6 +89,7 @@ async def test_a_whole_exam_on_the_lane(
     assert saved.status_code == 200, saved.text
     assert saved.json() == {
         "saved": True, "last_seq": 1, "saved_at": saved.json()["saved_at"], "remaining_seconds": 1800,
+        "deadline_at": start["deadline_at"],
     }  # fmt: skip
 
     submitted = await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=headers)
@@ -276,11 +277,11 @@ async def test_sqlite_writes_recheck_what_their_lock_free_reads_saw(
 
     # A first start planned, then the exam closed before the insert.
     planned = await run_job(
-        session, lambda c: exams_lane._plan_start_on_sqlite(c, exam_id=setup.exam.id, digest=digest, now=now)
+        session, lambda c: room._plan_start_on_sqlite(c, exam_id=setup.exam.id, digest=digest, now=now)
     )
-    assert planned is not None and planned.presentation.question_order
+    assert planned is not None and planned.planned.presentation.question_order
     await session.execute(update(Exam).where(Exam.id == setup.exam.id).values(status="closed"))
-    assert await run_job(session, lambda c: exams_lane._write_start_on_sqlite(c, planned)) is None
+    assert await run_job(session, lambda c: room._write_start_on_sqlite(c, planned)) is None
     assert await session.scalar(select(func.count()).where(Attempt.exam_id == setup.exam.id)) == 0
 
     # A ticket holder found, then deactivated before his session is opened.

@@ -17,15 +17,9 @@ from app.core.errors import ConflictError, ForbiddenError, TooManyRequestsError,
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.models import AttemptEvent, Incident, Participant
 from app.exams.room.attempt_schemas import EventKind, EventResult, IncidentCreate, SubmitReason
-from app.exams.room.attempts import (
-    ATTEMPTS,
-    EXAMS,
-    IN_PROGRESS,
-    claim_and_grade,
-    is_overdue,
-    owned_attempt,
-    submit_if_overdue,
-)
+from app.exams.room.attempts import ATTEMPTS, EXAMS, claim_and_grade, owned_attempt, submit_if_overdue
+from app.exams.room.room import is_overdue
+from app.exams.room.rules import IN_PROGRESS
 
 INCIDENT_RECORDERS = (Role.proctor, Role.organiser)
 INCIDENT_READERS = (Role.proctor, Role.organiser, Role.supervisor)

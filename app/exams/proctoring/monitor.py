@@ -15,7 +15,8 @@ from app.core.errors import ForbiddenError
 from app.exams.exam_rules import load_exam
 from app.exams.models import Absence, Attempt, Participant
 from app.exams.room.attempt_schemas import ExamineeProgress, MonitorRead, ProgressCounts, UnitProgress
-from app.exams.room.attempts import IN_PROGRESS, SUBMITTED, remaining_seconds
+from app.exams.room.room import remaining_seconds
+from app.exams.room.rules import IN_PROGRESS, SUBMITTED
 from app.org.models import Cadre, Unit
 
 MONITOR_ROLES = (Role.organiser, Role.proctor)
@@ -54,6 +55,7 @@ def _progress_query(exam_id: int, unit_id: int | None) -> Any:
             Participant.cadre_id,
             Participant.unit_id,
             Participant.ticket_no,
+            Participant.extra_time_seconds,
             Cadre.name,
             Attempt.id.label("attempt_id"),
             Attempt.attempt_no,
@@ -130,6 +132,8 @@ async def exam_monitor(
                 submitted_at=row.submitted_at,
                 submit_reason=row.submit_reason,
                 focus_losses=row.focus_losses,
+                extra_time_seconds=row.extra_time_seconds,
+                deadline_at=row.deadline_at if row.state == "in_progress" else None,
             )
             for row in rows
         ]

@@ -1,43 +1,39 @@
-"""Taking an exam: start or resume, autosave, submit (by the examinee, at the deadline, on close, after too
-many focus losses) and the examinee's result.
+"""Taking an exam, as the routes serve it: start or resume, autosave, submit (by the examinee, at the
+deadline, on close, after too many focus losses) and the examinee's result.
 
-Rules decided here (documented in API terms in ``attempts_router``):
+The hot-path rules themselves — the save's claim and answer rows, the submit's claim and grading, the
+first start's insert — are the exam room's (``app.exams.room.room`` on ``app.exams.room.rules``), which
+the lane calls too; what is here is what the lane leaves to the routes:
 
-* The database is the truth: every acknowledged save is committed before the reply (the router commits
-  explicitly, see ``commit_before_reply``), so a crash loses nothing acknowledged.
-* One conditional ``UPDATE attempts … WHERE last_seq < :seq AND status = 'in_progress' AND deadline ok
-  … RETURNING`` serialises saves of one attempt (it locks the row); a save whose ``seq`` is not above the
-  stored one is ignored and the reply says so.
-* An attempt belongs to the login session that last started or resumed it (``session_digest``): starting
-  again on another device takes the attempt over, and saves or submits from the older session get 409
-  “opened on another device”, so two devices never overwrite each other unnoticed.
-* Every answer is scored when it is saved, with the key read in the save's own statement, so grading at
-  submission is a set-based sum (``app.grading.service.grade_attempts``).
-* Submission is a conditional ``UPDATE … WHERE status = 'in_progress' RETURNING id``: whoever flips the
-  status (the examinee, the sweeper of any process, close, the lazy check) grades, exactly once.
+* explaining a refused save (submitted, time up — the attempt is then submitted on the way —, another
+  device, a stale ``seq``) or submit, resuming an attempt (the session that resumes it takes it over:
+  saves and submits from the older one get 409 “opened on another device”), later attempts of a
+  practice exam, a submit the grading service settles (time up, questions left unanswered, practice);
+* the lazy check on reads: an attempt found past its deadline and grace is submitted;
+* the result and the practice review.
+
+Every acknowledged save is committed before the reply (``attempts_router``); whoever flips an attempt's
+status from ``in_progress`` (the examinee, the sweeper of any process, close, the lazy check) grades it,
+exactly once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
-from app.bank.models import QuestionType, QuestionVersion
-from app.core.audit import record_audit
-from app.core.db import UTCDateTime
-from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.bank.models import QuestionVersion
+from app.core.errors import ConflictError, ForbiddenError, NotFoundError
 from app.exams.exam_rules import (
     ExamRow,
-    ensure_can_manage_exam,
     ensure_exam_open,
     is_practice,
     load_exam,
@@ -47,12 +43,11 @@ from app.exams.models import (
     Absence,
     Attempt,
     AttemptAnswer,
-    AttemptStatus,
     Exam,
     ExamStatus,
     Participant,
 )
-from app.exams.room import shuffling
+from app.exams.room import room, shuffling
 from app.exams.room.attempt_schemas import (
     AttemptResult,
     AttemptStart,
@@ -63,9 +58,11 @@ from app.exams.room.attempt_schemas import (
     SubmitReason,
     SubmitResult,
 )
+from app.exams.room.room import cutoff_of, is_overdue, remaining_seconds
+from app.exams.room.rules import IN_PROGRESS, SUBMITTED
 from app.exams.room.served_paper import ServedPaper, served_paper
 from app.grading import service as grading
-from app.grading.scorers import encode_keys, score_answer
+from app.grading.scorers import encode_keys
 from app.papers.models import Paper, PaperSlot
 
 ATTEMPTS = cast(Table, Attempt.__table__)
@@ -76,25 +73,10 @@ PAPER_SLOTS = cast(Table, PaperSlot.__table__)
 ABSENCES = cast(Table, Absence.__table__)
 EXAMS = cast(Table, Exam.__table__)
 
-IN_PROGRESS = str(AttemptStatus.in_progress)
-SUBMITTED = str(AttemptStatus.submitted)
 PASS_SHARE = 0.6
 EXCELLENT_SHARE = 0.9
 AttemptRow = Row[*tuple[Any, ...]]
 OTHER_DEVICE = "本场考试已在其他设备上打开 (this exam was opened on another device)"
-
-
-def remaining_seconds(deadline_at: datetime, now: datetime) -> int:
-    return max(0, int((deadline_at - now).total_seconds()))
-
-
-def is_overdue(deadline_at: datetime, now: datetime, grace_seconds: float) -> bool:
-    """Past the deadline and its grace: saves are refused and the attempt is due for submission."""
-    return now > deadline_at + timedelta(seconds=grace_seconds)
-
-
-def _own_participant(user_id: int) -> Any:
-    return select(PARTICIPANTS.c.id).where(PARTICIPANTS.c.user_id == user_id).scalar_subquery()
 
 
 # Submission and grading ------------------------------------------------------------------------------
@@ -126,7 +108,7 @@ async def claim_and_grade(session: AsyncSession, *conditions: Any, reason: Submi
 
 async def submit_if_overdue(session: AsyncSession, attempt_id: int, *, now: datetime, grace_seconds: float) -> bool:
     """The lazy check: submit the attempt when its deadline and grace have passed."""
-    cutoff = now - timedelta(seconds=grace_seconds)
+    cutoff = cutoff_of(now, grace_seconds)
     ids = await claim_and_grade(
         session, ATTEMPTS.c.id == attempt_id, ATTEMPTS.c.deadline_at < cutoff, reason=SubmitReason.deadline, now=now
     )
@@ -154,12 +136,14 @@ class _Examinee:
     absent: bool
     paper_id: int | None
     paper_stamp: datetime | None
+    extra_time_seconds: int = 0
 
 
 _EXAMINEE = select(
     PARTICIPANTS.c.id,
     PARTICIPANTS.c.cadre_id,
     PARTICIPANTS.c.unit_id,
+    PARTICIPANTS.c.extra_time_seconds,
     select(ABSENCES.c.id)
     .where(ABSENCES.c.exam_id == PARTICIPANTS.c.exam_id, ABSENCES.c.cadre_id == PARTICIPANTS.c.cadre_id)
     .limit(1)
@@ -188,6 +172,7 @@ async def _examinee_of(session: AsyncSession, exam_id: int, principal: Principal
         absent=row.absence_id is not None,
         paper_id=row.paper_id,
         paper_stamp=row.paper_stamp,
+        extra_time_seconds=row.extra_time_seconds,
     )
 
 
@@ -262,23 +247,6 @@ def shown_questions(
     ]
 
 
-def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt_no: int) -> tuple[int, Any]:
-    """The attempt's shuffle seed and its (seeded, reproducible) question and option order."""
-    seed = shuffling.attempt_seed(exam.seed, participant_id, attempt_no)
-    presentation = paper.presentation_plan.draw(
-        seed, shuffle_questions=exam.shuffle_questions, shuffle_options=exam.shuffle_options
-    )
-    return seed, presentation
-
-
-def deadline_for(exam: Any, now: datetime) -> datetime:
-    """The earlier of now + the time limit and the exam's closing time."""
-    deadline_at = now + timedelta(seconds=exam.time_limit_seconds)
-    if exam.closes_at is not None:
-        deadline_at = min(deadline_at, exam.closes_at)
-    return deadline_at
-
-
 async def _start_view(
     session: AsyncSession,
     attempt: Any,
@@ -338,7 +306,7 @@ async def start_attempt(
             raise ConflictError("考试已结束 (the exam is closed)")
         if not await submit_if_overdue(session, latest.id, now=now, grace_seconds=grace_seconds):
             return await _resume(session, latest, exam, principal, now)
-    ensure_exam_open(exam, now)
+    ensure_exam_open(exam, now, examinee.extra_time_seconds)
     used = latest.attempt_no if latest is not None else 0
     if used >= exam.max_attempts:
         if used == 1:
@@ -355,33 +323,26 @@ async def _create_attempt(
     if examinee.paper_id is None:
         raise ConflictError("本单位试卷尚未抽取 (no paper has been drawn for your unit)")
     paper = await served_paper(session, examinee.paper_id, examinee.paper_stamp)
-    seed, presentation = presentation_for(exam, paper, examinee.participant_id, attempt_no)
-    deadline_at = deadline_for(exam, now)
-    values = {
-        "exam_id": exam.id, "participant_id": examinee.participant_id, "paper_id": paper.id,
-        "unit_id": examinee.unit_id, "attempt_no": attempt_no, "status": IN_PROGRESS, "started_at": now,
-        "deadline_at": deadline_at, "last_seq": 0, "shuffle_seed": seed,
-        "question_order": presentation.question_order, "option_orders": presentation.option_orders,
-        "focus_losses": 0, "event_count": 0, "session_digest": principal.session_digest,
-    }  # fmt: skip
+    io = room.SessionRoom(session)
+    planned = room.plan_attempt(
+        room.SQLITE_VALUES if io.is_sqlite else room.POSTGRESQL_VALUES, exam, paper, exam_id=exam.id,
+        participant_id=examinee.participant_id, unit_id=examinee.unit_id, attempt_no=attempt_no,
+        extra_time_seconds=examinee.extra_time_seconds, digest=principal.session_digest, now=now,
+    )  # fmt: skip
     # Two starts at once (a double click, two devices): one inserts, the other resumes that attempt.
-    inserted = await session.scalar(_INSERT_ATTEMPT[session.get_bind().dialect.name], values)
+    inserted = await room.insert_attempt(io, planned)
     if inserted is None:
         attempt = await _latest_attempt(session, examinee.participant_id)
-        assert attempt is not None
+        if attempt is None or attempt.attempt_no != attempt_no:  # the exam closed, or the paper went away
+            raise ConflictError("考试已结束 (the exam is closed)")
         return await _resume(session, attempt, exam, principal, now)
-    # No answer rows yet: each is written when its answer is first saved, and grading records the
-    # questions left unanswered (``grading.service.grade_attempts``). Thousands start in the same minute;
-    # their answers come over the half hour that follows.
-    return await _start_view(session, SimpleNamespace(id=inserted, **values), exam, now=now, answers={}, paper=paper)
+    values = {
+        "id": inserted, "exam_id": exam.id, "attempt_no": attempt_no, "status": IN_PROGRESS, "started_at": now,
+        "deadline_at": planned.deadline_at, "last_seq": 0, "paper_id": paper.id,
+        "question_order": planned.presentation.question_order, "option_orders": planned.presentation.option_orders,
+    }  # fmt: skip
+    return await _start_view(session, SimpleNamespace(**values), exam, now=now, answers={}, paper=paper)
 
-
-_INSERT_ATTEMPT = {
-    dialect: insert_of(ATTEMPTS)
-    .on_conflict_do_nothing(index_elements=["participant_id", "attempt_no"])
-    .returning(ATTEMPTS.c.id)
-    for dialect, insert_of in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
-}
 
 # Attempt access --------------------------------------------------------------------------------------
 
@@ -450,131 +411,31 @@ async def autosave_answers(
     now: datetime,
     grace_seconds: float,
 ) -> SaveResult:
-    """Merge answers into the attempt when ``seq`` is newer than the last stored one and time remains."""
-    claimed = (
-        await session.execute(
-            _CLAIM_SAVE,
-            {
-                "b_attempt_id": attempt_id, "b_user_id": principal.id, "b_seq": seq, "b_now": now,
-                "b_cutoff": now - timedelta(seconds=grace_seconds), "b_digest": principal.session_digest,
-            },
-        )
-    ).one_or_none()  # fmt: skip
-    if claimed is None:
-        return await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)
-    paper = await served_paper(session, claimed.paper_id, claimed.paper_stamp)
-    scored = scored_answers(
-        paper, claimed.question_order, claimed.option_orders, claimed.answer_key or {}, claimed.multiple_scoring,
-        answers,
+    """Merge answers into the attempt when the exam room's claim holds (``room.claim_save``); else say why."""
+    await owned_attempt(session, attempt_id, principal)  # 404 for another's attempt, before its answers are read
+    save = room.SaveClaim(
+        attempt_id=attempt_id, digest=principal.session_digest, seq=seq, answers=answers, now=now,
+        grace_seconds=grace_seconds,
     )  # fmt: skip
-    rows = [
-        {
-            "attempt_id": attempt_id, "position": position, "keys": keys, "seq": seq, "saved_at": now,
-            "points": points, "is_correct": is_correct,
-        }
-        for position, keys, points, is_correct in scored
-    ]
-    if rows:
-        await session.execute(_UPSERT_ANSWERS[session.get_bind().dialect.name], rows)
-    return SaveResult(
-        saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now)
-    )
-
-
-# Built once: the hot path only binds values (no statement construction or compilation per request).
-_CLAIM_SAVE = (
-    update(ATTEMPTS)
-    .where(
-        ATTEMPTS.c.id == bindparam("b_attempt_id"),
-        ATTEMPTS.c.participant_id
-        == select(PARTICIPANTS.c.id).where(PARTICIPANTS.c.user_id == bindparam("b_user_id")).scalar_subquery(),
-        ATTEMPTS.c.status == IN_PROGRESS,
-        ATTEMPTS.c.last_seq < bindparam("b_seq"),
-        ATTEMPTS.c.deadline_at >= bindparam("b_cutoff", type_=UTCDateTime()),
-        ATTEMPTS.c.session_digest == bindparam("b_digest"),
-    )
-    .values(last_seq=bindparam("b_seq"), last_saved_at=bindparam("b_now", type_=UTCDateTime()))
-    .returning(
-        ATTEMPTS.c.paper_id,
-        ATTEMPTS.c.question_order,
-        ATTEMPTS.c.option_orders,
-        ATTEMPTS.c.deadline_at,
-        select(PAPERS.c.answer_key).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery().label("answer_key"),
-        select(PAPERS.c.created_at).where(PAPERS.c.id == ATTEMPTS.c.paper_id).scalar_subquery().label("paper_stamp"),
-        select(EXAMS.c.multiple_scoring)
-        .where(EXAMS.c.id == ATTEMPTS.c.exam_id)
-        .scalar_subquery()
-        .label("multiple_scoring"),
-    )
-)
-
-
-def _upsert_answers(statement: Any) -> Any:
-    return statement.on_conflict_do_update(
-        index_elements=["attempt_id", "position"],
-        set_={
-            "keys": statement.excluded["keys"],
-            "seq": statement.excluded.seq,
-            "saved_at": statement.excluded.saved_at,
-            "points": statement.excluded.points,
-            "is_correct": statement.excluded.is_correct,
-        },
-    )
-
-
-_UPSERT_ANSWERS = {
-    "sqlite": _upsert_answers(sqlite.insert(ANSWERS)),
-    "postgresql": _upsert_answers(postgresql.insert(ANSWERS)),
-}
-
-
-# One validated answer in the paper's keys: its position (the paper's number), keys, points, correctness.
-ScoredAnswer = tuple[int, str, float, bool]
-_MULTIPLE = QuestionType.multiple.value
-
-
-def scored_answers(
-    paper: ServedPaper,
-    question_order: Sequence[int],
-    option_orders: Mapping[str, Sequence[str]],
-    answer_key: Mapping[str, Sequence[str]],
-    multiple_scoring: str,
-    answers: Mapping[str, Sequence[str]],
-) -> list[ScoredAnswer]:
-    """The answers (in the examinee's numbers and letters) validated and scored; raises 422 naming the
-    first bad question."""
-    scored: list[ScoredAnswer] = []
-    for shown_no, chosen in answers.items():
-        try:
-            index = int(shown_no)
-        except ValueError:
-            raise _bad_answer(shown_no, f"{shown_no!r} is not a question number") from None
-        if not 1 <= index <= len(question_order):
-            raise _bad_answer(shown_no, f"there is no question {shown_no} (1–{len(question_order)})")
-        paper_no = question_order[index - 1]
-        number = str(paper_no)
-        question = paper.questions[paper_no]
-        order = option_orders.get(number, question.option_keys)
-        paper_keys = shuffling.to_paper_keys(question.type, order, chosen)
-        if paper_keys is None:
-            shown = "/".join(shuffling.displayed_keys(question.type, order))
-            raise _bad_answer(shown_no, f"question {shown_no} has only the options {shown}")
-        keys = encode_keys(paper_keys)
-        if len(keys) > 1 and question.type != _MULTIPLE:
-            raise _bad_answer(shown_no, f"question {shown_no} takes one answer")
-        right = encode_keys(answer_key.get(number, ()))
-        result = score_answer(question.type, keys, right, question.points, multiple_scoring)
-        scored.append((paper_no, keys, result.points, result.is_correct))
-    return scored
-
-
-def _bad_answer(shown_no: str, message: str) -> UnprocessableError:
-    return UnprocessableError(field_error(f"answers.{shown_no}", message))
+    io = room.SessionRoom(session)
+    for _ in range(3):  # a claim refused only because the key changed since it was scored: score again
+        deadline_at = await room.claim_save(io, room.Scorings(), save)
+        if deadline_at is not None:
+            return SaveResult(
+                saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now),
+                deadline_at=deadline_at,
+            )
+        refused = await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)
+        if refused is not None:
+            return refused
+    raise ConflictError("答案未保存，请重试 (the save could not be stored; please try again)")
 
 
 async def _explain_unsaved(
     session: AsyncSession, attempt_id: int, principal: Principal, *, seq: int, now: datetime, grace_seconds: float
-) -> SaveResult:
+) -> SaveResult | None:
+    """Why the claim refused the save (raised as 409, or the reply to a stale ``seq``); None when nothing
+    explains it (the scoring changed under it)."""
     attempt = await owned_attempt(session, attempt_id, principal)
     if attempt.status != IN_PROGRESS:
         raise ConflictError("已交卷，不能再保存 (the attempt is submitted; nothing was saved)")
@@ -584,7 +445,9 @@ async def _explain_unsaved(
         raise ConflictError("考试时间已到 (time is up; the attempt was submitted with what was saved)")
     if attempt.session_digest != principal.session_digest:
         raise ConflictError(OTHER_DEVICE)
-    return SaveResult(saved=False, ignored="stale seq", last_seq=attempt.last_seq)
+    if attempt.last_seq >= seq:
+        return SaveResult(saved=False, ignored="stale seq", last_seq=attempt.last_seq)
+    return None
 
 
 # Submit ----------------------------------------------------------------------------------------------
@@ -598,8 +461,14 @@ async def submit_attempt(
     if attempt.status == IN_PROGRESS:
         if attempt.session_digest != principal.session_digest:
             raise ConflictError(OTHER_DEVICE)
-        reason = SubmitReason.deadline if is_overdue(attempt.deadline_at, now, grace_seconds) else SubmitReason.examinee
-        await claim_and_grade(session, ATTEMPTS.c.id == attempt_id, reason=reason, now=now)
+        claimed = await room.claim_submit(
+            room.SessionRoom(session), attempt_id=attempt_id, digest=principal.session_digest, now=now,
+            grace_seconds=grace_seconds,
+        )  # fmt: skip
+        if not claimed:  # the rest the grading service settles: time up, questions unanswered, practice
+            overdue = is_overdue(attempt.deadline_at, now, grace_seconds)
+            reason = SubmitReason.deadline if overdue else SubmitReason.examinee
+            await claim_and_grade(session, ATTEMPTS.c.id == attempt_id, reason=reason, now=now)
         attempt = await owned_attempt(session, attempt_id, principal)
     exam = await load_exam(session, attempt.exam_id)
     result = None
@@ -611,77 +480,6 @@ async def submit_attempt(
         submitted_at=attempt.submitted_at,
         submit_reason=attempt.submit_reason,
         result=result,
-    )
-
-
-# Window changes ---------------------------------------------------------------------------------------
-
-
-async def reclamp_open_deadlines(
-    session: AsyncSession, *, exam_id: int, time_limit_seconds: int, closes_at: datetime | None
-) -> int:
-    """After an exam's closing time (or time limit) changed: every open attempt's deadline becomes the
-    earlier of its start + the time limit and the new closing time. Returns the attempts changed.
-
-    For the exams service to call when it changes ``closes_at`` of an exam that has started.
-    """
-    rows = (
-        await session.execute(
-            select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at).where(
-                ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS
-            )
-        )
-    ).all()
-    changes = []
-    for row in rows:
-        deadline = row.started_at + timedelta(seconds=time_limit_seconds)
-        if closes_at is not None:
-            deadline = min(deadline, closes_at)
-        if deadline != row.deadline_at:
-            changes.append({"b_id": row.id, "b_deadline": deadline})
-    if changes:
-        await session.execute(
-            update(ATTEMPTS)
-            .where(ATTEMPTS.c.id == bindparam("b_id"), ATTEMPTS.c.status == IN_PROGRESS)
-            .values(deadline_at=bindparam("b_deadline", type_=UTCDateTime())),
-            changes,
-        )
-    return len(changes)
-
-
-# Close -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CloseOutcome:
-    exam_id: int
-    status: str
-    closed_at: datetime | None
-    attempts_submitted: int
-
-
-async def close_exam(session: AsyncSession, *, exam_id: int, principal: Principal, now: datetime) -> CloseOutcome:
-    """End the exam: no more starts, and every open attempt is submitted (reason "closed") and graded."""
-    exam = await load_exam(session, exam_id, lock="update")
-    ensure_can_manage_exam(principal, exam, Role.organiser)
-    if exam.status in (ExamStatus.closed, ExamStatus.published):
-        closed_at = await session.scalar(select(EXAMS.c.closed_at).where(EXAMS.c.id == exam_id))
-        return CloseOutcome(exam_id=exam_id, status=exam.status, closed_at=closed_at, attempts_submitted=0)
-    await session.execute(
-        update(EXAMS).where(EXAMS.c.id == exam_id).values(status=str(ExamStatus.closed), closed_at=now)
-    )
-    submitted = await claim_and_grade(session, ATTEMPTS.c.exam_id == exam_id, reason=SubmitReason.closed, now=now)
-    await record_audit(
-        session,
-        actor_id=principal.id,
-        action="exam.close",
-        entity="exam",
-        entity_id=exam_id,
-        detail={"attempts_submitted": len(submitted)},
-        at=now,
-    )
-    return CloseOutcome(
-        exam_id=exam_id, status=str(ExamStatus.closed), closed_at=now, attempts_submitted=len(submitted)
     )
 
 

@@ -5,12 +5,16 @@ Safe when several server processes run it at once: each batch is claimed by one 
 submitted or graded twice; on PostgreSQL the batch is picked with ``FOR UPDATE SKIP LOCKED`` so the
 processes share the work instead of queueing behind each other. It runs once at start-up, which is how
 overdue attempts are caught up after a crash.
+
+A save or submit is judged by when it arrived (``app.exams.room.room``), and one that arrived just before
+the grace ran out may still be queued for its batch: the sweeper therefore leaves an attempt alone for
+``IN_FLIGHT_SECONDS`` more, so that it never submits an attempt under a save it would have to refuse.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -19,18 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Database
 from app.core.logging import get_logger
 from app.exams.room.attempt_schemas import SubmitReason
-from app.exams.room.attempts import ATTEMPTS, IN_PROGRESS, claim_and_grade
+from app.exams.room.attempts import ATTEMPTS, claim_and_grade
+from app.exams.room.room import cutoff_of
+from app.exams.room.rules import IN_PROGRESS
 
 log = get_logger("exambank.sweeper")
 
 BATCH_SIZE = 500
+IN_FLIGHT_SECONDS = 30.0  # longer than any request waits for its batch (clients give up sooner)
 
 
 async def sweep_batch(
     session: AsyncSession, *, now: datetime, grace_seconds: float, batch_size: int = BATCH_SIZE
 ) -> list[int]:
     """Submit (reason "deadline") and grade up to ``batch_size`` overdue attempts; returns their ids."""
-    cutoff = now - timedelta(seconds=grace_seconds)
+    cutoff = cutoff_of(now, grace_seconds)
     due = (
         select(ATTEMPTS.c.id)
         .where(ATTEMPTS.c.status == IN_PROGRESS, ATTEMPTS.c.deadline_at < cutoff)
@@ -64,7 +71,9 @@ async def run_sweeper(app: FastAPI) -> None:
     while True:
         try:
             ids = await sweep_overdue(
-                app.state.database, now=app.state.clock.now(), grace_seconds=settings.save_grace_seconds
+                app.state.database,
+                now=app.state.clock.now(),
+                grace_seconds=settings.save_grace_seconds + IN_FLIGHT_SECONDS,
             )
             if ids:
                 log.info("overdue attempts submitted", count=len(ids))

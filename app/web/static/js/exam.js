@@ -9,8 +9,9 @@ function examRoom(config) {
     phase: 'intro', busy: false, error: '',
     attemptId: null, questions: [], answers: {}, pending: {}, flags: [], seq: 0,
     view: 'single', current: 0,
-    deadlineMono: 0, remaining: config.timeLimit, warning: '', warned: {},
-    offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null,
+    deadlineMono: 0, deadlineAt: null, remaining: config.timeLimit, warning: '', warned: {},
+    offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null, pollTimer: null,
+    checking: false,
     result: null, submittedText: '', lastEventAt: {}, takenOver: false,
 
     init() {
@@ -47,12 +48,16 @@ function examRoom(config) {
         const remaining = data.remaining_seconds !== undefined ? data.remaining_seconds
           : (Date.parse(data.deadline_at) - Date.parse(data.server_time || new Date().toISOString())) / 1000;
         this.deadlineMono = performance.now() + remaining * 1000;
+        this.deadlineAt = data.deadline_at || null;
         this.current = Math.min(this.current, Math.max(0, this.questions.length - 1));
         this.phase = 'taking';
         this.persist();
         this.tick();
         clearInterval(this.tickTimer);
         this.tickTimer = setInterval(() => this.tick(), 500);
+        // Extra time granted while writing reaches the countdown with the next save or this poll.
+        clearInterval(this.pollTimer);
+        this.pollTimer = setInterval(() => this.poll(), 30000);
         if (Object.keys(this.pending).length) this.flush();
       } catch (e) {
         if (e.status === 409 && String(e.detail).includes('交卷')) return this.finished(this.attemptId, '本次考试已交卷。');
@@ -60,12 +65,40 @@ function examRoom(config) {
       } finally { this.busy = false; }
     },
 
-    tick() {
+    // Extra time moves the server's deadline: shift the countdown by as much (the clocks may disagree, the
+    // difference between two deadlines does not).
+    follow(deadlineAt) {
+      if (!deadlineAt || !this.deadlineAt) return;
+      const shift = Date.parse(deadlineAt) - Date.parse(this.deadlineAt);
+      if (!shift) return;
+      this.deadlineAt = deadlineAt;
+      this.deadlineMono += shift;
+      if ((this.deadlineMono - performance.now()) / 1000 > 300) this.warned = {};
+    },
+
+    async poll() {
+      if (this.phase !== 'taking' || !this.attemptId) return null;
+      try {
+        const state = await api('GET', '/api/attempts/' + this.attemptId, undefined, {noRedirect: true});
+        if (state && state.status === 'in_progress') this.follow(state.deadline_at);
+        return state;
+      } catch (_) { return null; }
+    },
+
+    async tick() {
       this.remaining = Math.max(0, Math.round((this.deadlineMono - performance.now()) / 1000));
+      // At zero, ask the server first: the deadline may have moved (extra time) since the last save.
+      if (this.remaining === 0 && this.phase === 'taking' && !this.checking) {
+        this.checking = true;
+        const state = await this.poll();
+        this.checking = false;
+        this.remaining = Math.max(0, Math.round((this.deadlineMono - performance.now()) / 1000));
+        if (state && state.status === 'in_progress' && this.remaining > 0) return;
+      }
       for (const [limit, text] of [[300, '距离考试结束还有 5 分钟，请抓紧时间。'], [60, '距离考试结束还有 1 分钟，时间到将自动交卷。']]) {
         if (this.remaining <= limit && this.remaining > 0 && !this.warned[limit]) { this.warned[limit] = true; this.warning = text; toast(text, 'error'); }
       }
-      if (this.remaining === 0 && this.phase === 'taking') this.submit('time');
+      if (this.remaining === 0 && this.phase === 'taking' && !this.checking) this.submit('time');
     },
 
     get remainingText() { const s = this.remaining; return pad2(Math.floor(s / 60)) + ':' + pad2(s % 60); },
@@ -114,6 +147,7 @@ function examRoom(config) {
         // Another device (or a lost reply) already used this seq: continue above the stored one and resend.
         if (reply && reply.saved === false && reply.last_seq >= this.seq) { this.seq = reply.last_seq; this.persist(); this.saving = false; return this.flush(); }
         for (const [no, keys] of Object.entries(batch)) if (JSON.stringify(this.pending[no]) === JSON.stringify(keys)) delete this.pending[no];
+        if (reply) this.follow(reply.deadline_at);
         this.offline = false; this.savedAt = new Date(); this.persist();
       } catch (e) {
         if (e instanceof ApiError) {
@@ -158,7 +192,7 @@ function examRoom(config) {
     },
 
     async finished(attemptId, text, result) {
-      clearInterval(this.tickTimer);
+      clearInterval(this.tickTimer); clearInterval(this.pollTimer);
       this.phase = 'submitted'; this.submittedText = text; this.attemptId = attemptId;
       this.pending = {};
       this.persist();
