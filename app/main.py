@@ -5,25 +5,30 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from starlette.types import Receive, Scope, Send
 
 from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
-from app.accounts.dependencies import get_principal
+from app.accounts.dependencies import get_principal, token_from
 from app.accounts.router import router as accounts_router
 from app.bank.router import router as bank_router
 from app.core import metrics
 from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import RETRY_AFTER_SECONDS, Database, database_unavailable, unavailable_body
-from app.core.errors import AppError, ImportRejectedError
+from app.core.deps import get_session
+from app.core.errors import AppError, ImportRejectedError, capped_validation_errors
 from app.core.gc_tuning import tune_for_serving
-from app.core.lane import LaneApplication
+from app.core.http_guard import HttpGuard
+from app.core.lane import LaneApplication, request_session
 from app.core.logging import configure_logging, get_logger
 from app.core.openapi import install_openapi
 from app.exams.proctoring.router import router as proctoring_router
@@ -61,6 +66,62 @@ def _watch_pools(database: Database) -> None:
     metrics.watch_pool(database.engine)
     if database.write_engine is not database.engine:
         metrics.watch_pool(database.write_engine)
+
+
+class ExambankApplication(LaneApplication):
+    """The application behind its HTTP guard (``app.core.http_guard``), which comes before the lane."""
+
+    _guard: HttpGuard | None = None
+
+    def use_guard(self) -> None:
+        self._guard = HttpGuard(
+            partial(LaneApplication.__call__, self),
+            authenticate=partial(_authenticated, self),
+            public_paths=frozenset({"/api/auth/login"}),
+            integer_params=partial(integer_query_parameters, self),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._guard is not None and scope["type"] == "http":
+            await self._guard(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def integer_query_parameters(app: FastAPI) -> frozenset[str]:
+    """The names of the query parameters that some route declares as integers (ids, limits, offsets)."""
+    names = set()
+    for operations in app.openapi()["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                types = {schema.get("type"), *(option.get("type") for option in schema.get("anyOf", []))}
+                if parameter.get("in") == "query" and "integer" in types:
+                    names.add(parameter["name"])
+    return frozenset(names)
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    """Whether a database error says a value was out of range (a number too large for its column)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OverflowError) or type(seen).__name__ == "DataError":
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def _authenticated(app: FastAPI, scope: Scope) -> bool:
+    """Whether the request's session token is valid (checked before an upload is read)."""
+    token = token_from(Request(scope))
+    if not token:
+        return False
+    now = app.state.clock.now()
+    if get_session in app.dependency_overrides:
+        async with request_session(app) as session:
+            return await accounts_service.resolve_token(session, token, now) is not None
+    async with app.state.database.read_sessions() as session:
+        return await accounts_service.resolve_token(session, token, now) is not None
 
 
 def create_served_app() -> FastAPI:
@@ -105,10 +166,15 @@ def create_app(
                 await app.state.database.dispose()
             metrics.forget_process()
 
-    app = LaneApplication(
+    # The interactive documentation is off in production unless asked for.
+    docs = settings.environment != "production" or settings.docs_enabled
+    app = ExambankApplication(
         title="exambank", version="0.1.0", lifespan=lifespan,
         description="“基本理论+”考试系统：题库、组卷、准考证、在线考试、阅卷、统计与通报。 Every call but login and"
         " health sends `Authorization: Bearer <access_token>` (the Authorize button above).",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -120,6 +186,24 @@ def create_app(
         if isinstance(exc, ImportRejectedError):
             return JSONResponse(exc.body(), status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The errors without the input they were given (a 5 MB body must not come back as 5 MB).
+        return JSONResponse({"detail": capped_validation_errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        # A value the database refused as out of range is the client's; anything else is ours.
+        if isinstance(exc, DataError) or _out_of_range(exc):
+            log.warning("value refused by the database", error=str(exc.orig)[:200])
+            return JSONResponse({"detail": "输入值超出允许范围 (a value is out of range)"}, status_code=422)
+        log.error("database error", error=str(exc.orig)[:500])
+        return JSONResponse({"detail": "服务器内部错误 (internal error)"}, status_code=500)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow_error(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return JSONResponse({"detail": "输入值超出允许范围 (a value is out of range)"}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
@@ -144,6 +228,7 @@ def create_app(
     # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application
     # when they can be; see app.core.lane.
     app.use_lane([*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
+    app.use_guard()
     for router in (
         operations_router,
         accounts_router,

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import column, func, select, table, update
+from sqlalchemy import column, func, select, table, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import login_rules
+from app.accounts.login_rules import Account, LoginVerdict
 from app.accounts.models import AuthSession, Role, User
 from app.accounts.principal import Principal
 from app.accounts.schemas import PasswordChange, UserCreate, UserUpdate
 from app.core.audit import AuditEntry, record_audit
 from app.core.config import Settings
+from app.core.driver import DriverValues
 from app.core.errors import (
     BadRequestError,
     ConflictError,
@@ -26,7 +31,9 @@ from app.core.errors import (
 )
 from app.core.security import (
     hash_password,
+    hash_password_sync,
     is_pin_hash,
+    looks_like_ticket,
     new_session_token,
     token_digest,
     verify_password,
@@ -43,46 +50,83 @@ INVALID_LOGIN = "用户名或密码错误 (invalid username or password)"
 class IssuedSession:
     token: str
     expires_at: datetime
-    user: User
+    user: Account
 
 
-async def _credentials_match(user: User, password: str, settings: Settings) -> bool:
-    if is_pin_hash(user.password_hash):
-        return verify_pin(password, user.password_hash, settings.secret_key.get_secret_value())
-    return await verify_password(password, user.password_hash)
+# A password nobody has, checked when the username is unknown so that the reply takes as long as for a
+# real account: the timing does not tell which usernames exist.
+_ABSENT_PIN_HASH = f"hmac-sha256${'0' * 16}${'0' * 64}"
+
+
+@functools.cache
+def _absent_password_hash() -> str:
+    return hash_password_sync(secrets.token_urlsafe(16))
+
+
+async def _credentials_match(account: Account, verdict: LoginVerdict, password: str, settings: Settings) -> bool:
+    if verdict is LoginVerdict.ticket:
+        return login_rules.pin_matches(account, password, settings.secret_key.get_secret_value())
+    return await verify_password(password, account.password_hash)
+
+
+def _locked_error(locked_until: datetime) -> TooManyRequestsError:
+    return TooManyRequestsError(
+        f"账号已锁定，请于 {locked_until.isoformat(timespec='seconds')} 后再试，或请监考员解锁 (account locked)"
+    )
 
 
 async def login(
     session: AsyncSession, *, username: str, password: str, settings: Settings, now: datetime
 ) -> IssuedSession:
-    """Check credentials, count failures per account, and open a server-side session."""
-    user = await session.scalar(select(User).where(User.username == username))
-    if user is None or not user.is_active:
+    """Check credentials, count failures per account (in SQL), and open a server-side session."""
+    dialect = session.get_bind().dialect.name
+    values = DriverValues(dialect)
+    row = (await session.execute(text(login_rules.ACCOUNT), {"username": username})).mappings().one_or_none()
+    account = Account.of(row, values) if row is not None else None
+    verdict = login_rules.verdict(account, now)
+    if verdict is LoginVerdict.unknown:
+        # As long as a real account's check: a PIN's for a ticket-shaped name, a password's otherwise.
+        if looks_like_ticket(username):
+            verify_pin(password, _ABSENT_PIN_HASH, settings.secret_key.get_secret_value())
+        else:
+            await verify_password(password, _absent_password_hash())
         raise UnauthorizedError(INVALID_LOGIN)
-    if user.locked_until is not None and user.locked_until > now:
-        raise TooManyRequestsError(
-            f"账号已锁定，请于 {user.locked_until.isoformat(timespec='seconds')} 后再试 (account locked)"
-        )
-    if not await _credentials_match(user, password, settings):
-        failures = user.failed_logins + 1
-        locked_until = None
-        if failures >= settings.login_max_failures:
-            locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-            failures = 0
+    assert account is not None
+    if verdict is LoginVerdict.locked:
+        assert account.locked_until is not None
+        raise _locked_error(account.locked_until)
+    if not await _credentials_match(account, verdict, password, settings):
         await session.execute(
-            update(User).where(User.id == user.id).values(failed_logins=failures, locked_until=locked_until)
+            text(login_rules.RECORD_FAILURE),
+            {
+                "user_id": account.id,
+                "max_failures": settings.login_max_failures,
+                "locked_until": values.time(now + timedelta(minutes=settings.login_lockout_minutes)),
+            },
         )
         # The failure count must survive the error response that follows.
         await session.commit()
         raise UnauthorizedError(INVALID_LOGIN)
-    if user.failed_logins or user.locked_until is not None:
-        user.failed_logins = 0
-        user.locked_until = None
+    if account.has_failures:
+        await session.execute(text(login_rules.CLEAR_FAILURES), {"user_id": account.id})
     token = new_session_token()
     expires_at = now + timedelta(hours=settings.session_ttl_hours)
-    session.add(AuthSession(token_digest=token_digest(token), user_id=user.id, created_at=now, expires_at=expires_at))
-    await session.flush()
-    return IssuedSession(token=token, expires_at=expires_at, user=user)
+    opened = await session.execute(
+        text(login_rules.OPEN_SESSION[dialect]),
+        {
+            "token_digest": token_digest(token), "user_id": account.id, "created_at": values.time(now),
+            "expires_at": values.time(expires_at), "active": values.flag(True),
+        },
+    )  # fmt: skip
+    if opened.first() is None:
+        raise UnauthorizedError(INVALID_LOGIN)
+    return IssuedSession(token=token, expires_at=expires_at, user=account)
+
+
+async def unlock_user(session: AsyncSession, *, user_id: int, actor_id: int, now: datetime) -> None:
+    """Clear an account's failures and lockout (a proctor lets the holder of the right PIN in)."""
+    await session.execute(text(login_rules.CLEAR_FAILURES), {"user_id": user_id})
+    await record_audit(session, actor_id=actor_id, action="user.unlock", entity="user", entity_id=user_id, at=now)
 
 
 async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:

@@ -5,7 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 
+from app.accounts import visibility
 from app.accounts.dependencies import CurrentPrincipal
+from app.accounts.principal import Principal
 from app.bank import exporter, importer, service
 from app.bank.models import Category, QuestionStatus, QuestionType
 from app.bank.repository import QuestionFilter
@@ -33,6 +35,16 @@ class FlagFilter(StrEnum):
     negative_discrimination = QuestionFlag.negative_discrimination.value
     too_hard = QuestionFlag.too_hard.value
     too_easy = QuestionFlag.too_easy.value
+
+
+async def bank_reader(principal: CurrentPrincipal, session: SessionDep) -> Principal:
+    """The caller, unless his bank is sealed while a formal exam of his unit runs (``app.accounts.visibility``)."""
+    await visibility.ensure_bank_readable(session, principal)
+    return principal
+
+
+# Every route that replies with stored questions (keys included) reads through the seal.
+BankReader = Annotated[Principal, Depends(bank_reader)]
 
 
 def _filter(
@@ -72,7 +84,7 @@ async def create_question(
 
 @router.get("/api/questions", response_model=QuestionPage)
 async def list_questions(
-    principal: CurrentPrincipal,
+    principal: BankReader,
     session: SessionDep,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -113,7 +125,7 @@ async def import_questions(
     responses=file_responses(XLSX, CSV, JSON, description="the questions as .xlsx, .csv or .json"),
 )
 async def export_questions(
-    principal: CurrentPrincipal,
+    principal: BankReader,
     session: SessionDep,
     flt: FilterDep,
     format: Annotated[str, Query(pattern="^(xlsx|csv|json|moodle_xml|gift|aiken|qti)$")] = "xlsx",
@@ -142,14 +154,14 @@ async def import_template(principal: CurrentPrincipal) -> Response:
 
 
 @router.get("/api/questions/{question_id}", response_model=QuestionRead)
-async def get_question(question_id: int, principal: CurrentPrincipal, session: SessionDep) -> QuestionRead:
+async def get_question(question_id: int, principal: BankReader, session: SessionDep) -> QuestionRead:
     """One question as stored now."""
     return QuestionRead.model_validate(await service.get_visible_question(session, question_id, principal))
 
 
 @router.patch("/api/questions/{question_id}", response_model=QuestionRead)
 async def update_question(
-    question_id: int, body: QuestionUpdate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, body: QuestionUpdate, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     """Edit a question; each edit stores a new version."""
     changes = body.model_dump(mode="json", exclude_unset=True)
@@ -161,7 +173,7 @@ async def update_question(
 
 @router.get("/api/questions/{question_id}/versions", response_model=list[QuestionVersionRead])
 async def list_versions(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep
+    question_id: int, principal: BankReader, session: SessionDep
 ) -> list[QuestionVersionRead]:
     """Every stored version of a question, oldest first."""
     await service.get_visible_question(session, question_id, principal)
@@ -183,7 +195,7 @@ async def retire_questions(
 
 @router.post("/api/questions/{question_id}/retire", response_model=QuestionRead)
 async def retire_question(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     """Retire a question: it stays on papers already drawn but is drawn no more."""
     question = await service.set_status(
@@ -194,7 +206,7 @@ async def retire_question(
 
 @router.post("/api/questions/{question_id}/restore", response_model=QuestionRead)
 async def restore_question(
-    question_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+    question_id: int, principal: BankReader, session: SessionDep, clock: ClockDep
 ) -> QuestionRead:
     """Put a retired question back into the draw."""
     question = await service.set_status(

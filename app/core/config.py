@@ -12,7 +12,10 @@ DEVELOPMENT_SECRET = "exambank-development-secret-change-me"  # noqa: S105 - ref
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="EXAMBANK_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a settings error must not print the values it was given (passwords, secrets).
+    model_config = SettingsConfigDict(
+        env_prefix="EXAMBANK_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///exambank.db"
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 5.0
     run_sweeper: bool = True
     event_cap_per_attempt: int = 200
+
+    docs_enabled: bool = False  # /docs and /openapi.json in production (always on elsewhere)
 
     log_level: str = "INFO"
     log_json: bool = False

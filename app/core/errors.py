@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -39,6 +40,22 @@ class UnprocessableError(AppError):
 
 class TooManyRequestsError(AppError):
     status_code = 429
+
+
+MAX_ERRORS = 20
+MAX_ECHO = 200
+
+
+def capped_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation errors as FastAPI shapes them, without echoing the input: at most ``MAX_ERRORS`` of
+    them, each message cut to ``MAX_ECHO`` characters, no ``input`` and no ``ctx``."""
+    capped = []
+    for error in list(errors)[:MAX_ERRORS]:
+        item = {key: error[key] for key in ("type", "loc", "msg") if key in error}
+        item["loc"] = [str(part)[:MAX_ECHO] if isinstance(part, str) else part for part in item.get("loc", [])]
+        item["msg"] = str(item.get("msg", ""))[:MAX_ECHO]
+        capped.append(item)
+    return capped
 
 
 def field_error(field: str, message: str, *, location: str = "body") -> list[dict[str, Any]]:

@@ -12,7 +12,8 @@ from app.exams import service
 from app.exams.models import Exam
 
 
-async def valid_exam(exam_id: int, session: SessionDep) -> Exam:
+async def valid_exam(exam_id: int, _principal: CurrentPrincipal, session: SessionDep) -> Exam:
+    """The exam, once the caller is authenticated (so anonymous callers cannot probe which ids exist)."""
     return await service.get_exam(session, exam_id)
 
 

@@ -349,6 +349,14 @@ async def reissue_ticket(
     return issued
 
 
+@router.post("/api/exams/{exam_id}/tickets/{ticket_no}/unlock", status_code=status.HTTP_204_NO_CONTENT)
+async def unlock_ticket(
+    ticket_no: str, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> None:
+    """Proctors and organisers: end a ticket's lockout, so its holder logs in with his right PIN."""
+    await participants.unlock_ticket(session, exam=exam, ticket_no=ticket_no, principal=principal, now=clock.now())
+
+
 # Absences -------------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""Who sees which report: supervisors, organisers and admins everything; a unit admin the ranking of all
-units but individual rows of his own unit only; everyone else (examinees, proctors, editors) nothing."""
+"""Who may call the report routes at all; what each caller sees of one exam is decided by
+``app.accounts.visibility``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from fastapi import Depends
 from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.accounts.principal import Principal
+from app.accounts.visibility import STAFF_ROLES
 from app.core.errors import ForbiddenError
 
-FULL_READERS = (Role.supervisor, Role.organiser)
+FULL_READERS = STAFF_ROLES
 
 
 def sees_everything(principal: Principal) -> bool:
@@ -33,15 +34,6 @@ async def full_reader(principal: CurrentPrincipal) -> Principal:
 
 ReportReader = Annotated[Principal, Depends(report_reader)]
 FullReader = Annotated[Principal, Depends(full_reader)]
-
-
-def individual_scope(principal: Principal, requested_unit_id: int | None) -> int | None:
-    """The unit whose individual rows the caller may see (None = all units)."""
-    if sees_everything(principal):
-        return requested_unit_id
-    if requested_unit_id is not None and requested_unit_id != principal.unit_id:
-        raise ForbiddenError("individual results go back to the examinee's own unit only")
-    return principal.unit_id
 
 
 def unit_scope(principal: Principal) -> set[int] | None:

@@ -8,10 +8,13 @@ import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
+from app.accounts import visibility
+from app.accounts.principal import Principal
+from app.accounts.visibility import Subject
 from app.core.deps import SessionDep, SettingsDep
 from app.core.openapi import CSV, DOCX, XLSX, file_responses
 from app.reports import exports, repository, service
-from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
+from app.reports.dependencies import FullReader, ReportReader, unit_scope
 from app.reports.items import fairness, item_analysis
 from app.reports.notice import build_notice, notice_docx, render_notice
 from app.reports.schemas import ExamReport, IndividualsRead
@@ -28,18 +31,31 @@ class NoticeFormat(StrEnum):
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+async def _visible_report(session: SessionDep, exam_id: int, principal: Principal) -> ExamReport:
+    """The report as the caller may read it (``app.accounts.visibility``): 403 before he may see results;
+    absences of his own unit only when that is his reach."""
+    facts = await visibility.exam_facts(session, exam_id)
+    visibility.require(principal, Subject.results, facts)
+    report = await service.build_exam_report(session, exam_id)
+    absences_of = visibility.require(principal, Subject.absences, facts)
+    if absences_of is not None:
+        report.absences = [row for row in report.absences if row.unit_id == absences_of]
+    return report
+
+
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
-async def exam_report(exam_id: int, _principal: ReportReader, session: SessionDep) -> ExamReport:
+async def exam_report(exam_id: int, principal: ReportReader, session: SessionDep) -> ExamReport:
     """The supervisors' report: overall, by rank, by unit, spread, discipline and absences."""
-    return await service.build_exam_report(session, exam_id)
+    return await _visible_report(session, exam_id, principal)
 
 
 @router.get("/api/exams/{exam_id}/report/individuals", response_model=IndividualsRead)
 async def exam_individuals(
     exam_id: int, principal: ReportReader, session: SessionDep, unit_id: int | None = None
 ) -> IndividualsRead:
-    """Individual results (a unit admin sees his own unit's)."""
-    scope = individual_scope(principal, unit_id)
+    """Individual results (a unit admin sees his own unit's, once published)."""
+    facts = await visibility.exam_facts(session, exam_id)
+    scope = visibility.require(principal, Subject.individuals, facts, unit_id=unit_id)
     items = await service.list_individuals(session, exam_id, scope)
     return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items)
 
@@ -50,7 +66,7 @@ async def exam_individuals(
 )
 async def exam_notice(
     exam_id: int,
-    _principal: ReportReader,
+    principal: ReportReader,
     session: SessionDep,
     format: NoticeFormat = NoticeFormat.markdown,
     round_label: str = "本轮",
@@ -59,7 +75,7 @@ async def exam_notice(
     print page (``html``) or as a Word document (``docx``)."""
     exam = await service.get_exam(session, exam_id)
     notice = build_notice(
-        await service.build_exam_report(session, exam_id), round_label=round_label[:16],
+        await _visible_report(session, exam_id, principal), round_label=round_label[:16],
         office=exam.notice_office, issued_on=exam.notice_date,
     )
     if format is NoticeFormat.html:
@@ -80,8 +96,9 @@ async def exam_items(exam_id: int, _principal: FullReader, session: SessionDep) 
 
 
 @router.get("/api/exams/{exam_id}/fairness")
-async def exam_fairness(exam_id: int, _principal: ReportReader, session: SessionDep) -> dict[str, Any]:
+async def exam_fairness(exam_id: int, principal: ReportReader, session: SessionDep) -> dict[str, Any]:
     """Each unit's paper difficulty as drawn and as observed, next to its ranking and adjusted average."""
+    visibility.require(principal, Subject.results, await visibility.exam_facts(session, exam_id))
     return await fairness(session, exam_id)
 
 
@@ -121,9 +138,10 @@ async def export_report(
     format: ExportFormat = ExportFormat.xlsx,
     table: ExportTable = ExportTable.units,
 ) -> Response:
-    """The report as .xlsx (all sheets) or one table as .csv; individual rows scoped as for the API."""
-    report = await service.build_exam_report(session, exam_id)
-    scope = individual_scope(principal, None)
+    """The report as .xlsx (all sheets) or one table as .csv; every part scoped as for the API."""
+    report = await _visible_report(session, exam_id, principal)
+    facts = await visibility.exam_facts(session, exam_id)
+    scope = visibility.require(principal, Subject.individuals, facts)
     if format is ExportFormat.csv:
         if table is ExportTable.units:
             body = exports.csv_bytes(exports.UNIT_HEADERS, exports.unit_rows(report))
@@ -137,8 +155,11 @@ async def export_report(
         )
     individuals = await service.list_individuals(session, exam_id, scope)
     items = await item_analysis(session, exam_id)
-    if scope is not None:
-        items["papers"] = [paper for paper in items["papers"] if paper["unit_id"] == scope]
+    paper_sight = visibility.sight(principal, Subject.paper, facts)
+    if not paper_sight.visible:
+        items["papers"] = []
+    elif paper_sight.unit_id is not None:
+        items["papers"] = [paper for paper in items["papers"] if paper["unit_id"] == paper_sight.unit_id]
     body = await exports.report_workbook(report, individuals, items)
     return Response(
         body,
@@ -161,7 +182,8 @@ async def export_responses(
     """Raw responses in long format (exam, unit, rank, pseudonymous examinee, question and version, paper
     and shown keys, answer, correct, score) as .csv or .xlsx; a unit admin gets his own unit's rows only."""
     await service.get_exam(session, exam_id)
-    scope = individual_scope(principal, None)
+    facts = await visibility.exam_facts(session, exam_id)
+    scope = visibility.require(principal, Subject.individuals, facts)
     found = await repository.raw_responses(session, exam_id, scope)
     rows = exports.response_rows(exam_id, found, settings.secret_key.get_secret_value())
     if format is ExportFormat.csv:

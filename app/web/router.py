@@ -12,6 +12,7 @@ from app.accounts.dependencies import SESSION_COOKIE
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.deps import ClockDep, SessionDep
+from app.core.security import safe_next_path
 from app.exams import service as exams_service
 from app.web import pages
 from app.web.static_files import static_response
@@ -73,9 +74,7 @@ async def landing(request: Request, principal: PagePrincipal) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, principal: PagePrincipal, next: str = "") -> Response:
-    # Only a path on this site: "//host" and "/\\host" would leave it.
-    safe_next = next if next.startswith("/") and not next.startswith(("//", "/\\")) else ""
-    return _page(request, "login.html", principal, next_url=safe_next)
+    return _page(request, "login.html", principal, next_url=safe_next_path(next))
 
 
 @router.get("/exam")

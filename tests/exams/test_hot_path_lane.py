@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import lane as accounts_lane
+from app.accounts import login_rules
 from app.accounts import service as accounts_service
 from app.accounts.models import AuthSession, User
 from app.core.clock import FrozenClock
@@ -285,11 +286,11 @@ async def test_sqlite_writes_recheck_what_their_lock_free_reads_saw(
 
     # A ticket holder found, then deactivated before his session is opened.
     ticket = await _ticket(session, setup)
-    check = partial(accounts_lane._pin_holder, pin="246810", secret=TEST_SECRET)
-    find = partial(accounts_lane._find_ticket_holder_on_sqlite, username=ticket, check=check)
+    check = partial(login_rules.lane_settles, pin="246810", secret=TEST_SECRET, now=now)
+    find = partial(accounts_lane._find_ticket_holder_on_sqlite, username=ticket, now=now, settles=check)
     holder = await run_job(session, find)
     assert holder is not None
-    await session.execute(update(User).where(User.id == holder["id"]).values(is_active=False))
+    await session.execute(update(User).where(User.id == holder.id).values(is_active=False))
     later = now + timedelta(hours=1)
     opened = await run_job(
         session, lambda c: accounts_lane._open_session_on_sqlite(c, holder, token="t", now=now, expires_at=later)

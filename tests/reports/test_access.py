@@ -48,6 +48,8 @@ async def two_unit_exam(session: AsyncSession) -> dict[str, Any]:
     for unit, scores in ((own, [91, 72]), (other, [88, 55, 100])):
         paper = await make_paper(session, exam, unit)
         await seat_examinees(session, exam, paper, [Seat("chu", s) for s in scores])
+    exam.status = "published"  # before publication a unit admin sees no results (tests/accounts/test_visibility.py)
+    await session.commit()
     return {"exam": exam, "own": own, "other": other}
 
 

@@ -7,9 +7,11 @@ import io
 
 import httpx2
 from python_calamine import CalamineWorkbook
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
+from app.exams.models import Exam
 from app.reports.exports import neutralise
 from tests.factories import headers_for
 from tests.reports.factories_reports import Answer, Seat, SlotSpec, make_exam, make_paper, make_units, seat_examinees
@@ -69,6 +71,8 @@ async def test_xlsx_round_trip_and_injection_guard(client: httpx2.AsyncClient, s
 
 async def test_unit_admin_export_is_scoped(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     ids = await build(session)
+    await session.execute(update(Exam).where(Exam.id == ids["exam"]).values(status="published"))
+    await session.commit()  # a unit admin reads a formal exam's results once they are published
     headers = await headers_for(session, Role.unit_admin, unit_id=ids["plain"])
     response = await client.get(f"/api/exams/{ids['exam']}/report/export", headers=headers)
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(response.content))

@@ -55,7 +55,9 @@ def test_dashboard_renders_the_report_with_its_charts(
     screenshot(page, "notice", full_page=True)
     assert page.js_errors == []
 
-    # a unit admin sees the same report, with the individual rows of his own unit only
+    # once the results are published, a unit admin sees the same report, with his own unit's rows only
+    _ok(admin_api.post(f"/api/exams/{seeded.exam_id}/close"))
+    _ok(admin_api.post(f"/api/exams/{seeded.exam_id}/publish"))
     land_id = seeded.unit_ids[1]
     username = f"land-admin-{seeded.exam_id}"
     _ok(admin_api.post("/api/users", json={

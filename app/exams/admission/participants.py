@@ -26,7 +26,7 @@ from app.accounts.models import Role, User
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
-from app.core.security import hash_pin, new_pin
+from app.core.security import hash_pin, new_pin, new_ticket_suffix
 from app.core.tabular import SheetSpec, write_workbook
 from app.exams import service
 from app.exams.admission.sampling import UnitSample, sample_participants
@@ -50,14 +50,16 @@ TICKET_READERS = (Role.organiser, Role.proctor, Role.supervisor)
 
 
 def ticket_number(exam_id: int, unit_id: int, seq: int) -> str:
-    return f"{exam_id:04d}-{unit_id:03d}-{seq:04d}"
+    """Exam, unit and sequence (for people sorting the tickets) and a random part, so that nobody can
+    guess another examinee's ticket and lock it with wrong PINs (``app.core.security.TICKET_SHAPE``)."""
+    return f"{exam_id:04d}-{unit_id:03d}-{seq:04d}-{new_ticket_suffix()}"
 
 
-def _ticket_seq(ticket_no: str) -> int:
-    try:
-        return int(ticket_no.rsplit("-", 1)[1])
-    except (IndexError, ValueError):
-        return 0
+def _ticket_unit_and_seq(ticket_no: str) -> tuple[int, int] | None:
+    parts = ticket_no.split("-")
+    if len(parts) in (3, 4) and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2])
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +171,9 @@ async def _issue_tickets(
     taken = await session.scalars(select(Participant.ticket_no).where(Participant.exam_id == exam.id))
     next_seq: dict[int, int] = defaultdict(lambda: 1)
     for ticket_no in taken:
-        unit_part = ticket_no.split("-")[1] if ticket_no.count("-") == 2 else ""
-        if unit_part.isdigit():
-            next_seq[int(unit_part)] = max(next_seq[int(unit_part)], _ticket_seq(ticket_no) + 1)
+        parsed = _ticket_unit_and_seq(ticket_no)
+        if parsed is not None:
+            next_seq[parsed[0]] = max(next_seq[parsed[0]], parsed[1] + 1)
     ordered = sorted(cadres, key=lambda c: (c.unit_id, c.id))
     tickets: dict[int, str] = {}
     for cadre in ordered:
@@ -503,3 +505,16 @@ async def cadre_of_ticket(session: AsyncSession, exam_id: int, ticket_no: str) -
     if cadre_id is None:
         raise NotFoundError(f"no ticket {ticket_no} in exam {exam_id}")
     return cadre_id
+
+
+async def unlock_ticket(
+    session: AsyncSession, *, exam: Exam, ticket_no: str, principal: Principal, now: datetime
+) -> None:
+    """A proctor's one click: the ticket's wrong PINs are forgotten and its lockout ends (audited)."""
+    service.ensure_can_proctor(principal, exam)
+    user_id = await session.scalar(
+        select(Participant.user_id).where(Participant.exam_id == exam.id, Participant.ticket_no == ticket_no)
+    )
+    if user_id is None:
+        raise NotFoundError(f"no ticket {ticket_no} in exam {exam.id}")
+    await accounts_service.unlock_user(session, user_id=user_id, actor_id=principal.id, now=now)
