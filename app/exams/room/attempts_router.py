@@ -21,7 +21,7 @@ from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ConflictError
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.proctoring import discipline, monitor
-from app.exams.room import attempts
+from app.exams.room import attempts, flags
 from app.exams.room.attempt_schemas import (
     AnswersSave,
     AttemptResult,
@@ -63,9 +63,11 @@ async def start_attempt(
 ) -> AttemptStart:
     """Start the caller's attempt, or resume his open one (this session then owns it)."""
     async with committing(session):
-        return await attempts.start_attempt(
+        started = await attempts.start_attempt(
             session, exam_id=exam_id, principal=principal, now=clock.now(), grace_seconds=settings.save_grace_seconds
         )
+    started.flags = await flags.read_flags(session, started.attempt_id)
+    return started
 
 
 @router.put("/api/attempts/{attempt_id}/answers", response_model=SaveResult, response_model_exclude_none=True)
@@ -78,16 +80,20 @@ async def save_answers(
     settings: SettingsDep,
 ) -> SaveResult:
     """Merge answers; a save whose ``seq`` is not above the last stored one is ignored (and says so)."""
+    now = clock.now()
     async with committing(session):
-        return await attempts.autosave_answers(
+        saved = await attempts.autosave_answers(
             session,
             attempt_id=attempt_id,
             principal=principal,
             seq=body.seq,
             answers=body.answers,
-            now=clock.now(),
+            now=now,
             grace_seconds=settings.save_grace_seconds,
         )
+    if saved.saved and body.flags is not None:
+        await flags.save_flags(session, attempt_id=attempt_id, question_nos=body.flags, now=now)
+    return saved
 
 
 @router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult)
@@ -110,13 +116,15 @@ async def get_attempt(
     attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> AttemptState:
     async with committing(session):
-        return await attempts.attempt_state(
+        state = await attempts.attempt_state(
             session,
             attempt_id=attempt_id,
             principal=principal,
             now=clock.now(),
             grace_seconds=settings.save_grace_seconds,
         )
+    state.flags = await flags.read_flags(session, attempt_id)
+    return state
 
 
 @router.get("/api/attempts/{attempt_id}/result", response_model=AttemptResult)

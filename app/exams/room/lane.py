@@ -105,6 +105,8 @@ async def save(call: LaneCall) -> LaneReply | None:
         body = AnswersSave.model_validate_json(call.body)
     except ValidationError:
         return None
+    if body.flags is not None:  # the marks have their own small write: the route does it
+        return None
     attempt_id, now = int(call.params["attempt_id"]), call.state.clock.now()
     grace_seconds = call.state.settings.save_grace_seconds
     params = _claim_params(call.is_sqlite, attempt_id, token_digest(token), now, grace_seconds) | {"seq": body.seq}
@@ -424,6 +426,7 @@ async def start(call: LaneCall) -> LaneReply | None:
         "attempt_id": started.attempt_id, "exam_id": exam_id, "attempt_no": 1, "mode": started.mode,
         "status": IN_PROGRESS, "started_at": now, "deadline_at": started.deadline_at,
         "remaining_seconds": remaining_seconds(started.deadline_at, now), "last_seq": 0, "answers": {},
+        "flags": [],
     }  # fmt: skip
     questions = started.paper.shown_questions_json(presentation.question_order, presentation.option_orders)
     return LaneReply(_JSON.dump_json(reply)[:-1] + b',"questions":' + questions + b"}")
