@@ -9,4 +9,6 @@ from app.exams.room import flags as room_flags
 from app.org import models as org_models
 from app.papers import models as papers_models
 
-__all__ = ["Base", "accounts_models", "audit", "bank_models", "exams_models", "org_models", "papers_models", "room_flags"]
+__all__ = [
+    "Base", "accounts_models", "audit", "bank_models", "exams_models", "org_models", "papers_models", "room_flags",
+]

@@ -15,8 +15,7 @@ from tests.factories import auth_headers
 
 
 async def _save(client: httpx2.AsyncClient, attempt_id: int, headers: dict[str, str], body: dict[str, Any]) -> Any:
-    response = await client.put(f"/api/attempts/{attempt_id}/answers", json=body, headers=headers)
-    return response
+    return await client.put(f"/api/attempts/{attempt_id}/answers", json=body, headers=headers)
 
 
 async def test_flags_are_saved_with_the_answers_and_resume_on_another_device(
