@@ -19,6 +19,8 @@ from app.web.static_files import static_response
 router = APIRouter(tags=["web"], include_in_schema=False)
 
 CONSOLE_ROLES = (Role.organiser, Role.bank_editor, Role.proctor, Role.unit_admin)
+# A bank editor has no business with exams: their pages would only show refusals.
+EXAM_PAGE_ROLES = (Role.organiser, Role.proctor, Role.unit_admin)
 EXAM_VIEW_ROLES = (Role.organiser, Role.proctor, Role.unit_admin, Role.supervisor)
 DASHBOARD_ROLES = (Role.supervisor, Role.organiser, Role.unit_admin)
 
@@ -83,7 +85,8 @@ async def exam_room(request: Request, principal: PagePrincipal, session: Session
     if principal is None:
         return _login_redirect(request)
     sitting = await pages.find_sitting(session, principal.id)
-    return _page(request, "exam.html", principal, sitting=sitting)
+    grace = request.app.state.settings.save_grace_seconds
+    return _page(request, "exam.html", principal, sitting=sitting, grace_seconds=grace)
 
 
 def _staff_page(
@@ -133,7 +136,7 @@ async def console_blueprints(request: Request, principal: PagePrincipal) -> Resp
 
 @router.get("/console/exams")
 async def console_exams(request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/exams.html")
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/exams.html")
 
 
 @router.get("/console/exams/new")
@@ -143,7 +146,7 @@ async def console_exam_wizard(request: Request, principal: PagePrincipal) -> Res
 
 @router.get("/console/exams/{exam_id}")
 async def console_exam(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/exam.html", exam_id=exam_id)
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/exam.html", exam_id=exam_id)
 
 
 @router.get("/console/exams/{exam_id}/tickets")
@@ -153,7 +156,7 @@ async def console_tickets(exam_id: int, request: Request, principal: PagePrincip
 
 @router.get("/console/exams/{exam_id}/monitor")
 async def console_monitor(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/monitor.html", exam_id=exam_id)
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/monitor.html", exam_id=exam_id)
 
 
 @router.get("/console/proctor")

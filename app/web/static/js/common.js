@@ -55,6 +55,8 @@ function label(kind, value) { return (LABELS[kind] && LABELS[kind][value]) || va
 document.addEventListener('DOMContentLoaded', () => {
   const out = document.getElementById('logout');
   if (out) out.addEventListener('click', async () => {
+    // A page with work that could be lost (the exam room) asks first.
+    if (typeof window.confirmLogout === 'function' && !window.confirmLogout()) return;
     try { await api('POST', '/api/auth/logout', undefined, {noRedirect: true}); } catch (_) { /* already gone */ }
     location.assign('/login');
   });
