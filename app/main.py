@@ -101,7 +101,7 @@ def create_app(
     @app.exception_handler(IntegrityError)
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error", error=str(exc.orig))
-        return JSONResponse({"detail": "the change conflicts with existing data"}, status_code=409)
+        return JSONResponse({"detail": "修改与已有数据冲突"}, status_code=409)
 
     @app.get("/api/health", tags=["health"])
     async def health(session: SessionDep) -> dict[str, str]:

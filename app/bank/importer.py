@@ -109,7 +109,7 @@ def actor_id_of(principal: Principal) -> int | None:
 
 def ensure_can_import(principal: Principal) -> None:
     if not (principal.has_any(Role.bank_editor) or Role.unit_admin in principal.roles):
-        raise ForbiddenError("only bank editors and unit admins import questions")
+        raise ForbiddenError("只有题库管理员和单位管理员可以导入题目")
 
 
 async def import_questions(
@@ -144,7 +144,7 @@ def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> Sour
     """The items of an upload with the defaults applied (blocking: run it in a worker thread)."""
     suffix = PurePath(filename).suffix.lower()
     if len(content) > MAX_UPLOAD_BYTES:
-        return SourceFile(errors=[_file_error(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")])
+        return SourceFile(errors=[_file_error(f"文件超过 {MAX_UPLOAD_BYTES // 2**20} MB")])
     if suffix in SPREADSHEET_SUFFIXES:
         source = _read_sheet(filename, content)
     elif suffix == ".json":
@@ -154,7 +154,7 @@ def read_source(filename: str, content: bytes, defaults: ImportDefaults) -> Sour
     for item in source.items:
         item.data = with_defaults(item.stated, defaults)
     if not source.items and not source.skipped and not source.errors:
-        source.errors.append(_file_error("the file holds no questions"))
+        source.errors.append(_file_error("文件中没有题目"))
     return source
 
 
@@ -170,7 +170,7 @@ def _read_sheet(filename: str, content: bytes) -> SourceFile:
     source = SourceFile(label=sheet.column_label)
     missing = [h for h in sheet.REQUIRED_HEADERS if rows and h not in rows[0].values]
     if missing:
-        source.errors += [ImportRowError(row=1, field=h, message=f"missing column {h}") for h in missing]
+        source.errors += [ImportRowError(row=1, field=h, message=f"缺少“{h}”列") for h in missing]
         return source
     for row in rows:
         _add_item(source, row.row, sheet.item_from_cells(row.values))
@@ -181,15 +181,15 @@ def _read_json(content: bytes) -> SourceFile:
     try:
         payload = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return SourceFile(errors=[_file_error(f"not a readable JSON file: {exc}")])
+        return SourceFile(errors=[_file_error(f"无法读取的 JSON 文件：{exc}")])
     if not isinstance(payload, list):
-        return SourceFile(errors=[_file_error("a .json import is a list of question objects")])
+        return SourceFile(errors=[_file_error(".json 文件应为题目对象的列表")])
     source = SourceFile()
     for row, raw in enumerate(payload, start=1):
         if isinstance(raw, dict):
             _add_item(source, row, raw)
         else:
-            source.errors.append(ImportRowError(row=row, field="item", message="an item is a question object"))
+            source.errors.append(ImportRowError(row=row, field="item", message="每一项应为一个题目对象"))
     return source
 
 
@@ -278,12 +278,12 @@ async def _resolve_units(
         clean = candidate.clean
         if clean.unit_id is not None and clean.unit_id not in known_ids:
             errors.append(ImportRowError(row=candidate.row, field=label("unit_id"),
-                                         message=f"unit {clean.unit_id} does not exist"))
+                                         message=f"单位 {clean.unit_id} 不存在"))
         elif clean.unit_id is None and clean.unit_code is not None:
             clean.unit_id = ids_by_code.get(clean.unit_code)
             if clean.unit_id is None:
                 errors.append(ImportRowError(row=candidate.row, field=label("unit_code"),
-                                             message=f"unit {clean.unit_code!r} does not exist"))
+                                             message=f"单位代码 {clean.unit_code} 不存在"))
     return errors
 
 
@@ -296,10 +296,10 @@ def _permission_errors(
         if may_edit(principal, clean.category, clean.unit_id):
             continue
         if clean.category == Category.policy:
-            message = "not allowed: a unit admin imports only his own unit's policy questions"
+            message = "无权导入：单位管理员只能导入本单位的部门政策题"
             errors.append(ImportRowError(row=candidate.row, field=label("unit_code"), message=message))
         else:
-            message = "not allowed: only bank editors import theory and law questions"
+            message = "无权导入：只有题库管理员可以导入基本理论和基础法律题"
             errors.append(ImportRowError(row=candidate.row, field=label("category"), message=message))
     return errors
 
@@ -359,7 +359,7 @@ def _decide(
     for candidate in candidates:
         if candidate.row in repeated:
             plan.errors.append(ImportRowError(row=candidate.row, field=label("stem"),
-                                              message=f"the same question as row {repeated[candidate.row]}"))
+                                              message=f"与第 {repeated[candidate.row]} 行是同一道题"))
         elif candidate.row in existing:
             _plan_update(plan, candidate, bank[existing[candidate.row]], label)
         else:

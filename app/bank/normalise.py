@@ -151,7 +151,7 @@ def parse_category(value: object) -> Category | None:
 
 def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
     if not isinstance(raw, list):
-        problems.add("options", "options must be a list of {key, text}")
+        problems.add("options", "选项应为 {key, text} 的列表")
         return []
     options: list[dict[str, str]] = []
     for index, item in enumerate(raw):
@@ -168,9 +168,9 @@ def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
         options.append({"key": key, "text": text})
     keys = [o["key"] for o in options]
     if len(set(keys)) != len(keys):
-        problems.add("options", "option keys repeat: " + ",".join(keys))
+        problems.add("options", "选项字母重复：" + ",".join(keys))
     elif keys != list(OPTION_KEYS[: len(keys)]):
-        problems.add("options", "option keys must run A, B, C … in order; got " + ",".join(keys))
+        problems.add("options", "选项字母须按 A、B、C … 顺序排列，实际为 " + ",".join(keys))
     return options
 
 
@@ -208,7 +208,7 @@ def _tags(value: object, problems: Problems) -> list[str]:
 
 def _check_answer(qtype: QuestionType, options: list[dict[str, str]], answer: list[str], problems: Problems) -> None:
     if not answer:
-        problems.add("answer", "answer is required")
+        problems.add("answer", "答案不能为空")
         return
     if qtype == QuestionType.judge:
         if len(answer) != 1 or answer[0] not in {"T", "F"}:
@@ -237,9 +237,9 @@ def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Prob
         problems.add("category", f"category {data.get('category')!r} is not theory/law/policy")
     stem = clean_text(data.get("stem"))
     if not stem:
-        problems.add("stem", "stem is required")
+        problems.add("stem", "题干不能为空")
     elif len(stem) > MAX_STEM:
-        problems.add("stem", f"stem is longer than {MAX_STEM} characters")
+        problems.add("stem", f"题干超过 {MAX_STEM} 个字符")
     unit_id = data.get("unit_id")
     unit_code = clean_text(data.get("unit_code")) or None
     if unit_id is not None and (not isinstance(unit_id, int) or isinstance(unit_id, bool)):

@@ -58,14 +58,14 @@ def _decode_csv(content: bytes) -> str:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ImportRejectedError([{"row": 0, "field": "file", "message": "CSV is neither UTF-8 nor GBK text"}])
+    raise ImportRejectedError([{"row": 0, "field": "file", "message": "CSV 文件既不是 UTF-8 也不是 GBK 编码"}])
 
 
 def read_table(filename: str, content: bytes) -> list[TableRow]:
     """Rows of an .xlsx (first sheet) or .csv upload, as header → text (blocking: run in a thread)."""
     suffix = PurePath(filename or "").suffix.lower()
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ImportRejectedError([{"row": 0, "field": "file", "message": "file is larger than 20 MB"}])
+        raise ImportRejectedError([{"row": 0, "field": "file", "message": "文件超过 20 MB"}])
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
         try:
             workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
@@ -73,10 +73,11 @@ def read_table(filename: str, content: bytes) -> list[TableRow]:
             matrix: list[list[object]] = [list(row) for row in sheet.to_python(skip_empty_area=False)]
         except Exception as exc:  # calamine raises its own error types for every kind of bad file
             raise ImportRejectedError(
-                [{"row": 0, "field": "file", "message": f"not a readable spreadsheet: {exc}"}]
+                [{"row": 0, "field": "file", "message": f"无法读取的表格文件：{exc}"}]
             ) from exc
         return _rows_from_matrix(matrix)
     if suffix == ".csv":
         text = _decode_csv(content)
         return _rows_from_matrix([list(r) for r in csv.reader(io.StringIO(text))])
-    raise ImportRejectedError([{"row": 0, "field": "file", "message": f"unsupported file type {suffix or '(none)'}"}])
+    message = f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .xlsx 或 .csv"
+    raise ImportRejectedError([{"row": 0, "field": "file", "message": message}])

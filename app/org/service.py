@@ -25,7 +25,7 @@ RANK_WORDS = {
 async def create_unit(session: AsyncSession, *, data: UnitCreate, actor_id: int) -> Unit:
     """Add a unit; its code is unique."""
     if await session.scalar(select(Unit.id).where(Unit.code == data.code)) is not None:
-        raise ConflictError(f"unit code {data.code!r} already exists")
+        raise ConflictError(f"单位代码 {data.code} 已存在")
     unit = Unit(**data.model_dump())
     session.add(unit)
     await session.flush()
@@ -47,7 +47,7 @@ async def list_units(session: AsyncSession) -> Sequence[Unit]:
 async def get_unit(session: AsyncSession, unit_id: int) -> Unit:
     unit = await session.get(Unit, unit_id)
     if unit is None:
-        raise NotFoundError(f"unit {unit_id} not found")
+        raise NotFoundError(f"单位 {unit_id} 不存在")
     return unit
 
 
@@ -76,12 +76,12 @@ async def delete_unit(session: AsyncSession, *, unit_id: int, actor_id: int) -> 
     """Delete a unit that nothing refers to (no cadres, questions, accounts or exams)."""
     unit = await get_unit(session, unit_id)
     if await session.scalar(select(func.count()).where(Cadre.unit_id == unit_id)):
-        raise ConflictError("the unit still has cadres on its roster; remove them first")
+        raise ConflictError("该单位名册中还有干部，请先移除")
     try:
         async with session.begin_nested():
             await session.execute(delete(Unit).where(Unit.id == unit_id))
     except IntegrityError as exc:
-        raise ConflictError("the unit is referenced by questions, accounts or exams and cannot be deleted") from exc
+        raise ConflictError("该单位已有题目、账号或考试，不能删除") from exc
     await record_audit(
         session,
         actor_id=actor_id,
@@ -104,7 +104,7 @@ async def create_cadre(session: AsyncSession, *, unit_id: int, data: CadreCreate
     await get_unit(session, unit_id)
     employee_no = (data.employee_no or "").strip() or None
     if employee_no and await _employee_no_taken(session, unit_id, employee_no, None):
-        raise ConflictError(f"employee_no {employee_no!r} already exists in this unit")
+        raise ConflictError(f"本单位已有工号 {employee_no} 的干部")
     cadre = Cadre(unit_id=unit_id, name=data.name, rank=data.rank, employee_no=employee_no)
     session.add(cadre)
     await session.flush()
@@ -134,7 +134,7 @@ async def list_cadres(
 async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
     cadre = await session.get(Cadre, cadre_id)
     if cadre is None:
-        raise NotFoundError(f"cadre {cadre_id} not found")
+        raise NotFoundError(f"干部 {cadre_id} 不存在")
     return cadre
 
 
@@ -146,10 +146,10 @@ async def update_cadre(session: AsyncSession, *, cadre: Cadre, data: CadreUpdate
         if changes["employee_no"] and await _employee_no_taken(
             session, cadre.unit_id, changes["employee_no"], cadre.id
         ):
-            raise ConflictError(f"employee_no {changes['employee_no']!r} already exists in this unit")
+            raise ConflictError(f"本单位已有工号 {changes['employee_no']} 的干部")
     for name, value in changes.items():
         if value is None and name in {"name", "rank", "is_active"}:
-            raise UnprocessableError(field_error(name, "must not be null"))
+            raise UnprocessableError(field_error(name, "不能为空"))
         setattr(cadre, name, value)
     await session.flush()
     await record_audit(
@@ -169,7 +169,7 @@ async def delete_cadre(session: AsyncSession, *, cadre: Cadre, actor_id: int) ->
         async with session.begin_nested():
             await session.execute(delete(Cadre).where(Cadre.id == cadre.id))
     except IntegrityError as exc:
-        raise ConflictError("the cadre has exam records and cannot be deleted; set is_active to false instead") from exc
+        raise ConflictError("该干部已有考试记录，不能删除；请改为停用") from exc
     await record_audit(
         session,
         actor_id=actor_id,
@@ -188,10 +188,10 @@ async def import_roster(
     rows = await anyio.to_thread.run_sync(read_table, filename, content)
     errors: list[dict[str, object]] = []
     if not rows:
-        raise ImportRejectedError([{"row": 0, "field": "file", "message": "the file has no data rows"}])
+        raise ImportRejectedError([{"row": 0, "field": "file", "message": "文件中没有数据行"}])
     missing = [h for h in ("姓名", "职级") if h not in rows[0].values]
     if missing:
-        raise ImportRejectedError([{"row": 1, "field": h, "message": f"missing column {h}"} for h in missing])
+        raise ImportRejectedError([{"row": 1, "field": h, "message": f"缺少“{h}”列"} for h in missing])
     seen: dict[str, int] = {}
     parsed: list[tuple[str, Rank, str | None]] = []
     for row in rows:
@@ -199,16 +199,16 @@ async def import_roster(
         rank_text = row.values.get("职级", "").strip()
         employee_no = row.values.get("工号", "").strip() or None
         if not name:
-            errors.append({"row": row.row, "field": "姓名", "message": "name is required"})
+            errors.append({"row": row.row, "field": "姓名", "message": "姓名不能为空"})
         elif len(name) > 64:
-            errors.append({"row": row.row, "field": "姓名", "message": "name is longer than 64 characters"})
+            errors.append({"row": row.row, "field": "姓名", "message": "姓名超过 64 个字符"})
         rank = RANK_WORDS.get(rank_text) or RANK_WORDS.get(rank_text.lower())
         if rank is None:
             errors.append(
                 {
                     "row": row.row,
                     "field": "职级",
-                    "message": f"rank {rank_text!r} is not one of 厅级, 处级, 科级",
+                    "message": f"职级“{rank_text}”不是厅级、处级、科级之一",
                 }
             )
         if employee_no is not None:

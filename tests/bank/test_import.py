@@ -120,7 +120,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["created"] == 0
-    assert "nothing imported" in body["detail"]["message"]
+    assert "未导入任何内容" in body["detail"]["message"]
     assert body["detail"]["errors"] == body["errors"]
     reported = {(e["row"], e["field"]) for e in body["errors"]}
     assert reported == {
@@ -148,13 +148,13 @@ async def test_missing_columns_and_unknown_formats_are_rejected(
     headers = await headers_for(session, Role.admin)
     no_answer = await upload(client, headers, "bank.xlsx", xlsx_bytes([single_row()], headers=("题型", "题干")))
     assert no_answer.status_code == 422
-    assert no_answer.json()["errors"] == [{"row": 1, "field": "答案", "message": "missing column 答案"}]
+    assert no_answer.json()["errors"] == [{"row": 1, "field": "答案", "message": "缺少“答案”列"}]
     docx = await upload(client, headers, "bank.docx", b"PK\x03\x04 not ours")
     assert docx.status_code == 422
     assert "unsupported format" in docx.json()["errors"][0]["message"]
     empty = await upload(client, headers, "bank.csv", "题型,题干,答案\n".encode())
     assert empty.status_code == 422
-    assert empty.json()["errors"][0]["message"] == "the file holds no questions"
+    assert empty.json()["errors"][0]["message"] == "文件中没有题目"
 
 
 async def test_form_defaults_apply_to_items_that_state_none(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -201,7 +201,7 @@ async def test_permissions_are_checked_row_by_row(client: httpx2.AsyncClient, se
     assert response.status_code == 422
     errors = response.json()["errors"]
     assert [(e["row"], e["field"]) for e in errors] == [(2, "unit_code"), (3, "category")]
-    assert all(e["message"].startswith("not allowed") for e in errors)
+    assert all(e["message"].startswith("无权导入") for e in errors)
     allowed = await upload(client, unit_admin, "p.json", json_bytes(items[:1]))
     assert allowed.status_code == 200, allowed.text
     editor = await headers_for(session, Role.bank_editor)
@@ -218,7 +218,7 @@ async def test_exact_duplicate_in_the_file_rejects_it(client: httpx2.AsyncClient
     response = await upload(client, headers, "dup.xlsx", xlsx_bytes(rows))
     assert response.status_code == 422
     body = response.json()
-    assert body["errors"] == [{"row": 4, "field": "题干", "message": "the same question as row 2"}]
+    assert body["errors"] == [{"row": 4, "field": "题干", "message": "与第 2 行是同一道题"}]
     assert {"row": 4, "kind": "exact", "similar_to_row": 2, "score": 100.0} in body["duplicates"]
 
 
