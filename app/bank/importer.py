@@ -213,8 +213,8 @@ def _read_interchange(filename: str, content: bytes) -> SourceFile:
 def _add_item(source: SourceFile, row: int, stated: dict[str, Any]) -> None:
     type_word = str(stated.get("type") or "").strip()
     if parse_type(type_word) is None and type_word.lower() in UNSUPPORTED_TYPE_WORDS:
-        source.skipped.append(ImportSkipped(row=row, reason=f"{type_word} questions are not supported "
-                                                            "(exambank has 单选, 多选 and 判断)"))
+        source.skipped.append(ImportSkipped(row=row, reason=f"不支持“{type_word}”题型"
+                                                            "（本系统只有单选、多选和判断题）"))
     else:
         source.items.append(SourceItem(row=row, stated=stated))
 
