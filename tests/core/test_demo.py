@@ -15,8 +15,8 @@ from app.bank.models import Question
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.migrate import upgrade_database
-from app.exams.models import Attempt, Exam
 from app.demo.loader import load_demo
+from app.exams.models import Attempt, Exam
 from app.main import create_app
 from app.org.models import Cadre, Unit
 
@@ -44,7 +44,9 @@ async def test_demo_loads_once(tmp_path: Path) -> None:
                 select(Exam.name, Exam.status).where(Exam.status.in_(["closed", "published"]))
             )).all())  # fmt: skip
             graded = await session.scalar(
-                select(func.count()).select_from(Attempt).where(Attempt.status == "submitted", Attempt.score.is_not(None))
+                select(func.count())
+                .select_from(Attempt)
+                .where(Attempt.status == "submitted", Attempt.score.is_not(None))
             )
             scores = (await session.execute(select(func.min(Attempt.score), func.max(Attempt.score)))).one()
             usernames = set((await session.scalars(select(User.username))).all())
