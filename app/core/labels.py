@@ -7,6 +7,8 @@ use it without importing the domains above core).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 ROLE_NAMES = {
     "admin": "系统管理员",
@@ -39,3 +41,12 @@ def needs_roles(roles: Iterable[str]) -> str:
 
 def exam_status_name(status: str) -> str:
     return EXAM_STATUS_NAMES.get(str(status), str(status))
+
+
+# Every exambank user sits in China: times a person reads (exports, notices) are Beijing time.
+LOCAL_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def local_time_text(moment: datetime | None) -> str | None:
+    """``2026-12-03T01:30:00+00:00`` → ``2026-12-03 09:30:00`` (Beijing time)."""
+    return moment.astimezone(LOCAL_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else None
