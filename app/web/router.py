@@ -171,7 +171,10 @@ async def dashboard_home(request: Request, principal: PagePrincipal) -> Response
 
 @router.get("/dashboard/exams/{exam_id}")
 async def dashboard_exam(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, DASHBOARD_ROLES, "dashboard/report.html", exam_id=exam_id)
+    live = principal is not None and principal.has_any(Role.supervisor, Role.organiser)
+    return _staff_page(
+        request, principal, DASHBOARD_ROLES, "dashboard/report.html", exam_id=exam_id, sees_live_ranking=live
+    )
 
 
 @router.get("/dashboard/exams/{exam_id}/notice")
