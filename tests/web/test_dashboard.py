@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import httpx2
@@ -87,8 +88,8 @@ def test_dashboard_renders_the_report_with_its_charts(
 
 LABEL_BOXES_JS = """(names) => {
   const texts = [...document.querySelectorAll('#chart-units svg text')].filter(t => names.includes(t.textContent));
-  return texts.map(t => { const b = t.getBoundingClientRect(); return {name: t.textContent, top: b.top, bottom: b.bottom,
-    left: b.left, right: b.right}; });
+  return texts.map(t => { const b = t.getBoundingClientRect();
+    return {name: t.textContent, top: b.top, bottom: b.bottom, left: b.left, right: b.right}; });
 }"""
 
 
@@ -115,7 +116,7 @@ def test_the_unit_chart_stays_readable_with_many_units(
     page.wait_for_timeout(300)
     boxes = page.evaluate(LABEL_BOXES_JS, names)
     assert sorted(b["name"] for b in boxes) == sorted(names)  # every unit is named, none truncated away
-    for first, second in zip(boxes, boxes[1:], strict=False):
+    for first, second in pairwise(boxes):
         for a, b in ((first, second), (second, first)):
             apart = a["bottom"] <= b["top"] + 0.5 or a["right"] <= b["left"] + 0.5
             if apart:
