@@ -140,7 +140,7 @@ async def _check_unit_binding(session: AsyncSession, roles: list[Role], unit_id:
 async def create_user(session: AsyncSession, *, data: UserCreate, actor_id: int | None) -> User:
     """Create a staff account."""
     if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
-        raise ConflictError(f"username {data.username!r} is taken")
+        raise ConflictError(f"用户名 {data.username} 已被使用")
     await _check_unit_binding(session, data.roles, data.unit_id)
     user = User(
         username=data.username,

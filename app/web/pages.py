@@ -113,6 +113,8 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
         links.append(("/console/proctor", "监考登记"))
     if principal.has_any(Role.supervisor, Role.organiser, Role.unit_admin):
         links.append(("/dashboard", "统计分析"))
+    if Role.admin in principal.roles:
+        links += [("/console/users", "用户与角色"), ("/console/audit", "审计日志")]
     return links
 
 

@@ -164,6 +164,16 @@ async def console_proctor(request: Request, principal: PagePrincipal, exam_id: i
     return _staff_page(request, principal, (Role.proctor, Role.organiser), "console/proctor.html", exam_id=exam_id)
 
 
+@router.get("/console/users")
+async def console_users(request: Request, principal: PagePrincipal) -> Response:
+    return _staff_page(request, principal, (Role.admin,), "console/users.html")
+
+
+@router.get("/console/audit")
+async def console_audit(request: Request, principal: PagePrincipal) -> Response:
+    return _staff_page(request, principal, (Role.admin,), "console/audit.html")
+
+
 @router.get("/dashboard")
 async def dashboard_home(request: Request, principal: PagePrincipal) -> Response:
     return _staff_page(request, principal, DASHBOARD_ROLES, "dashboard/home.html")

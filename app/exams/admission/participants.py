@@ -409,5 +409,5 @@ async def cadre_of_ticket(session: AsyncSession, exam_id: int, ticket_no: str) -
         select(Participant.cadre_id).where(Participant.exam_id == exam_id, Participant.ticket_no == ticket_no)
     )
     if cadre_id is None:
-        raise NotFoundError(f"no ticket {ticket_no} in exam {exam_id}")
+        raise NotFoundError(f"考试 {exam_id} 中没有准考证 {ticket_no}")
     return cadre_id
