@@ -9,8 +9,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.web.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, DEMO_PASSWORD_FOR_TESTS, assert_controls_labelled
-from tests.web.conftest import login, screenshot
+from tests.web.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    DEMO_PASSWORD_FOR_TESTS,
+    assert_controls_labelled,
+    login,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 ENGLISH = re.compile(r"\b[a-z]{4,}\b")
