@@ -74,6 +74,9 @@ const LABELS = {
   mode: {formal: '督导考试', practice: '练习'},
   status: {draft: '草稿', drawn: '已抽卷', open: '进行中', closed: '已结束', published: '已发布', in_progress: '作答中', submitted: '已交卷', active: '在用', retired: '停用'},
 };
+// The viewer's roles, so a page offers only what he may do (the server checks again).
+function me() { return window.EXAMBANK_USER || {roles: [], unit_id: null}; }
+function hasRole(...roles) { const mine = me().roles; return mine.includes('admin') || roles.some(r => mine.includes(r)); }
 function label(kind, value) { return (LABELS[kind] && LABELS[kind][value]) || value || ''; }
 
 document.addEventListener('DOMContentLoaded', () => {

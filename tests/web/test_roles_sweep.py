@@ -1,0 +1,68 @@
+"""A sweep of the pages as each role: only what the role may do is offered, and no message is in English."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login
+
+pytestmark = pytest.mark.browser
+# Words of four letters or more, outside the identifiers a page may show (ticket numbers, codes, file types).
+ENGLISH = re.compile(r"(?<![\w.@/-])[A-Za-z]{4,}(?![\w.@/-])")
+ALLOWED = {"Excel", "Moodle", "GIFT", "Aiken", "json", "JSON", "xlsx", "HTML", "supervisor", "organiser", "proctor", "editor",
+           "admin", "webadmin", "PIN"}  # fmt: skip
+
+
+def _english_words(page: Any) -> list[str]:
+    page.wait_for_load_state("networkidle")
+    text = page.locator("body").inner_text()
+    return sorted({w for w in ENGLISH.findall(text) if w not in ALLOWED and not w.startswith("unitadmin")})
+
+
+def _nav(page: Any) -> list[str]:
+    return page.get_by_role("navigation", name="主导航").get_by_role("link").all_inner_texts()
+
+
+def test_each_role_is_offered_only_what_it_may_do_in_chinese(new_page: Any) -> None:
+    editor = new_page()
+    login(editor, "editor", DEMO_PASSWORD_FOR_TESTS, staff=True)
+    assert _nav(editor) == ["题库"]
+    editor.goto("/console/bank")
+    editor.locator("#import-category").wait_for()
+    categories = editor.locator("#import-category option").all_inner_texts()
+    assert "部门政策业务" not in categories and "应知应会基本理论" in categories
+    assert editor.locator("#import-unit").is_hidden()  # no unit picker for a bank editor
+    for path in ("/console/exams", "/console/exams/1", "/console/exams/1/monitor"):
+        reply = editor.goto(path)
+        assert reply is not None and reply.status == 403, path
+    assert _english_words(editor) == []
+
+    unit_admin = new_page()
+    login(unit_admin, "unitadmin-gat", DEMO_PASSWORD_FOR_TESTS, staff=True)
+    unit_admin.goto("/console/exams/new")
+    unit_admin.locator("#w-mode").wait_for()
+    assert unit_admin.locator("#w-mode option").all_inner_texts() == ["练习"]  # no 督导考试
+    unit_admin.locator("#w-name").fill("公安厅第四季度练习")
+    unit_admin.locator("#w-bp option").first.wait_for(state="attached")
+    unit_admin.get_by_role("button", name="下一步").first.click()
+    units = unit_admin.locator("label.option")
+    units.first.wait_for()
+    assert units.all_inner_texts() == ["省公安厅（大单位）"]
+    unit_admin.goto("/console/bank")
+    unit_admin.locator("#import-category").wait_for()
+    assert unit_admin.locator("#import-category option").all_inner_texts() == ["（按文件）", "部门政策业务"]
+    assert unit_admin.locator("#import-unit option").all_inner_texts()[1:] == ["省公安厅"]
+    assert _english_words(unit_admin) == []
+
+    for username in ("organiser", "supervisor", "proctor"):
+        page = new_page()
+        login(page, username, DEMO_PASSWORD_FOR_TESTS, staff=True)
+        for href in page.get_by_role("navigation", name="主导航").get_by_role("link").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        ):
+            page.goto(href)
+            assert _english_words(page) == [], (username, href)
+        assert page.js_errors == [], (username, page.failed_responses)
