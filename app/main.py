@@ -24,6 +24,7 @@ from app.core.errors import AppError, ImportRejectedError
 from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
+from app.exams.admission.seats import router as seats_router
 from app.exams.room import lane as exams_lane
 from app.exams.room.attempts_router import router as attempts_router
 from app.exams.room.sweeper import run_sweeper
@@ -118,6 +119,7 @@ def create_app(
         papers_router,
         exams_router,
         attempts_router,
+        seats_router,
         reports_router,
         web_router,
     ):

@@ -230,13 +230,36 @@ function rememberPins(examId, issued) {
 
 function ticketSheet(examId) {
   return {
-    examId, exam: null, tickets: [], pins: {}, error: '',
+    examId, exam: null, tickets: [], pins: {}, error: '', places: {}, venue: '', firstSeat: 1, arranging: false, placeMessage: '',
+    mayArrange: hasRole('organiser'),
+    // The window, or its start and length: what the examinee needs to be there on time.
+    get timeText() {
+      const e = this.exam; if (!e) return '';
+      const minutes = e.time_limit_seconds ? Math.round(e.time_limit_seconds / 60) + ' 分钟' : '';
+      const start = e.opens_at ? dateTimeText(e.opens_at).slice(0, 16) : '开考后即可登录';
+      const end = e.closes_at ? ' 至 ' + dateTimeText(e.closes_at).slice(0, 16) : '';
+      return start + end + (minutes ? '（答题 ' + minutes + '）' : '');
+    },
     async init() {
       this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId) || '{}');
       try {
         this.exam = await api('GET', '/api/exams/' + examId);
         this.tickets = await api('GET', '/api/exams/' + examId + '/tickets?reissue=false');
       } catch (e) { this.error = errorText(e); }
+      await this.loadPlaces();
+    },
+    async loadPlaces() {
+      try { this.places = Object.fromEntries((await api('GET', '/api/exams/' + examId + '/tickets/places')).map(p => [p.ticket_no, p])); }
+      catch (_) { this.places = {}; }
+    },
+    async arrange() {
+      this.arranging = true; this.error = ''; this.placeMessage = '';
+      const body = this.tickets.map((t, i) => ({ticket_no: t.ticket_no, venue: this.venue, seat: String(this.firstSeat + i)}));
+      try {
+        const saved = await api('PUT', '/api/exams/' + examId + '/tickets/places', body);
+        this.places = Object.fromEntries(saved.map(p => [p.ticket_no, p]));
+        this.placeMessage = '已为 ' + body.length + ' 张准考证编排考场和座位。';
+      } catch (e) { this.error = errorText(e); } finally { this.arranging = false; }
     },
     async reissueAll() {
       if (!confirm('重新生成全部密码后，原密码全部作废。确定继续吗？')) return;

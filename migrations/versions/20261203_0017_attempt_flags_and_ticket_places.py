@@ -1,4 +1,5 @@
-"""The questions an examinee marked for review are stored with his attempt (table attempt_flags).
+"""The questions an examinee marked for review are stored with his attempt (table attempt_flags), and the
+venue and seat printed on each admission ticket (table ticket_places).
 
 Revision ID: 0017
 Revises: 0002
@@ -28,7 +29,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("attempt_id", name=op.f("pk_attempt_flags")),
     )
+    op.create_table(
+        "ticket_places",
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("venue", sa.String(length=128), nullable=True),
+        sa.Column("seat", sa.String(length=32), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["participant_id"], ["participants.id"], name=op.f("fk_ticket_places_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("participant_id", name=op.f("pk_ticket_places")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ticket_places")
     op.drop_table("attempt_flags")
