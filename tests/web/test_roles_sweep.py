@@ -66,3 +66,28 @@ def test_each_role_is_offered_only_what_it_may_do_in_chinese(new_page: Any) -> N
             page.goto(href)
             assert _english_words(page) == [], (username, href)
         assert page.js_errors == [], (username, page.failed_responses)
+
+
+def test_tickets_print_with_time_venue_and_seat(new_page: Any, admin_api: Any) -> None:
+    from tests.web.conftest import screenshot
+    from tests.web.seed import seed_exam
+
+    seeded = seed_exam(admin_api, mode="formal", cadre_index=12)
+    page = new_page()
+    login(page, "organiser", DEMO_PASSWORD_FOR_TESTS, staff=True)
+    page.goto(f"/console/exams/{seeded.exam_id}/tickets")
+    ticket = page.locator(".ticket", has_text=seeded.ticket_no)
+    ticket.wait_for()
+    assert "答题 30 分钟" in ticket.locator("[data-testid=ticket-time]").inner_text()
+    page.locator("#p-venue").fill("省委党校第一教室")
+    page.locator("#p-first").fill("7")
+    page.get_by_role("button", name="按准考证顺序编排座位").click()
+    page.get_by_text("已为 1 张准考证编排考场和座位。").wait_for()
+    assert ticket.locator("[data-testid=ticket-venue]").inner_text() == "省委党校第一教室"
+    assert ticket.locator("[data-testid=ticket-seat]").inner_text() == "7"
+    page.reload()
+    ticket.locator("[data-testid=ticket-seat]").filter(has_text="7").wait_for()  # stored, not only shown
+    page.emulate_media(media="print")
+    assert page.locator("[data-testid=arrange]").is_hidden()
+    screenshot(page, "console-tickets-print", full_page=True)
+    assert page.js_errors == []
