@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
+from app.accounts.dependencies import get_principal
 from app.accounts.router import router as accounts_router
 from app.bank.router import router as bank_router
 from app.core.clock import Clock, SystemClock
@@ -24,11 +25,14 @@ from app.core.errors import AppError, ImportRejectedError
 from app.core.gc_tuning import tune_for_serving
 from app.core.lane import LaneApplication
 from app.core.logging import configure_logging, get_logger
+from app.core.openapi import install_openapi
 from app.exams.admission.seats import router as seats_router
 from app.exams.room import lane as exams_lane
 from app.exams.room.attempts_router import router as attempts_router
 from app.exams.room.sweeper import run_sweeper
 from app.exams.router import router as exams_router
+from app.handbook.router import router as handbook_router
+from app.learning.router import router as learning_router
 from app.org.router import router as org_router
 from app.papers.router import router as papers_router
 from app.reports.router import router as reports_router
@@ -87,7 +91,11 @@ def create_app(
             if owns_database:
                 await app.state.database.dispose()
 
-    app = LaneApplication(title="exambank", version="0.1.0", lifespan=lifespan)
+    app = LaneApplication(
+        title="exambank", version="0.1.0", lifespan=lifespan,
+        description="“基本理论+”考试系统：题库、组卷、准考证、在线考试、阅卷、统计与通报。 Every call but login and"
+        " health sends `Authorization: Bearer <access_token>` (the Authorize button above).",
+    )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     if database is not None:
@@ -106,6 +114,7 @@ def create_app(
 
     @app.get("/api/health", tags=["health"])
     async def health(session: SessionDep) -> dict[str, str]:
+        """`{"status": "ok"}` once the database answers (no login)."""
         await session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
@@ -120,8 +129,11 @@ def create_app(
         exams_router,
         attempts_router,
         seats_router,
+        handbook_router,
+        learning_router,
         reports_router,
         web_router,
     ):
         app.include_router(router)
+    install_openapi(app, authenticated_by={get_principal})
     return app

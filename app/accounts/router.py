@@ -27,6 +27,7 @@ router = APIRouter(tags=["accounts"])
 async def login(
     body: LoginRequest, response: Response, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> LoginResponse:
+    """Log in with a username and password, or an admission ticket number and its PIN; returns the bearer token."""
     issued = await service.login(
         session, username=body.username, password=body.password, settings=settings, now=clock.now()
     )
@@ -38,12 +39,14 @@ async def login(
 
 @router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, response: Response, session: SessionDep, clock: ClockDep) -> None:
+    """End the caller's login session."""
     await service.logout(session, principal=principal, now=clock.now())
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.get("/api/auth/me", response_model=UserBrief)
 async def me(principal: CurrentPrincipal) -> UserBrief:
+    """The caller: id, username, roles and unit."""
     return UserBrief(
         id=principal.id, username=principal.username, roles=sorted(principal.roles), unit_id=principal.unit_id
     )
@@ -51,11 +54,13 @@ async def me(principal: CurrentPrincipal) -> UserBrief:
 
 @router.post("/api/auth/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(body: PasswordChange, principal: CurrentPrincipal, session: SessionDep) -> None:
+    """Change the caller's own password (the current one is required)."""
     await service.change_own_password(session, principal=principal, data=body)
 
 
 @router.post("/api/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserCreate, admin: AdminPrincipal, session: SessionDep) -> UserRead:
+    """Create a staff account (administrators only)."""
     user = await service.create_user(session, data=body, actor_id=admin.id)
     return UserRead.model_validate(user)
 
@@ -67,6 +72,7 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[UserRead]:
+    """Staff and examinee accounts, oldest first, a page at a time (administrators only)."""
     users, total = await service.list_users(session, limit=limit, offset=offset)
     return Page[UserRead](items=[UserRead.model_validate(u) for u in users], total=total)
 
@@ -75,6 +81,7 @@ async def list_users(
 async def update_user(
     user_id: int, body: UserUpdate, admin: AdminPrincipal, session: SessionDep, clock: ClockDep
 ) -> UserRead:
+    """Change an account's roles, unit, name or active flag (administrators only)."""
     user = await service.update_user(session, user_id=user_id, data=body, actor_id=admin.id, now=clock.now())
     return UserRead.model_validate(user)
 
@@ -83,6 +90,7 @@ async def update_user(
 async def reset_password(
     user_id: int, body: PasswordReset, admin: AdminPrincipal, session: SessionDep, clock: ClockDep
 ) -> None:
+    """Set a new password for an account and end its sessions (administrators only)."""
     await service.reset_password(session, user_id=user_id, password=body.password, actor_id=admin.id, now=clock.now())
 
 
@@ -97,6 +105,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[AuditRead]:
+    """The audit log, newest first (administrators only)."""
     rows, total = await service.list_audit(
         session,
         entity=entity,

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Row, bindparam, select
@@ -55,16 +55,19 @@ async def load_exam(session: AsyncSession, exam_id: int, *, lock: Literal["share
     return row
 
 
-def ensure_exam_open(exam: ExamRow, now: datetime) -> None:
-    """Refuse with 409 unless the exam takes attempts now: papers drawn, window open, not closed."""
+def ensure_exam_open(exam: ExamRow, now: datetime, extra_time_seconds: int = 0) -> None:
+    """Refuse with 409 unless the exam takes attempts now: papers drawn, window open, not closed.
+
+    An examinee's extra time moves his own closing time by as much (``attempts.deadline_for``)."""
     if exam.status == ExamStatus.draft:
         raise ConflictError("考试尚未开始：试卷尚未抽取 (the exam's papers are not drawn yet)")
     if exam.status in (ExamStatus.closed, ExamStatus.published):
         raise ConflictError("考试已结束 (the exam is closed)")
     if exam.opens_at is not None and now < exam.opens_at:
         raise ConflictError(f"考试尚未开始 (the exam opens at {exam.opens_at.isoformat(timespec='seconds')})")
-    if exam.closes_at is not None and now >= exam.closes_at:
-        raise ConflictError(f"考试已结束 (the exam closed at {exam.closes_at.isoformat(timespec='seconds')})")
+    closes_at = None if exam.closes_at is None else exam.closes_at + timedelta(seconds=extra_time_seconds)
+    if closes_at is not None and now >= closes_at:
+        raise ConflictError(f"考试已结束 (the exam closed at {closes_at.isoformat(timespec='seconds')})")
 
 
 def results_published(exam: ExamRow) -> bool:

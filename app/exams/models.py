@@ -92,6 +92,8 @@ class Participant(Base):
     rank: Mapped[str] = mapped_column(String(8))
     ticket_no: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
+    # Added to his time limit, and past the exam's closing time by the same amount (``deadline_for``).
+    extra_time_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,7 @@ from app.accounts.dependencies import CurrentPrincipal
 from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep
 from app.core.errors import ForbiddenError
+from app.core.openapi import XLSX, file_responses
 from app.exams import service
 from app.exams.admission import participants
 from app.exams.dependencies import ManagedExam, ValidExam, ViewableExam
@@ -25,22 +26,22 @@ from app.exams.schemas import (
     ExamCreate,
     ExamRead,
     ExamUpdate,
+    ExtraTimeGrant,
     PaperDrawn,
     PapersSummary,
     ParticipantIssued,
     ParticipantRead,
     ParticipantsAdd,
+    ParticipantUpdate,
     ReissueRequest,
     SamplePreview,
     SampleSpec,
-    TicketIssued,
+    TicketRead,
 )
 from app.papers import service as papers_service
 from app.papers.schemas import PaperDetail
 
 router = APIRouter(tags=["exams"])
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _xlsx(content: bytes, filename: str) -> Response:
@@ -59,6 +60,7 @@ async def _read(session: SessionDep, exam: Exam, principal: CurrentPrincipal, no
 
 @router.post("/api/exams", response_model=ExamRead, status_code=status.HTTP_201_CREATED)
 async def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> ExamRead:
+    """Create an exam (formal or practice) for the units taking part."""
     exam = await service.create_exam(session, data=body, principal=principal, now=clock.now())
     return await _read(session, exam, principal, clock.now())
 
@@ -71,6 +73,7 @@ async def list_exams(
     status: ExamStatus | None = None,
     mode: ExamMode | None = None,
 ) -> list[ExamRead]:
+    """The exams the caller may see, newest first."""
     now = clock.now()
     rows = await service.list_exams(session, principal=principal, status=status, mode=mode)
     return [service.exam_read(e, units, now, show_seed=service.may_manage(principal, e)) for e, units in rows]
@@ -78,6 +81,7 @@ async def list_exams(
 
 @router.get("/api/exams/{exam_id}", response_model=ExamRead)
 async def get_exam(exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> ExamRead:
+    """One exam."""
     return await _read(session, exam, principal, clock.now())
 
 
@@ -85,12 +89,14 @@ async def get_exam(exam: ViewableExam, principal: CurrentPrincipal, session: Ses
 async def update_exam(
     body: ExamUpdate, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> ExamRead:
+    """Change an exam; once under way only its name and a later closing time."""
     exam = await service.update_exam(session, exam=exam, data=body, principal=principal, now=clock.now())
     return await _read(session, exam, principal, clock.now())
 
 
 @router.post("/api/exams/{exam_id}/publish", response_model=ExamRead)
 async def publish_exam(exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> ExamRead:
+    """Publish the results: examinees and their units see the scores."""
     exam = await service.publish_exam(session, exam=exam, principal=principal, now=clock.now())
     return await _read(session, exam, principal, clock.now())
 
@@ -106,6 +112,7 @@ async def draw_papers(
     clock: ClockDep,
     body: Annotated[DrawRequest | None, Body()] = None,
 ) -> list[PaperDrawn]:
+    """Draw one paper per unit from the bank (seeded, reproducible); names a quota the bank cannot fill."""
     papers = await service.draw_exam_papers(
         session, exam=exam, principal=principal, now=clock.now(), seed=body.seed if body else None
     )
@@ -114,6 +121,7 @@ async def draw_papers(
 
 @router.get("/api/exams/{exam_id}/papers", response_model=PapersSummary)
 async def papers_summary(exam: ValidExam, principal: CurrentPrincipal, session: SessionDep) -> PapersSummary:
+    """The drawn papers with their largest pairwise overlap and the spread of expected difficulty."""
     if not (service.may_manage(principal, exam) or principal.has_any(Role.supervisor)):
         raise ForbiddenError("只有本场考试的考务和督导可以查看试卷")
     return await service.papers_summary(session, exam)
@@ -121,17 +129,23 @@ async def papers_summary(exam: ValidExam, principal: CurrentPrincipal, session: 
 
 @router.delete("/api/exams/{exam_id}/papers", status_code=status.HTTP_204_NO_CONTENT)
 async def discard_papers(exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep) -> None:
+    """Throw the drawn papers away before anyone started; the exam is a draft again."""
     await service.discard_papers(session, exam=exam, principal=principal, now=clock.now())
 
 
 @router.get("/api/exams/{exam_id}/papers/{paper_id}", response_model=PaperDetail)
 async def preview_paper(paper_id: int, exam: ManagedExam, session: SessionDep) -> PaperDetail:
+    """One paper with its keys, explanations and the pinned version of every question (organisers)."""
     paper = await service.get_exam_paper(session, exam, paper_id)
     return await papers_service.paper_detail(session, paper)
 
 
-@router.get("/api/exams/{exam_id}/papers/{paper_id}/export")
+@router.get(
+    "/api/exams/{exam_id}/papers/{paper_id}/export", response_class=Response,
+    responses=file_responses(XLSX, description="the paper for printing"),
+)
 async def export_paper(paper_id: int, exam: ManagedExam, session: SessionDep) -> Response:
+    """One paper as .xlsx for printing."""
     paper = await service.get_exam_paper(session, exam, paper_id)
     detail = await papers_service.paper_detail(session, paper)
     code = await service.unit_code(session, paper.unit_id)
@@ -148,6 +162,7 @@ async def redraw_paper(
     clock: ClockDep,
     body: Annotated[DrawRequest | None, Body()] = None,
 ) -> PaperDrawn:
+    """Draw a new paper for one unit, keeping the others; its seed is stored on the paper."""
     paper = await service.get_exam_paper(session, exam, paper_id)
     paper = await service.redraw_unit_paper(
         session, exam=exam, paper=paper, principal=principal, now=clock.now(), seed=body.seed if body else None
@@ -171,6 +186,7 @@ async def add_participants(
     settings: SettingsDep,
     response: Response,
 ) -> list[ParticipantIssued]:
+    """Add listed or sampled cadres; new participants get a ticket and a PIN, shown once."""
     issued, warnings = await participants.add_participants(
         session, exam=exam, data=body, principal=principal, secret=settings.secret_key.get_secret_value(),
         now=clock.now(),
@@ -185,6 +201,7 @@ async def add_participants(
 async def preview_sample(
     body: SampleSpec, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep
 ) -> SamplePreview:
+    """Who a sample would draw per unit and rank, with warnings, without writing anything."""
     return await participants.preview_sample(session, exam=exam, spec=body, principal=principal)
 
 
@@ -192,47 +209,53 @@ async def preview_sample(
 async def list_participants(
     exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
 ) -> list[ParticipantRead]:
+    """The participants with ticket, extra time, the deadline of an attempt under way and absence."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
     return await participants.list_participants(session, exam=exam, unit_id=scope)
+
+
+@router.patch("/api/exams/{exam_id}/participants/{cadre_id}", response_model=ParticipantRead)
+async def update_participant(
+    cadre_id: int, body: ParticipantUpdate, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep,
+    clock: ClockDep,
+) -> ParticipantRead:
+    """Extra time for one examinee (the total, in seconds): his attempt under way gets the later deadline at
+    once, and it may run past the exam's closing time by as much. Audited."""
+    return await participants.update_participant(
+        session, exam=exam, cadre_id=cadre_id, data=body, principal=principal, now=clock.now()
+    )
+
+
+@router.post("/api/exams/{exam_id}/extra-time", response_model=list[ParticipantRead])
+async def extend_time(
+    body: ExtraTimeGrant, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> list[ParticipantRead]:
+    """An exam-wide extension for an incident (a room that lost time): ``add_seconds`` more for each cadre
+    listed, added to the extra time he already has. Audited."""
+    return await participants.extend_time(session, exam=exam, data=body, principal=principal, now=clock.now())
 
 
 @router.delete("/api/exams/{exam_id}/participants/{cadre_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_participant(
     cadre_id: int, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> None:
+    """Take a cadre off the exam before he started; his ticket stops working."""
     await participants.remove_participant(session, exam=exam, cadre_id=cadre_id, principal=principal, now=clock.now())
 
 
-@router.get(
-    "/api/exams/{exam_id}/tickets", response_model=list[TicketIssued], response_model_exclude_unset=True
-)
+@router.get("/api/exams/{exam_id}/tickets", response_model=list[TicketRead])
 async def get_tickets(
-    exam: ValidExam,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    response: Response,
-    unit_id: int | None = None,
-    reissue: bool = True,
-) -> list[TicketIssued]:
-    """Per the HTTP contract this re-issues the PINs of the listed tickets (old PINs stop working) and shows
-    them once; ``reissue=false`` only lists the tickets, without PINs."""
-    response.headers["Cache-Control"] = "no-store"
+    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
+) -> list[TicketRead]:
+    """The tickets in ticket order, without PINs; changes nothing (PINs come from ``POST .../tickets/reissue``)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    tickets = await participants.list_tickets(session, exam=exam, unit_id=scope)
-    if not reissue:
-        return [TicketIssued(**t.model_dump()) for t in tickets]
-    request = ReissueRequest(unit_id=scope) if scope is not None else ReissueRequest(all=True)
-    issued = await participants.reissue_pins(
-        session, exam=exam, request=request, principal=principal, secret=settings.secret_key.get_secret_value(),
-        now=clock.now(),
-    )
-    pins = {i.ticket_no: i.pin for i in issued}
-    return [TicketIssued(**t.model_dump(), pin=pins[t.ticket_no]) for t in tickets]
+    return await participants.list_tickets(session, exam=exam, unit_id=scope)
 
 
-@router.get("/api/exams/{exam_id}/tickets/export")
+@router.get(
+    "/api/exams/{exam_id}/tickets/export", response_class=Response,
+    responses=file_responses(XLSX, description="the ticket list without PINs"),
+)
 async def export_tickets(
     exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
 ) -> Response:
@@ -245,17 +268,19 @@ async def export_tickets(
 
 @router.post("/api/exams/{exam_id}/tickets/reissue", response_model=list[ParticipantIssued])
 async def reissue_tickets(
-    body: ReissueRequest,
     exam: ValidExam,
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
+    body: Annotated[ReissueRequest | None, Body()] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> list[ParticipantIssued] | Response:
+    """New PINs, shown once (in the reply or the .xlsx for printing): for the cadres listed, one unit, or every
+    participant when nothing is sent. The old PINs stop working and their sessions end. Audited."""
     issued = await participants.reissue_pins(
-        session, exam=exam, request=body, principal=principal, secret=settings.secret_key.get_secret_value(),
-        now=clock.now(),
+        session, exam=exam, request=body or ReissueRequest(all=True), principal=principal,
+        secret=settings.secret_key.get_secret_value(), now=clock.now(),
     )
     if format == "json":
         return issued
@@ -275,6 +300,7 @@ async def reissue_ticket(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> ParticipantIssued:
+    """A new PIN for one ticket, shown once; the old PIN stops working."""
     cadre_id = await participants.cadre_of_ticket(session, exam.id, ticket_no)
     [issued] = await participants.reissue_pins(
         session, exam=exam, request=ReissueRequest(cadre_ids=[cadre_id]), principal=principal,
@@ -290,6 +316,7 @@ async def reissue_ticket(
 async def record_absence(
     body: AbsenceCreate, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> AbsenceRead:
+    """Record a participant absent (缺考) with a reason."""
     return await absences.record_absence(session, exam=exam, data=body, principal=principal, now=clock.now())
 
 
@@ -297,6 +324,7 @@ async def record_absence(
 async def list_absences(
     exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
 ) -> list[AbsenceRead]:
+    """The recorded absences (a unit admin sees his own unit's)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
     return await absences.list_absences(session, exam=exam, unit_id=scope)
 
@@ -305,4 +333,5 @@ async def list_absences(
 async def delete_absence(
     cadre_id: int, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> None:
+    """Take back an absence recorded by mistake."""
     await absences.delete_absence(session, exam=exam, cadre_id=cadre_id, principal=principal, now=clock.now())

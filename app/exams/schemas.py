@@ -172,7 +172,25 @@ class ParticipantRead(BaseModel):
     ticket_no: str
     user_id: int
     absent: bool
+    extra_time_seconds: int = 0
+    # The deadline of his attempt under way, if one is.
+    deadline_at: datetime | None = None
     created_at: datetime
+
+
+class ParticipantUpdate(BaseModel):
+    """Extra time for one examinee: the total, in seconds (0 takes it back)."""
+
+    extra_time_seconds: int
+    reason: str | None = Field(default=None, max_length=255)
+
+
+class ExtraTimeGrant(BaseModel):
+    """An exam-wide extension for an incident in a room: ``add_seconds`` more for each cadre listed."""
+
+    cadre_ids: list[int] = Field(min_length=1, max_length=20_000)
+    add_seconds: int
+    reason: str = Field(min_length=1, max_length=255)
 
 
 class TicketRead(BaseModel):
@@ -186,14 +204,8 @@ class TicketRead(BaseModel):
     unit_name: str
 
 
-class TicketIssued(TicketRead):
-    """A ticket with its freshly re-issued PIN (absent when only listed)."""
-
-    pin: str | None = None
-
-
 class ReissueRequest(BaseModel):
-    """Whose PINs to re-issue: listed cadres, one unit's participants, or everyone (``all``)."""
+    """Whose PINs to re-issue: listed cadres, one unit's participants, or everyone (``all``, or nothing sent)."""
 
     cadre_ids: list[int] | None = Field(default=None, min_length=1, max_length=20_000)
     unit_id: int | None = None
@@ -201,8 +213,8 @@ class ReissueRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_way(self) -> ReissueRequest:
-        if sum((self.cadre_ids is not None, self.unit_id is not None, self.all)) != 1:
-            raise ValueError("请只提供 cadre_ids、unit_id 或 all: true 中的一项")
+        if sum((self.cadre_ids is not None, self.unit_id is not None, self.all)) > 1:
+            raise ValueError("请最多只提供 cadre_ids、unit_id 或 all: true 中的一项")
         return self
 
 

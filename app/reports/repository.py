@@ -274,7 +274,8 @@ async def counted_answers(session: AsyncSession, exam_id: int) -> Rows:
 async def practice_by_unit(
     session: AsyncSession, unit_ids: set[int] | None
 ) -> tuple[Rows, Rows, Rows]:
-    """Practice exams per unit, submitted practice attempts per unit, and active cadres per unit."""
+    """Practice exams per unit, submitted practice attempts (and the practice exams they sat) per unit, and
+    active cadres per unit."""
     exams_query = (
         select(ExamUnit.unit_id, func.count(func.distinct(Exam.id)).label("exams"))
         .join(Exam, Exam.id == ExamUnit.exam_id)
@@ -282,7 +283,9 @@ async def practice_by_unit(
         .group_by(ExamUnit.unit_id)
     )
     attempts_query = (
-        select(Attempt.unit_id, func.count().label("attempts"))
+        select(
+            Attempt.unit_id, func.count().label("attempts"), func.count(func.distinct(Attempt.exam_id)).label("sat")
+        )
         .join(Exam, Exam.id == Attempt.exam_id)
         .where(Exam.mode == ExamMode.practice, Attempt.status == AttemptStatus.submitted)
         .group_by(Attempt.unit_id)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.core.deps import SessionDep
+from app.core.openapi import CSV, XLSX, file_responses
 from app.reports import exports, service
 from app.reports.dependencies import FullReader, ReportReader, individual_scope, unit_scope
 from app.reports.items import fairness, item_analysis
@@ -23,6 +24,7 @@ class NoticeFormat(StrEnum):
 
 @router.get("/api/exams/{exam_id}/report", response_model=ExamReport)
 async def exam_report(exam_id: int, _principal: ReportReader, session: SessionDep) -> ExamReport:
+    """The supervisors' report: overall, by rank, by unit, spread, discipline and absences."""
     return await service.build_exam_report(session, exam_id)
 
 
@@ -30,6 +32,7 @@ async def exam_report(exam_id: int, _principal: ReportReader, session: SessionDe
 async def exam_individuals(
     exam_id: int, principal: ReportReader, session: SessionDep, unit_id: int | None = None
 ) -> IndividualsRead:
+    """Individual results (a unit admin sees his own unit's)."""
     scope = individual_scope(principal, unit_id)
     items = await service.list_individuals(session, exam_id, scope)
     return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items)
@@ -87,7 +90,10 @@ class ExportTable(StrEnum):
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/api/exams/{exam_id}/report/export")
+@router.get(
+    "/api/exams/{exam_id}/report/export", response_class=Response,
+    responses=file_responses(XLSX, CSV, description="the report as .xlsx or .csv"),
+)
 async def export_report(
     exam_id: int,
     principal: ReportReader,

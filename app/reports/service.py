@@ -353,10 +353,13 @@ PRACTICE_TARGET = Decimal("1.5")
 
 
 async def practice_report(session: AsyncSession, unit_ids: set[int] | None) -> dict[str, Any]:
-    """Per unit: practice exams run, submitted practice attempts per active cadre (target 1.5), none run."""
+    """Per unit: practice exams set up and sat, submitted practice attempts per active cadre (target 1.5), and
+    whether it ran none (no practice exam sat by its cadres)."""
     exams, attempts, cadres = await repository.practice_by_unit(session, unit_ids)
     exams_by_unit = {row.unit_id: int(row.exams) for row in exams}
     attempts_by_unit = {row.unit_id: int(row.attempts) for row in attempts}
+    # A practice exam counts as run once the unit's cadres have sat it (drawn alone, or set up, is not run).
+    sat_by_unit = {row.unit_id: int(row.sat) for row in attempts}
     cadres_by_unit = {row.unit_id: int(row.cadres) for row in cadres}
     rows = []
     for unit in await repository.all_units(session, unit_ids):
@@ -366,12 +369,13 @@ async def practice_report(session: AsyncSession, unit_ids: set[int] | None) -> d
             "unit_id": unit.id,
             "name": unit.name,
             "practice_exams": exams_by_unit.get(unit.id, 0),
+            "practice_exams_sat": sat_by_unit.get(unit.id, 0),
             "attempts": count,
             "active_cadres": cadre_count,
             "attempts_per_cadre": published(per_cadre),
             "attempts_per_cadre_raw": raw(per_cadre),
             "below_target": per_cadre is None or per_cadre < PRACTICE_TARGET,
-            "ran_none": exams_by_unit.get(unit.id, 0) == 0,
+            "ran_none": sat_by_unit.get(unit.id, 0) == 0,
         })
     return {
         "target_attempts_per_cadre": float(PRACTICE_TARGET),

@@ -111,6 +111,8 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
         links.append(("/console/exams", "考试"))
     if principal.has_any(Role.proctor, Role.organiser):
         links.append(("/console/proctor", "监考登记"))
+    if principal.has_any(Role.organiser, Role.unit_admin, Role.supervisor, Role.bank_editor):
+        links.append(("/console/handbook", "手册"))
     if principal.has_any(Role.supervisor, Role.organiser, Role.unit_admin):
         links.append(("/dashboard", "统计分析"))
     if Role.admin in principal.roles:

@@ -129,6 +129,21 @@ async def console_units(request: Request, principal: PagePrincipal) -> Response:
     return _staff_page(request, principal, (Role.organiser, Role.unit_admin), "console/units.html")
 
 
+@router.get("/console/handbook")
+async def console_handbook(request: Request, principal: PagePrincipal, unit_id: int | None = None) -> Response:
+    roles = (Role.organiser, Role.unit_admin, Role.supervisor, Role.bank_editor)
+    chosen = unit_id if unit_id is not None else (principal.unit_id if principal else None)
+    return _staff_page(request, principal, roles, "console/handbook.html", unit_id=chosen)
+
+
+@router.get("/learning")
+async def learning_page(request: Request, principal: PagePrincipal) -> Response:
+    """The examinee's own history, 错题本 and review drills."""
+    if principal is None:
+        return _login_redirect(request)
+    return _page(request, "learning.html", principal)
+
+
 @router.get("/console/blueprints")
 async def console_blueprints(request: Request, principal: PagePrincipal) -> Response:
     return _staff_page(request, principal, (Role.organiser,), "console/blueprints.html")

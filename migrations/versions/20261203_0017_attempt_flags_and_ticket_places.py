@@ -2,7 +2,7 @@
 venue and seat printed on each admission ticket (table ticket_places).
 
 Revision ID: 0017
-Revises: 0002
+Revises: 0015
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
-down_revision: str | None = "0002"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

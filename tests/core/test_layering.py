@@ -7,8 +7,8 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "app"
 LAYERS = {
-    "core": 0, "accounts": 1, "org": 2, "bank": 3, "papers": 4, "grading": 4, "exams": 5, "reports": 6,
-    "web": 7, "demo": 8,
+    "core": 0, "accounts": 1, "org": 2, "bank": 3, "papers": 4, "grading": 4, "handbook": 4, "exams": 5,
+    "reports": 6, "learning": 6, "web": 7, "demo": 8,
 }  # fmt: skip
 
 

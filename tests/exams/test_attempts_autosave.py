@@ -61,6 +61,7 @@ async def test_saves_merge_and_are_stored_in_the_papers_keys(
     assert one.status_code == 200 and one.json()["saved"] is True
     assert two.json() == {
         "saved": True, "last_seq": 2, "saved_at": two.json()["saved_at"], "remaining_seconds": 1800,
+        "deadline_at": start["deadline_at"],
     }  # fmt: skip
     assert (await _state(client, start, examinee.headers))["answers"] == sheet
     stored = dict(

@@ -88,6 +88,7 @@ async def test_a_whole_exam_on_the_lane(
     assert saved.status_code == 200, saved.text
     assert saved.json() == {
         "saved": True, "last_seq": 1, "saved_at": saved.json()["saved_at"], "remaining_seconds": 1800,
+        "deadline_at": start["deadline_at"],
     }  # fmt: skip
 
     submitted = await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=headers)

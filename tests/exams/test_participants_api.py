@@ -61,7 +61,7 @@ async def test_listed_cadres_get_tickets_and_can_log_in(client: httpx2.AsyncClie
     assert [e["id"] for e in (await client.get("/api/exams", headers=examinee)).json()] == [exam.id]
     assert (await client.get(f"/api/exams/{exam.id}", headers=examinee)).status_code == 200
 
-    tickets = (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=organiser)).json()
+    tickets = (await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)).json()
     assert [t["ticket_no"] for t in tickets] == [i["ticket_no"] for i in issued]
     assert all("pin" not in t for t in tickets)
     assert (await login(client, issued[0]["ticket_no"], issued[0]["pin"])).status_code == 200
@@ -91,7 +91,7 @@ async def test_listed_cadres_are_checked(client: httpx2.AsyncClient, session: As
     ):
         response = await client.post(url, json=body, headers=organiser)
         assert response.status_code == 422 and text in response.text, (body, response.text)
-    assert (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=organiser)).json() == []
+    assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)).json() == []
 
 
 async def test_stratified_sample_minimums_and_warnings(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -222,16 +222,16 @@ async def test_ticket_visibility(client: httpx2.AsyncClient, session: AsyncSessi
     organiser = await headers_for(session, Role.organiser)
     await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=own.id)
-    mine = await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=unit_admin)
+    mine = await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)
     assert mine.status_code == 200 and {t["unit_id"] for t in mine.json()} == {own.id}
-    assert (await client.get(f"/api/exams/{exam.id}/tickets?reissue=false&unit_id={other.id}",
+    assert (await client.get(f"/api/exams/{exam.id}/tickets?unit_id={other.id}",
                              headers=unit_admin)).status_code == 403
     # Re-issuing is the organiser's: the unit admin of a formal exam may only list.
-    assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)).status_code == 403
+    assert (await client.post(f"/api/exams/{exam.id}/tickets/reissue", headers=unit_admin)).status_code == 403
     listed = (await client.get(f"/api/exams/{exam.id}/participants", headers=unit_admin)).json()
     assert {p["unit_id"] for p in listed} == {own.id}
     proctor = await headers_for(session, Role.proctor)
-    assert len((await client.get(f"/api/exams/{exam.id}/tickets?reissue=false", headers=proctor)).json()) == 4
+    assert len((await client.get(f"/api/exams/{exam.id}/tickets", headers=proctor)).json()) == 4
     examinee = await headers_for(session, Role.examinee)
     assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=examinee)).status_code == 403
     stranger = await headers_for(session, Role.unit_admin, unit_id=(await make_unit(session)).id)
@@ -301,7 +301,7 @@ async def test_remove_participant_before_start_only(client: httpx2.AsyncClient, 
     assert await session.scalar(select(Participant.id).where(Participant.cadre_id == cadres[0])) is not None
 
 
-async def test_get_tickets_reissues_pins_as_the_contract_says(
+async def test_listing_tickets_twice_changes_nothing_and_every_pin_works(
     client: httpx2.AsyncClient, session: AsyncSession
 ) -> None:
     unit = await make_unit(session)
@@ -310,15 +310,39 @@ async def test_get_tickets_reissues_pins_as_the_contract_says(
     organiser = await headers_for(session, Role.organiser)
     issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
                                 headers=organiser)).json()
-    response = await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)
-    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
-    tickets = response.json()
-    assert [t["ticket_no"] for t in tickets] == [i["ticket_no"] for i in issued]
-    assert all(re.fullmatch(r"\d{6}", t["pin"]) for t in tickets)
-    old, new = issued[0], tickets[0]
-    if old["pin"] != new["pin"]:
-        assert (await login(client, old["ticket_no"], old["pin"])).status_code == 401
-    assert (await login(client, new["ticket_no"], new["pin"])).status_code == 200
+    hashes = sorted(await session.scalars(select(User.password_hash).where(User.username.like(f"{exam.id:04d}-%"))))
+    audits = await session.scalar(sql("SELECT COUNT(*) FROM audit_log"))
+    first = await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)
+    second = await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)
+    assert first.status_code == second.status_code == 200 and first.json() == second.json()
+    assert [t["ticket_no"] for t in first.json()] == [i["ticket_no"] for i in issued]
+    assert not any("pin" in t for t in first.json())
+    session.expire_all()
+    assert sorted(await session.scalars(select(User.password_hash).where(
+        User.username.like(f"{exam.id:04d}-%")))) == hashes  # fmt: skip
+    assert await session.scalar(sql("SELECT COUNT(*) FROM audit_log")) == audits
+    for item in issued:
+        assert (await login(client, item["ticket_no"], item["pin"])).status_code == 200
+
+
+async def test_reissue_without_a_body_renews_every_pin(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    unit = await make_unit(session)
+    cadres = await roster(session, unit, 0, 1, 2)
+    exam = await exam_with_units(session, unit)
+    organiser = await headers_for(session, Role.organiser)
+    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
+                                headers=organiser)).json()
+    response = await client.post(f"/api/exams/{exam.id}/tickets/reissue", headers=organiser)
+    assert response.status_code == 200, response.text
+    renewed = {t["ticket_no"]: t["pin"] for t in response.json()}
+    assert sorted(renewed) == sorted(i["ticket_no"] for i in issued)
+    for item in issued:
+        if item["pin"] != renewed[item["ticket_no"]]:
+            assert (await login(client, item["ticket_no"], item["pin"])).status_code == 401
+        assert (await login(client, item["ticket_no"], renewed[item["ticket_no"]])).status_code == 200
+    both = await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"all": True, "unit_id": unit.id},
+                             headers=organiser)
+    assert both.status_code == 422
 
 
 async def test_new_tickets_leave_the_planner_statistics_current(

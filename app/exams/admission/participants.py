@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import partial
 
 import anyio.to_thread
-from sqlalchemy import delete, exists, insert, select, text, update
+from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts_service
@@ -32,10 +32,13 @@ from app.core.security import hash_pin, new_pin
 from app.exams import service
 from app.exams.admission.sampling import UnitSample, sample_participants
 from app.exams.models import Absence, Attempt, Exam, ExamStatus, Participant
+from app.exams.room.attempts import IN_PROGRESS, reclamp_open_deadlines
 from app.exams.schemas import (
+    ExtraTimeGrant,
     ParticipantIssued,
     ParticipantRead,
     ParticipantsAdd,
+    ParticipantUpdate,
     ReissueRequest,
     SamplePreview,
     SampleSpec,
@@ -253,25 +256,125 @@ async def add_participants(
 
 
 async def list_participants(
-    session: AsyncSession, *, exam: Exam, unit_id: int | None
+    session: AsyncSession, *, exam: Exam, unit_id: int | None, cadre_ids: Sequence[int] | None = None
 ) -> list[ParticipantRead]:
-    """The exam's participants with name, rank, ticket and whether an absence is recorded."""
+    """The exam's participants with name, rank, ticket, extra time, the deadline of an attempt under way
+    and whether an absence is recorded."""
     absent = exists().where(Absence.exam_id == Participant.exam_id, Absence.cadre_id == Participant.cadre_id)
+    running = (
+        select(func.max(Attempt.deadline_at))
+        .where(Attempt.participant_id == Participant.id, Attempt.status == IN_PROGRESS)
+        .scalar_subquery()
+    )
     query = (
-        select(Participant, Cadre.name, absent.label("absent"))
+        select(Participant, Cadre.name, absent.label("absent"), running.label("deadline_at"))
         .join(Cadre, Cadre.id == Participant.cadre_id)
         .where(Participant.exam_id == exam.id)
     )
     if unit_id is not None:
         query = query.where(Participant.unit_id == unit_id)
-    rows = await session.execute(query.order_by(Participant.ticket_no))
+    if cadre_ids is not None:
+        query = query.where(Participant.cadre_id.in_(list(cadre_ids)))
+    rows = await session.execute(query.order_by(Participant.ticket_no).execution_options(populate_existing=True))
     return [
         ParticipantRead(
             id=p.id, cadre_id=p.cadre_id, unit_id=p.unit_id, name=name, rank=Rank(p.rank), ticket_no=p.ticket_no,
-            user_id=p.user_id, absent=bool(is_absent), created_at=p.created_at,
+            user_id=p.user_id, absent=bool(is_absent), extra_time_seconds=p.extra_time_seconds,
+            deadline_at=deadline_at, created_at=p.created_at,
         )
-        for p, name, is_absent in rows
+        for p, name, is_absent, deadline_at in rows
     ]
+
+
+# Extra time ---------------------------------------------------------------------------------------
+
+
+def max_extra_time_seconds(exam: Exam) -> int:
+    """The most extra time one examinee may be given: twice the exam's time limit."""
+    return 2 * exam.time_limit_seconds
+
+
+def check_extra_time(exam: Exam, seconds: int, *, field: str) -> None:
+    """Refuse (422, naming ``field``) a negative or absurd extra time."""
+    if seconds < 0:
+        raise UnprocessableError(field_error(field, "延长时间不能为负数 (extra time cannot be negative)"))
+    most = max_extra_time_seconds(exam)
+    if seconds > most:
+        raise UnprocessableError(field_error(
+            field, f"延长时间最多为考试时长的两倍，即 {most} 秒 (extra time is at most {most} seconds)"
+        ))
+
+
+async def _set_extra_time(
+    session: AsyncSession, *, exam: Exam, totals: dict[int, int], action: str, reason: str | None,
+    principal: Principal, now: datetime,
+) -> list[ParticipantRead]:
+    """Store each participant's (participant id → seconds) new extra time and move his open attempt's deadline."""
+    if exam.status in (ExamStatus.closed, ExamStatus.published):
+        raise ConflictError(f"考试已结束，不能再延长时间 (exam {exam.id} is {exam.status})")
+    rows = (await session.execute(
+        select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds)
+        .where(Participant.id.in_(list(totals)))
+    )).all()
+    before = {row.cadre_id: row.extra_time_seconds for row in rows}
+    # ORM bulk update by primary key: one executemany for every participant.
+    await session.execute(update(Participant), [
+        {"id": participant_id, "extra_time_seconds": seconds} for participant_id, seconds in totals.items()
+    ])
+    moved = await reclamp_open_deadlines(
+        session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at,
+        participant_ids=list(totals),
+    )
+    after = {row.cadre_id: totals[row.id] for row in rows}
+    await record_audit(session, actor_id=principal.id, action=action, entity="exam", entity_id=exam.id, detail={
+        "before": {str(c): v for c, v in sorted(before.items())},
+        "after": {str(c): v for c, v in sorted(after.items())},
+        "reason": reason, "attempts_moved": moved,
+    }, at=now)
+    return await list_participants(session, exam=exam, unit_id=None, cadre_ids=sorted(after))
+
+
+async def update_participant(
+    session: AsyncSession, *, exam: Exam, cadre_id: int, data: ParticipantUpdate, principal: Principal,
+    now: datetime,
+) -> ParticipantRead:
+    """Give one examinee extra time (the new total); his attempt under way gets the later deadline at once."""
+    service.ensure_can_manage(principal, exam)
+    check_extra_time(exam, data.extra_time_seconds, field="extra_time_seconds")
+    participant = await get_participant(session, exam.id, cadre_id)
+    [read] = await _set_extra_time(
+        session, exam=exam, totals={participant.id: data.extra_time_seconds}, action="exam.participants.extra_time",
+        reason=data.reason, principal=principal, now=now,
+    )
+    return read
+
+
+async def extend_time(
+    session: AsyncSession, *, exam: Exam, data: ExtraTimeGrant, principal: Principal, now: datetime
+) -> list[ParticipantRead]:
+    """An incident's extension: ``add_seconds`` more for every listed examinee (a room that lost time)."""
+    service.ensure_can_manage(principal, exam)
+    if data.add_seconds <= 0:
+        raise UnprocessableError(field_error("add_seconds", "延长时间必须大于 0 秒 (add_seconds must be positive)"))
+    duplicates = sorted({c for c in data.cadre_ids if data.cadre_ids.count(c) > 1})
+    if duplicates:
+        raise UnprocessableError(field_error("cadre_ids", f"考生重复列出 (cadres listed more than once): {duplicates}"))
+    rows = (await session.execute(
+        select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds)
+        .where(Participant.exam_id == exam.id, Participant.cadre_id.in_(data.cadre_ids))
+    )).all()
+    missing = sorted(set(data.cadre_ids) - {row.cadre_id for row in rows})
+    if missing:
+        raise UnprocessableError(
+            field_error("cadre_ids", f"以下干部不是本场考生 (not participants of the exam): {missing}")
+        )
+    totals = {row.id: row.extra_time_seconds + data.add_seconds for row in rows}
+    for row in rows:
+        check_extra_time(exam, totals[row.id], field="add_seconds")
+    return await _set_extra_time(
+        session, exam=exam, totals=totals, action="exam.participants.extend_time", reason=data.reason,
+        principal=principal, now=now,
+    )
 
 
 async def get_participant(session: AsyncSession, exam_id: int, cadre_id: int) -> Participant:

@@ -55,6 +55,7 @@ def _progress_query(exam_id: int, unit_id: int | None) -> Any:
             Participant.cadre_id,
             Participant.unit_id,
             Participant.ticket_no,
+            Participant.extra_time_seconds,
             Cadre.name,
             Attempt.id.label("attempt_id"),
             Attempt.attempt_no,
@@ -131,6 +132,8 @@ async def exam_monitor(
                 submitted_at=row.submitted_at,
                 submit_reason=row.submit_reason,
                 focus_losses=row.focus_losses,
+                extra_time_seconds=row.extra_time_seconds,
+                deadline_at=row.deadline_at if row.state == "in_progress" else None,
             )
             for row in rows
         ]

@@ -95,6 +95,8 @@ class SaveResult(BaseModel):
     last_seq: int
     saved_at: datetime | None = None
     remaining_seconds: int | None = None
+    # The attempt's deadline: the exam room's countdown follows it when extra time moves it.
+    deadline_at: datetime | None = None
     ignored: str | None = None
 
 
@@ -232,6 +234,8 @@ class ExamineeProgress(BaseModel):
     submitted_at: datetime | None
     submit_reason: str | None
     focus_losses: int | None
+    extra_time_seconds: int = 0
+    deadline_at: datetime | None = None
 
 
 class MonitorRead(BaseModel):

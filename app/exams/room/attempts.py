@@ -154,12 +154,14 @@ class _Examinee:
     absent: bool
     paper_id: int | None
     paper_stamp: datetime | None
+    extra_time_seconds: int = 0
 
 
 _EXAMINEE = select(
     PARTICIPANTS.c.id,
     PARTICIPANTS.c.cadre_id,
     PARTICIPANTS.c.unit_id,
+    PARTICIPANTS.c.extra_time_seconds,
     select(ABSENCES.c.id)
     .where(ABSENCES.c.exam_id == PARTICIPANTS.c.exam_id, ABSENCES.c.cadre_id == PARTICIPANTS.c.cadre_id)
     .limit(1)
@@ -188,6 +190,7 @@ async def _examinee_of(session: AsyncSession, exam_id: int, principal: Principal
         absent=row.absence_id is not None,
         paper_id=row.paper_id,
         paper_stamp=row.paper_stamp,
+        extra_time_seconds=row.extra_time_seconds,
     )
 
 
@@ -271,11 +274,13 @@ def presentation_for(exam: Any, paper: ServedPaper, participant_id: int, attempt
     return seed, presentation
 
 
-def deadline_for(exam: Any, now: datetime) -> datetime:
-    """The earlier of now + the time limit and the exam's closing time."""
-    deadline_at = now + timedelta(seconds=exam.time_limit_seconds)
+def deadline_for(exam: Any, started_at: datetime, extra_time_seconds: int = 0) -> datetime:
+    """The deadline of an attempt started at ``started_at``: the earlier of start + the time limit and the
+    exam's closing time, both moved by the examinee's extra time."""
+    extra = timedelta(seconds=extra_time_seconds)
+    deadline_at = started_at + timedelta(seconds=exam.time_limit_seconds) + extra
     if exam.closes_at is not None:
-        deadline_at = min(deadline_at, exam.closes_at)
+        deadline_at = min(deadline_at, exam.closes_at + extra)
     return deadline_at
 
 
@@ -338,7 +343,7 @@ async def start_attempt(
             raise ConflictError("考试已结束 (the exam is closed)")
         if not await submit_if_overdue(session, latest.id, now=now, grace_seconds=grace_seconds):
             return await _resume(session, latest, exam, principal, now)
-    ensure_exam_open(exam, now)
+    ensure_exam_open(exam, now, examinee.extra_time_seconds)
     used = latest.attempt_no if latest is not None else 0
     if used >= exam.max_attempts:
         if used == 1:
@@ -356,7 +361,7 @@ async def _create_attempt(
         raise ConflictError("本单位试卷尚未抽取 (no paper has been drawn for your unit)")
     paper = await served_paper(session, examinee.paper_id, examinee.paper_stamp)
     seed, presentation = presentation_for(exam, paper, examinee.participant_id, attempt_no)
-    deadline_at = deadline_for(exam, now)
+    deadline_at = deadline_for(exam, now, examinee.extra_time_seconds)
     values = {
         "exam_id": exam.id, "participant_id": examinee.participant_id, "paper_id": paper.id,
         "unit_id": examinee.unit_id, "attempt_no": attempt_no, "status": IN_PROGRESS, "started_at": now,
@@ -477,7 +482,8 @@ async def autosave_answers(
     if rows:
         await session.execute(_UPSERT_ANSWERS[session.get_bind().dialect.name], rows)
     return SaveResult(
-        saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now)
+        saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(claimed.deadline_at, now),
+        deadline_at=claimed.deadline_at,
     )
 
 
@@ -618,25 +624,31 @@ async def submit_attempt(
 
 
 async def reclamp_open_deadlines(
-    session: AsyncSession, *, exam_id: int, time_limit_seconds: int, closes_at: datetime | None
+    session: AsyncSession,
+    *,
+    exam_id: int,
+    time_limit_seconds: int,
+    closes_at: datetime | None,
+    participant_ids: Sequence[int] | None = None,
 ) -> int:
-    """After an exam's closing time (or time limit) changed: every open attempt's deadline becomes the
-    earlier of its start + the time limit and the new closing time. Returns the attempts changed.
+    """After an exam's closing time (or time limit) or an examinee's extra time changed: every open attempt's
+    deadline follows ``deadline_for`` again. Returns the attempts changed.
 
-    For the exams service to call when it changes ``closes_at`` of an exam that has started.
+    For the exams service to call when it changes ``closes_at`` of an exam that has started, and for the
+    participants service when it grants extra time (``participant_ids``: only theirs).
     """
-    rows = (
-        await session.execute(
-            select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at).where(
-                ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS
-            )
-        )
-    ).all()
+    query = (
+        select(ATTEMPTS.c.id, ATTEMPTS.c.started_at, ATTEMPTS.c.deadline_at, PARTICIPANTS.c.extra_time_seconds)
+        .join(PARTICIPANTS, PARTICIPANTS.c.id == ATTEMPTS.c.participant_id)
+        .where(ATTEMPTS.c.exam_id == exam_id, ATTEMPTS.c.status == IN_PROGRESS)
+    )
+    if participant_ids is not None:
+        query = query.where(ATTEMPTS.c.participant_id.in_(list(participant_ids)))
+    rows = (await session.execute(query)).all()
+    window = SimpleNamespace(time_limit_seconds=time_limit_seconds, closes_at=closes_at)
     changes = []
     for row in rows:
-        deadline = row.started_at + timedelta(seconds=time_limit_seconds)
-        if closes_at is not None:
-            deadline = min(deadline, closes_at)
+        deadline = deadline_for(window, row.started_at, row.extra_time_seconds)
         if deadline != row.deadline_at:
             changes.append({"b_id": row.id, "b_deadline": deadline})
     if changes:

@@ -115,6 +115,7 @@ async def submit_attempt(
 async def get_attempt(
     attempt_id: int, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> AttemptState:
+    """The attempt's status, time left (the countdown follows it) and saved answers; no score."""
     async with committing(session):
         state = await attempts.attempt_state(
             session,
@@ -208,6 +209,7 @@ async def regrade(
 async def record_incident(
     exam_id: int, body: IncidentCreate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> IncidentRead:
+    """Record a discipline incident (违纪) for a participant."""
     async with committing(session):
         incident = await discipline.record_incident(
             session, exam_id=exam_id, data=body, principal=principal, now=clock.now()
@@ -219,6 +221,7 @@ async def record_incident(
 async def list_incidents(
     exam_id: int, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
 ) -> list[IncidentRead]:
+    """The exam's recorded incidents."""
     incidents = await discipline.list_incidents(session, exam_id=exam_id, principal=principal, unit_id=unit_id)
     return [IncidentRead.model_validate(i) for i in incidents]
 

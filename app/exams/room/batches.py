@@ -128,7 +128,8 @@ class SubmitBatches(Batches):
 
 # First start (the PostgreSQL twin of ``lane.INSERT_ATTEMPT``): each attempt, guarded by its exam still
 # taking attempts (the share lock waits for a close in flight, which locks the exam for update, and then
-# sees it closed); an examinee or paper removed meanwhile is skipped (refused), never an error for all.
+# sees it closed); an examinee or paper removed meanwhile, or given other extra time than his deadline was
+# planned with, is skipped (refused: the route answers), never an error for all.
 START_MANY = DriverSQL.of(
     "-- PostgreSQL only",
     postgresql=f"""
@@ -137,9 +138,9 @@ START_MANY = DriverSQL.of(
         CAST(:exam_ids AS INTEGER[]), CAST(:participant_ids AS INTEGER[]), CAST(:paper_ids AS INTEGER[]),
         CAST(:unit_ids AS INTEGER[]), CAST(:nows AS TIMESTAMPTZ[]), CAST(:deadlines AS TIMESTAMPTZ[]),
         CAST(:seeds AS BIGINT[]), CAST(:question_orders AS TEXT[]), CAST(:option_orders AS TEXT[]),
-        CAST(:digests AS VARCHAR[]))
+        CAST(:digests AS VARCHAR[]), CAST(:extra_times AS INTEGER[]))
       AS i(exam_id, participant_id, paper_id, unit_id, now, deadline_at, seed, question_order, option_orders,
-           digest)
+           digest, extra_time_seconds)
     ), attempt AS (
       INSERT INTO attempts (exam_id, participant_id, paper_id, unit_id, attempt_no, status, started_at,
         deadline_at, last_seq, shuffle_seed, question_order, option_orders, focus_losses, event_count,
@@ -148,6 +149,7 @@ START_MANY = DriverSQL.of(
         i.deadline_at, 0, i.seed, CAST(i.question_order AS JSONB), CAST(i.option_orders AS JSONB), 0, 0, i.digest
       FROM input i
       JOIN participants ON participants.id = i.participant_id
+        AND participants.extra_time_seconds = i.extra_time_seconds
       JOIN papers ON papers.id = i.paper_id
       WHERE EXISTS (SELECT 1 FROM exams WHERE exams.id = i.exam_id AND exams.status = 'drawn' FOR SHARE)
       ON CONFLICT (participant_id, attempt_no) DO NOTHING
@@ -163,7 +165,7 @@ START_MANY = DriverSQL.of(
 # (``StartContextReads``).
 START_CONTEXT_OF = """
     SELECT i.digest, e.mode, e.status, e.opens_at, e.closes_at, e.seed, e.shuffle_questions, e.shuffle_options,
-      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id,
+      e.time_limit_seconds, e.multiple_scoring, p.id AS participant_id, p.unit_id, p.extra_time_seconds,
       (SELECT COUNT(*) FROM absences a WHERE a.exam_id = p.exam_id AND a.cadre_id = p.cadre_id) AS absences,
       (SELECT COUNT(*) FROM attempts t WHERE t.participant_id = p.id) AS attempts_made,
       pa.id AS paper_id, pa.created_at AS paper_stamp, CAST(pa.answer_key AS TEXT) AS answer_key
@@ -194,5 +196,5 @@ class StartContextReads(Batches):
 class StartBatches(Batches):
     statement = START_MANY
     arrays = ("exam_ids", "participant_ids", "paper_ids", "unit_ids", "nows", "deadlines", "seeds",
-              "question_orders", "option_orders", "digests")  # fmt: skip
+              "question_orders", "option_orders", "digests", "extra_times")  # fmt: skip
     key_column = "participant_id"

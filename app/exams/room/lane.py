@@ -121,7 +121,8 @@ async def save(call: LaneCall) -> LaneReply | None:
     if deadline_at is None:
         return None
     reply = SaveResult(
-        saved=True, last_seq=body.seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now)
+        saved=True, last_seq=body.seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now),
+        deadline_at=deadline_at,
     )
     return LaneReply(reply.model_dump_json(exclude_none=True).encode())
 
@@ -382,13 +383,15 @@ _ATTEMPT_VALUES = f"""
     :exam_id, :participant_id, :paper_id, :unit_id, 1, '{IN_PROGRESS}', :now, :deadline_at, 0, :seed,
     :question_order, :option_orders, 0, 0, :digest
 """
-# SQLite: the attempt — if its exam still takes attempts and its examinee and paper are still there,
-# for the read that planned it held no lock. (No answer rows: see ``attempts._create_attempt``.)
+# SQLite: the attempt — if its exam still takes attempts and its examinee (with the extra time his
+# deadline was planned with) and paper are still there, for the read that planned it held no lock.
+# (No answer rows: see ``attempts._create_attempt``.)
 INSERT_ATTEMPT = DriverSQL.of(
     _INSERT_ATTEMPT.format(
         values=f"""SELECT {_ATTEMPT_VALUES}
     WHERE EXISTS (SELECT 1 FROM exams WHERE id = :exam_id AND status = '{ExamStatus.drawn}')
-      AND EXISTS (SELECT 1 FROM participants WHERE id = :participant_id)
+      AND EXISTS (SELECT 1 FROM participants WHERE id = :participant_id
+        AND extra_time_seconds = :extra_time_seconds)
       AND EXISTS (SELECT 1 FROM papers WHERE id = :paper_id)"""  # noqa: S608 - module constants only
     )
 )
@@ -445,7 +448,7 @@ def _first_start_exam(row: Any, values: DriverValues, now: datetime) -> SimpleNa
         shuffle_options=bool(row["shuffle_options"]),
         time_limit_seconds=row["time_limit_seconds"],
     )
-    ensure_exam_open(exam, now)  # type: ignore[arg-type]
+    ensure_exam_open(exam, now, row["extra_time_seconds"])  # type: ignore[arg-type]
     return exam
 
 
@@ -453,13 +456,13 @@ def _attempt_values(
     values: DriverValues, row: Any, exam: Any, paper: ServedPaper, *, exam_id: int, digest: str, now: datetime
 ) -> tuple[dict[str, Any], Any, datetime]:
     seed, presentation = presentation_for(exam, paper, row["participant_id"], 1)
-    deadline_at = deadline_for(exam, now)
+    deadline_at = deadline_for(exam, now, row["extra_time_seconds"])
     params = {
         "exam_id": exam_id, "participant_id": row["participant_id"], "paper_id": paper.id,
         "unit_id": row["unit_id"], "now": values.time(now), "deadline_at": values.time(deadline_at),
         "seed": seed, "question_order": values.json(presentation.question_order),
         "option_orders": presentation.option_orders_json or values.json(presentation.option_orders),
-        "digest": digest,
+        "digest": digest, "extra_time_seconds": row["extra_time_seconds"],
     }  # fmt: skip
     return params, presentation, deadline_at
 
@@ -516,7 +519,7 @@ async def _start_on_postgresql(call: LaneCall, *, exam_id: int, digest: str, now
 
 # The order of StartBatches.arrays, by the names of _attempt_values.
 _START_ARRAY_PARAMS = ("exam_id", "participant_id", "paper_id", "unit_id", "now", "deadline_at", "seed",
-                       "question_order", "option_orders", "digest")  # fmt: skip
+                       "question_order", "option_orders", "digest", "extra_time_seconds")  # fmt: skip
 
 LANE_ROUTES = (
     LaneRoute("PUT", "/api/attempts/{attempt_id}/answers", save),

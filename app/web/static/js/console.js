@@ -244,7 +244,7 @@ function ticketSheet(examId) {
       this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId) || '{}');
       try {
         this.exam = await api('GET', '/api/exams/' + examId);
-        this.tickets = await api('GET', '/api/exams/' + examId + '/tickets?reissue=false');
+        this.tickets = await api('GET', '/api/exams/' + examId + '/tickets');
       } catch (e) { this.error = errorText(e); }
       await this.loadPlaces();
     },
@@ -308,6 +308,22 @@ function monitorView(examId) {
     },
     stateLabel(s) { return {not_started: '未开始', in_progress: '作答中', submitted: '已交卷', absent: '缺考'}[s] || s; },
     remaining(s) { return s === null || s === undefined ? '' : pad2(Math.floor(s / 60)) + ':' + pad2(s % 60); },
+    // Extra time: one examinee's total (an accommodation), or minutes added for everyone listed (a room's fault).
+    async grant(x) {
+      const minutes = prompt('为 ' + x.name + ' 设置延长时间（分钟，合计）', String(Math.round((x.extra_time_seconds || 0) / 60)));
+      if (minutes === null) return;
+      try { await api('PATCH', '/api/exams/' + examId + '/participants/' + x.cadre_id, {extra_time_seconds: Math.round(Number(minutes) * 60)}); toast('已延时', 'ok'); await this.load(); }
+      catch (e) { this.error = errorText(e); }
+    },
+    async extendShown() {
+      const targets = this.rows.filter(x => x.state !== 'submitted');
+      const minutes = prompt('为所列 ' + targets.length + ' 名考生增加时间（分钟）', '5');
+      if (minutes === null) return;
+      const reason = prompt('原因（如：第三考场停电）', '考场故障');
+      if (!reason) return;
+      try { await api('POST', '/api/exams/' + examId + '/extra-time', {cadre_ids: targets.map(x => x.cadre_id), add_seconds: Math.round(Number(minutes) * 60), reason}); toast('已延时', 'ok'); await this.load(); }
+      catch (e) { this.error = errorText(e); }
+    },
   };
 }
 

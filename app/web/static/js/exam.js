@@ -12,8 +12,9 @@ function examRoom(config) {
     attemptId: null, questions: [], answers: {}, pending: {}, flags: [], flagsDirty: false, seq: 0,
     fontStep: 0, unsent: [], graceTimer: null, graceLeft: 0,
     view: 'single', current: 0,
-    deadlineMono: 0, remaining: config.timeLimit, warning: '', warned: {},
-    offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null,
+    deadlineMono: 0, deadlineAt: null, remaining: config.timeLimit, warning: '', warned: {},
+    offline: false, saving: false, savedAt: null, retryTimer: null, flushTimer: null, tickTimer: null, pollTimer: null,
+    checking: false,
     result: null, submittedText: '', lastEventAt: {}, takenOver: false,
 
     init() {
@@ -74,12 +75,16 @@ function examRoom(config) {
         const remaining = data.remaining_seconds !== undefined ? data.remaining_seconds
           : (Date.parse(data.deadline_at) - Date.parse(data.server_time || new Date().toISOString())) / 1000;
         this.deadlineMono = performance.now() + remaining * 1000;
+        this.deadlineAt = data.deadline_at || null;
         this.current = Math.min(this.current, Math.max(0, this.questions.length - 1));
         this.phase = 'taking';
         this.persist();
         this.tick();
         clearInterval(this.tickTimer);
         this.tickTimer = setInterval(() => this.tick(), 500);
+        // Extra time granted while writing reaches the countdown with the next save or this poll.
+        clearInterval(this.pollTimer);
+        this.pollTimer = setInterval(() => this.poll(), 30000);
         if (this.waitingCount || this.flagsDirty) this.flush();
       } catch (e) {
         if (e.status === 409 && String(e.detail).includes('交卷')) return this.finished(this.attemptId, '本次考试已交卷。');
@@ -87,13 +92,41 @@ function examRoom(config) {
       } finally { this.busy = false; }
     },
 
-    tick() {
+    // Extra time moves the server's deadline: shift the countdown by as much (the clocks may disagree, the
+    // difference between two deadlines does not).
+    follow(deadlineAt) {
+      if (!deadlineAt || !this.deadlineAt) return;
+      const shift = Date.parse(deadlineAt) - Date.parse(this.deadlineAt);
+      if (!shift) return;
+      this.deadlineAt = deadlineAt;
+      this.deadlineMono += shift;
+      if ((this.deadlineMono - performance.now()) / 1000 > 300) this.warned = {};
+    },
+
+    async poll() {
+      if (this.phase !== 'taking' || !this.attemptId) return null;
+      try {
+        const state = await api('GET', '/api/attempts/' + this.attemptId, undefined, {noRedirect: true});
+        if (state && state.status === 'in_progress') this.follow(state.deadline_at);
+        return state;
+      } catch (_) { return null; }
+    },
+
+    async tick() {
       this.remaining = Math.max(0, Math.round((this.deadlineMono - performance.now()) / 1000));
+      // At zero, ask the server first: the deadline may have moved (extra time) since the last save.
+      if (this.remaining === 0 && this.phase === 'taking' && !this.checking) {
+        this.checking = true;
+        const state = await this.poll();
+        this.checking = false;
+        this.remaining = Math.max(0, Math.round((this.deadlineMono - performance.now()) / 1000));
+        if (state && state.status === 'in_progress' && this.remaining > 0) return;
+      }
       if (this.remaining === 0) this.warning = '';
       for (const [limit, text] of [[300, '距离考试结束还有 5 分钟，请抓紧时间。'], [60, '距离考试结束还有 1 分钟，时间到将自动交卷。']]) {
         if (this.remaining <= limit && this.remaining > 0 && !this.warned[limit]) { this.warned[limit] = true; this.warning = text; toast(text, 'error'); }
       }
-      if (this.remaining === 0 && this.phase === 'taking') this.submit('time');
+      if (this.remaining === 0 && this.phase === 'taking' && !this.checking) this.submit('time');
     },
 
     get remainingText() { const s = this.remaining; return pad2(Math.floor(s / 60)) + ':' + pad2(s % 60); },
@@ -166,6 +199,7 @@ function examRoom(config) {
         if (reply && reply.saved === false && reply.last_seq >= this.seq) { this.seq = reply.last_seq; this.persist(); this.saving = false; return this.flush(); }
         for (const [no, keys] of Object.entries(batch)) if (JSON.stringify(this.pending[no]) === JSON.stringify(keys)) delete this.pending[no];
         if (flagsSent && JSON.stringify(flagsSent) === JSON.stringify(this.flags)) this.flagsDirty = false;
+        if (reply) this.follow(reply.deadline_at);
         this.offline = false; this.savedAt = new Date(); this.persist();
         if (this.phase === 'overtime' && !this.waitingCount) { this.saving = false; return this.submit('time'); }
       } catch (e) {
@@ -236,7 +270,7 @@ function examRoom(config) {
     },
 
     async finished(attemptId, text, result) {
-      clearInterval(this.tickTimer); clearInterval(this.graceTimer);
+      clearInterval(this.tickTimer); clearInterval(this.graceTimer); clearInterval(this.pollTimer);
       this.phase = 'submitted'; this.submittedText = text; this.attemptId = attemptId || this.attemptId;
       // What never reached the server is not dropped silently: it stays here and the final message names it.
       const unsent = Object.keys(this.pending).filter(no => (this.pending[no] || []).length);
