@@ -12,8 +12,8 @@ from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, login
 pytestmark = pytest.mark.browser
 # Words of four letters or more, outside the identifiers a page may show (ticket numbers, codes, file types).
 ENGLISH = re.compile(r"(?<![\w.@/-])[A-Za-z]{4,}(?![\w.@/-])")
-ALLOWED = {"Excel", "Word", "Moodle", "GIFT", "Aiken", "json", "JSON", "xlsx", "HTML", "supervisor", "organiser", "proctor",
-           "editor", "admin", "webadmin", "PIN"}  # fmt: skip
+ALLOWED = {"Excel", "Word", "Moodle", "GIFT", "Aiken", "json", "JSON", "xlsx", "HTML", "supervisor", "organiser",
+           "proctor", "editor", "admin", "webadmin", "PIN"}  # fmt: skip
 
 
 def _english_words(page: Any) -> list[str]:
