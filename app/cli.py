@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from app.core import budget
 from app.core.config import Settings, get_settings
@@ -20,14 +21,35 @@ from app.core.migrate import upgrade_database
 # in a loop (uvicorn's default is 5 s).
 WORKER_START_SECONDS = 60
 
-cli = typer.Typer(help="exambank — online exams and question bank for 基本理论+ exams.", no_args_is_help=True)
+cli = typer.Typer(help="exambank —— “基本理论+”考试系统：题库、组卷、准考证、在线考试与统计。", no_args_is_help=True)
+
+
+def _existing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names when it is missing (None for PostgreSQL or an existing file)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path.resolve()
+
+
+def refuse_missing_database(url: str) -> None:
+    """Commands that work on existing data never create an empty database where they happen to run."""
+    missing = _existing_sqlite_file(url)
+    if missing is not None:
+        typer.echo(
+            f"数据库文件 {missing} 不存在，未做任何操作。请在存放数据库的目录中运行，"
+            "或用环境变量 EXAMBANK_DATABASE_URL 指定数据库（新建数据库请先运行 exambank migrate）。",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 @cli.command()
 def migrate() -> None:
-    """Apply pending database migrations."""
+    """执行数据库迁移（数据库不存在时新建）。"""
     upgrade_database(get_settings().database_url)
-    typer.echo("database is up to date")
+    typer.echo("数据库已是最新版本")
 
 
 def _check_connection_budget(settings: Settings, workers: int) -> None:
@@ -47,12 +69,12 @@ def _check_connection_budget(settings: Settings, workers: int) -> None:
 
 @cli.command()
 def serve(
-    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
-    demo: Annotated[bool, typer.Option("--demo", help="load the demo data set first")] = False,
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="监听端口")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="工作进程数")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="先载入演示数据")] = False,
 ) -> None:
-    """Apply pending migrations once, then serve (several workers share the database)."""
+    """执行数据库迁移后启动服务（多个工作进程共用同一数据库）。"""
     settings = get_settings()
     upgrade_database(settings.database_url)
     _check_connection_budget(settings, workers)
@@ -77,7 +99,7 @@ def serve(
 
 @cli.command("demo")
 def demo_command() -> None:
-    """Load the demo data set (units, rosters, questions, accounts) into the configured database."""
+    """向所配置的数据库载入演示数据（单位、名册、题目、账号、考试）。"""
     from app.demo.loader import load_demo
 
     settings = get_settings()
@@ -87,15 +109,16 @@ def demo_command() -> None:
 
 @cli.command("import-questions")
 def import_questions_command(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    category: Annotated[str | None, typer.Option(help="category for items that state none")] = None,
-    unit_code: Annotated[str | None, typer.Option(help="unit for policy items that state none")] = None,
-    difficulty: Annotated[int | None, typer.Option(min=1, max=5)] = None,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="题目文件")],
+    category: Annotated[str | None, typer.Option(help="未注明类别的题目所用类别：theory、law 或 policy")] = None,
+    unit_code: Annotated[str | None, typer.Option(help="未注明单位的部门政策题所属单位代码")] = None,
+    difficulty: Annotated[int | None, typer.Option(min=1, max=5, help="未注明难度的题目所用难度（1–5）")] = None,
 ) -> None:
-    """Import a question file (.xlsx, .csv, .json, Moodle XML, GIFT, Aiken, QTI) with a progress bar."""
+    """导入题目文件（.xlsx、.csv、.json、Moodle XML、GIFT、Aiken、QTI），显示进度。"""
     from app.bank.cli import run_import
 
     settings = get_settings()
+    refuse_missing_database(settings.database_url)
     upgrade_database(settings.database_url)
     code = asyncio.run(run_import(settings, file, category=category, unit_code=unit_code, difficulty=difficulty))
     raise typer.Exit(code)

@@ -31,6 +31,7 @@ from app.core.http_guard import HttpGuard
 from app.core.lane import LaneApplication, request_session
 from app.core.logging import configure_logging, get_logger
 from app.core.openapi import install_openapi
+from app.exams.admission.seats import router as seats_router
 from app.exams.proctoring.router import router as proctoring_router
 from app.exams.room import lane as exams_lane
 from app.exams.room.attempts_router import router as attempts_router
@@ -208,7 +209,7 @@ def create_app(
     @app.exception_handler(IntegrityError)
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error", error=str(exc.orig))
-        return JSONResponse({"detail": "the change conflicts with existing data"}, status_code=409)
+        return JSONResponse({"detail": "修改与已有数据冲突"}, status_code=409)
 
     async def _unavailable(_request: Request, exc: Exception) -> Response:
         if not database_unavailable(exc):
@@ -238,6 +239,7 @@ def create_app(
         exams_router,
         attempts_router,
         proctoring_router,
+        seats_router,
         handbook_router,
         learning_router,
         reports_router,

@@ -15,6 +15,7 @@ from app.accounts.principal import Principal
 from app.core.config import Settings
 from app.core.deps import ClockDep, SessionDep
 from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.labels import needs_roles
 
 SESSION_COOKIE = "exambank_session"
 
@@ -46,10 +47,10 @@ async def principal_of(request: Request, session: AsyncSession, now: datetime) -
     """The caller behind the request's token; 401 when there is none or it is expired or revoked."""
     token = token_from(request)
     if not token:
-        raise UnauthorizedError("not authenticated")
+        raise UnauthorizedError("请先登录")
     principal = await service.resolve_token(session, token, now)
     if principal is None:
-        raise UnauthorizedError("session expired or revoked; log in again")
+        raise UnauthorizedError("登录已过期或已失效，请重新登录")
     request.state.principal = principal
     return principal
 
@@ -66,7 +67,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
     async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.has_any(*roles):
-            raise ForbiddenError("this needs one of the roles: " + ", ".join(roles))
+            raise ForbiddenError(needs_roles(roles))
         return principal
 
     return check

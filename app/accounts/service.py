@@ -178,15 +178,15 @@ async def revoke_sessions_of_users(session: AsyncSession, *, user_ids: list[int]
 
 async def _check_unit_binding(session: AsyncSession, roles: list[Role], unit_id: int | None) -> None:
     if unit_id is not None and await session.scalar(select(_units.c.id).where(_units.c.id == unit_id)) is None:
-        raise UnprocessableError(field_error("unit_id", f"unit {unit_id} does not exist"))
+        raise UnprocessableError(field_error("unit_id", f"单位 {unit_id} 不存在"))
     if Role.unit_admin in roles and unit_id is None:
-        raise UnprocessableError(field_error("unit_id", "a unit_admin must be bound to one unit"))
+        raise UnprocessableError(field_error("unit_id", "单位管理员必须指定所属单位"))
 
 
 async def create_user(session: AsyncSession, *, data: UserCreate, actor_id: int | None) -> User:
     """Create a staff account."""
     if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
-        raise ConflictError(f"username {data.username!r} is taken")
+        raise ConflictError(f"用户名 {data.username} 已被使用")
     await _check_unit_binding(session, data.roles, data.unit_id)
     user = User(
         username=data.username,
@@ -211,7 +211,7 @@ async def create_user(session: AsyncSession, *, data: UserCreate, actor_id: int 
 async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"user {user_id} not found")
+        raise NotFoundError(f"用户 {user_id} 不存在")
     return user
 
 
@@ -227,12 +227,12 @@ async def update_user(session: AsyncSession, *, user_id: int, data: UserUpdate, 
     user = await get_user(session, user_id)
     changes = data.model_dump(exclude_unset=True)
     if "roles" in changes and changes["roles"] is None:
-        raise UnprocessableError(field_error("roles", "roles cannot be null"))
+        raise UnprocessableError(field_error("roles", "角色不能为空"))
     roles = [Role(r) for r in changes.get("roles", user.roles)]
     unit_id = changes.get("unit_id", user.unit_id)
     await _check_unit_binding(session, roles, unit_id)
     if user_id == actor_id and (changes.get("is_active") is False or Role.admin not in roles):
-        raise BadRequestError("you cannot disable yourself or remove your own admin role")
+        raise BadRequestError("不能停用自己的账号，也不能取消自己的系统管理员角色")
     before = {"roles": user.roles, "unit_id": user.unit_id, "is_active": user.is_active}
     if "roles" in changes:
         user.roles = [str(r) for r in roles]
@@ -269,9 +269,9 @@ async def change_own_password(session: AsyncSession, *, principal: Principal, da
     """A staff member changes his own password after proving the current one."""
     user = await get_user(session, principal.id)
     if is_pin_hash(user.password_hash):
-        raise BadRequestError("an admission-ticket PIN cannot be changed here")
+        raise BadRequestError("准考证密码不能在此修改")
     if not await verify_password(data.current_password, user.password_hash):
-        raise UnprocessableError(field_error("current_password", "the current password is wrong"))
+        raise UnprocessableError(field_error("current_password", "当前密码不正确"))
     user.password_hash = await hash_password(data.new_password)
     await session.flush()
     await record_audit(session, actor_id=principal.id, action="user.change_password", entity="user", entity_id=user.id)

@@ -123,7 +123,7 @@ async def exam_facts(session: AsyncSession, exam_id: int) -> ExamFacts:
         )
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"exam {exam_id} not found")
+        raise NotFoundError(f"考试 {exam_id} 不存在")
     units = await session.scalars(select(_exam_units.c.unit_id).where(_exam_units.c.exam_id == exam_id))
     return ExamFacts(
         exam_id=exam_id,

@@ -17,8 +17,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import ImportRejectedError
 
-STAGES = {"parse": "reading the file", "validate": "checking every row", "duplicates": "looking for duplicates",
-          "write": "writing the questions"}
+STAGES = {"parse": "读取文件", "validate": "逐行检查", "duplicates": "查找重复题目", "write": "写入题目"}
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
@@ -30,7 +29,7 @@ async def run_import(
     console = console or Console()
     defaults = ImportDefaults(category=parse_category(category), unit_code=unit_code or None, difficulty=difficulty)
     if category and defaults.category is None:
-        console.print(f"[red]unknown category {category!r}: use theory, law or policy[/red]")
+        console.print(f"[red]未知类别 {category!r}：可选 theory（基本理论）、law（基础法律）、policy（部门政策）[/red]")
         return EXIT_USAGE
     content = await anyio.Path(path).read_bytes()
     database = Database(settings.database_url, pool_size=1)
@@ -38,7 +37,7 @@ async def run_import(
         result = await _import(database, path.name, content, defaults, console)
     except ImportRejectedError as rejected:
         console.print(_errors_table(rejected.errors))
-        console.print(f"[red]nothing imported: {len(rejected.errors)} problem(s)[/red]")
+        console.print(f"[red]未导入任何题目：共 {len(rejected.errors)} 处错误[/red]")
         return EXIT_REJECTED
     finally:
         await database.dispose()
@@ -52,7 +51,7 @@ async def _import(
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("starting", total=len(STAGES))
+        task = progress.add_task("开始", total=len(STAGES))
 
         def advance(stage: str) -> None:
             done = list(STAGES).index(stage)
@@ -64,31 +63,31 @@ async def _import(
                 now=SystemClock().now(), progress=advance,
             )
             await session.commit()
-        progress.update(task, description="done", completed=len(STAGES))
+        progress.update(task, description="完成", completed=len(STAGES))
     return result
 
 
 def _errors_table(errors: list[dict[str, object]]) -> Table:
-    table = Table("row", "field", "problem", title="rejected rows")
+    table = Table("行", "字段", "问题", title="有错误的行")
     for error in errors:
         table.add_row(str(error["row"]), str(error["field"]), str(error["message"]))
     return table
 
 
 def _print_summary(console: Console, result: ImportResult) -> None:
-    summary = Table("created", "updated", "unchanged", "skipped", "near duplicates", title="imported")
+    summary = Table("新增", "更新", "未变", "跳过", "疑似重复", title="导入结果")
     near = [d for d in result.duplicates if d.kind == "near"]
     summary.add_row(*(str(n) for n in (result.created, result.updated, result.unchanged, len(result.skipped),
                                        len(near))))  # fmt: skip
     console.print(summary)
     if result.skipped:
-        skipped = Table("row", "reason", title="skipped")
+        skipped = Table("行", "原因", title="已跳过")
         for item in result.skipped:
             skipped.add_row(str(item.row), item.reason)
         console.print(skipped)
     if near:
-        similar = Table("row", "similar to", "score", title="near duplicates (imported anyway)")
+        similar = Table("行", "相似于", "相似度", title="疑似重复（仍已导入）")
         for match in near:
-            target = f"row {match.similar_to_row}" if match.similar_to_row else f"question {match.question_id}"
+            target = f"第 {match.similar_to_row} 行" if match.similar_to_row else f"题目 {match.question_id}"
             similar.add_row(str(match.row), target, f"{match.score:.0f}")
         console.print(similar)

@@ -35,7 +35,7 @@ async def export_questions(
     """The questions the caller may see, filtered like the list, as a file in ``fmt``."""
     service.ensure_can_read_bank(principal)
     if fmt not in {"xlsx", "csv", "json", *EXPORT_FORMATS}:
-        raise UnprocessableError(field_error("format", f"unknown export format {fmt!r}", location="query"))
+        raise UnprocessableError(field_error("format", f"不支持的导出格式 {fmt!r}", location="query"))
     visible = replace(flt, visible_unit_id=service.visible_unit_for(principal))
     questions = await repository.all_questions(session, visible)
     unit_codes = {unit.id: unit.code for unit in await org_service.list_units(session)}

@@ -121,7 +121,7 @@ def actor_id_of(principal: Principal) -> int | None:
 
 def ensure_can_import(principal: Principal) -> None:
     if not (principal.has_any(Role.bank_editor) or Role.unit_admin in principal.roles):
-        raise ForbiddenError("only bank editors and unit admins import questions")
+        raise ForbiddenError("只有题库管理员和单位管理员可以导入题目")
 
 
 async def import_questions(
@@ -220,15 +220,15 @@ def _read_json(content: bytes) -> SourceFile:
     try:
         payload = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return SourceFile(errors=[_file_error(f"不是有效的 JSON 文件：{exc}")])
+        return SourceFile(errors=[_file_error(f"无法读取的 JSON 文件：{exc}")])
     if not isinstance(payload, list):
-        return SourceFile(errors=[_file_error(".json 文件应当是题目对象的列表")])
+        return SourceFile(errors=[_file_error(".json 文件应为题目对象的列表")])
     source = SourceFile()
     for row, raw in enumerate(payload, start=1):
         if isinstance(raw, dict):
             _add_item(source, row, raw)
         else:
-            source.errors.append(ImportRowError(row=row, field="item", message="每一项应当是一个题目对象"))
+            source.errors.append(ImportRowError(row=row, field="item", message="每一项应为一个题目对象"))
     return source
 
 
@@ -252,8 +252,8 @@ def _read_interchange(filename: str, content: bytes) -> SourceFile:
 def _add_item(source: SourceFile, row: int, stated: dict[str, Any]) -> None:
     type_word = str(stated.get("type") or "").strip()
     if parse_type(type_word) is None and type_word.lower() in UNSUPPORTED_TYPE_WORDS:
-        source.skipped.append(ImportSkipped(row=row, reason=f"不支持{type_word}（{type_word} questions are not "
-                                                            "supported; exambank has 单选, 多选 and 判断）"))
+        source.skipped.append(ImportSkipped(row=row, reason=f"不支持“{type_word}”题型"
+                                                            "（本系统只有单选、多选和判断题）"))
     else:
         source.items.append(SourceItem(row=row, stated=stated))
 
@@ -341,7 +341,7 @@ def _resolve_units(
             clean.unit_id = ids_by_code.get(clean.unit_code)
             if clean.unit_id is None:
                 errors.append(ImportRowError(row=candidate.row, field=label("unit_code"),
-                                             message=f"单位代码“{clean.unit_code}”不存在"))
+                                             message=f"单位代码 {clean.unit_code} 不存在"))
     return errors
 
 
@@ -354,10 +354,10 @@ def _permission_errors(
         if may_edit(principal, clean.category, clean.unit_id):
             continue
         if clean.category == Category.policy:
-            message = "无权导入：单位管理员只能导入本单位的部门政策业务题"
+            message = "无权导入：单位管理员只能导入本单位的部门政策题"
             errors.append(ImportRowError(row=candidate.row, field=label("unit_code"), message=message))
         else:
-            message = "无权导入：基本理论、基础法律题只能由题库编辑导入"
+            message = "无权导入：只有题库管理员可以导入基本理论和基础法律题"
             errors.append(ImportRowError(row=candidate.row, field=label("category"), message=message))
     return errors
 
@@ -485,13 +485,21 @@ class DriverInsert:
         columns = [*ids, *rows[0]]
         compiled = insert(table).compile(dialect=dialect, column_keys=columns)
         order = list(compiled.positiontup or [])
-        assert len(order) == len(columns), "the driver takes positional parameters"
+        assert set(columns) <= set(order), "the driver takes positional parameters"
+        # Columns the rows leave out that have a plain default (the bank's statistics start at 0 and ''):
+        # the compiled INSERT names them too, so their default is bound like any other value.
+        defaults: dict[str, Any] = {}
+        for name in order:
+            if name not in columns:
+                default = table.c[name].default
+                assert default is not None and default.is_scalar, f"{name} needs a value"
+                defaults[name] = default.arg  # type: ignore[attr-defined]
         processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order}
         bound = []
         for row in rows:
             values = []
             for name in order:
-                value, process = row.get(name), processors[name]
+                value, process = row.get(name, defaults.get(name)), processors[name]
                 values.append(value if process is None or name in ids else process(value))
             bound.append(values)
         return cls(str(compiled), order, bound)

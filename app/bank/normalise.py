@@ -17,6 +17,10 @@ from app.bank.models import Category, QuestionType
 
 OPTION_KEYS = "ABCDEFGH"
 JUDGE_OPTIONS = ({"key": "T", "text": "正确"}, {"key": "F", "text": "错误"})
+# Names a person reads in the row errors.
+TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "judge": "判断题"}
+CATEGORY_NAMES = {"theory": "基本理论", "law": "基础法律", "policy": "部门政策业务"}
+FIELD_NAMES = {"knowledge_point": "知识点", "explanation": "解析", "legal_basis": "依据", "stem": "题干"}
 JUDGE_WORDS = {
     "T": "T", "TRUE": "T", "对": "T", "正确": "T", "√": "T", "✓": "T", "✔": "T", "是": "T", "Y": "T", "YES": "T",
     "F": "F", "FALSE": "F", "错": "F", "错误": "F", "×": "F", "✗": "F", "✘": "F", "X": "F", "否": "F", "N": "F",
@@ -151,7 +155,7 @@ def parse_category(value: object) -> Category | None:
 
 def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
     if not isinstance(raw, list):
-        problems.add("options", "options must be a list of {key, text}")
+        problems.add("options", "选项应为 {key, text} 的列表")
         return []
     options: list[dict[str, str]] = []
     for index, item in enumerate(raw):
@@ -162,22 +166,22 @@ def _clean_options(raw: object, problems: Problems) -> list[dict[str, str]]:
             key = OPTION_KEYS[index] if index < len(OPTION_KEYS) else "?"
             text = clean_text(item)
         if not text:
-            problems.add(f"options.{key}", f"option {key} has no text")
+            problems.add(f"options.{key}", f"选项 {key} 没有内容")
         elif len(text) > MAX_OPTION:
-            problems.add(f"options.{key}", f"option {key} is longer than {MAX_OPTION} characters")
+            problems.add(f"options.{key}", f"选项 {key} 超过 {MAX_OPTION} 个字符")
         options.append({"key": key, "text": text})
     keys = [o["key"] for o in options]
     if len(set(keys)) != len(keys):
-        problems.add("options", "option keys repeat: " + ",".join(keys))
+        problems.add("options", "选项字母重复：" + ",".join(keys))
     elif keys != list(OPTION_KEYS[: len(keys)]):
-        problems.add("options", "option keys must run A, B, C … in order; got " + ",".join(keys))
+        problems.add("options", "选项字母须按 A、B、C … 顺序排列，实际为 " + ",".join(keys))
     return options
 
 
 def _optional_text(data: dict[str, Any], name: str, problems: Problems, limit: int = MAX_TEXT) -> str | None:
     text = clean_text(data.get(name))
     if len(text) > limit:
-        problems.add(name, f"{name} is longer than {limit} characters")
+        problems.add(name, f"{FIELD_NAMES.get(name, name)}超过 {limit} 个字符")
     return text or None
 
 
@@ -187,10 +191,10 @@ def _difficulty(value: object, problems: Problems) -> int:
     try:
         number = float(str(value).strip())
     except ValueError:
-        problems.add("difficulty", f"difficulty {value!r} is not a number from 1 to 5")
+        problems.add("difficulty", f"难度 {value!r} 不是 1 到 5 的数字")
         return 3
     if not number.is_integer() or not 1 <= number <= 5:
-        problems.add("difficulty", f"difficulty {value!r} is not a whole number from 1 to 5")
+        problems.add("difficulty", f"难度 {value!r} 不是 1 到 5 的整数")
         return 3
     return int(number)
 
@@ -202,28 +206,28 @@ def _tags(value: object, problems: Problems) -> list[str]:
     tags = [clean_text(t) for t in raw]
     tags = list(dict.fromkeys(t for t in tags if t))
     if any(len(t) > 64 for t in tags):
-        problems.add("tags", "a tag is longer than 64 characters")
+        problems.add("tags", "标签超过 64 个字符")
     return tags
 
 
 def _check_answer(qtype: QuestionType, options: list[dict[str, str]], answer: list[str], problems: Problems) -> None:
     if not answer:
-        problems.add("answer", "answer is required")
+        problems.add("answer", "答案不能为空")
         return
     if qtype == QuestionType.judge:
         if len(answer) != 1 or answer[0] not in {"T", "F"}:
-            problems.add("answer", "a judge question's answer is T/F (对/错, 正确/错误, √/×)")
+            problems.add("answer", "判断题的答案应为 对/错、正确/错误、√/× 或 T/F")
         return
     if not 2 <= len(options) <= 8:
-        problems.add("options", f"a {qtype} question has 2 to 8 options, not {len(options)}")
+        problems.add("options", f"{TYPE_NAMES.get(qtype, qtype)}应有 2 到 8 个选项，而不是 {len(options)} 个")
     keys = {o["key"] for o in options}
     unknown = [k for k in answer if k not in keys]
     if unknown:
-        problems.add("answer", "answer key(s) " + ",".join(unknown) + " are not among the options")
+        problems.add("answer", "答案 " + ",".join(unknown) + " 不在选项中")
     if qtype == QuestionType.single and len(answer) != 1:
-        problems.add("answer", f"a single-choice question has exactly one key, not {len(answer)}")
+        problems.add("answer", f"单选题只能有一个答案，而不是 {len(answer)} 个")
     if qtype == QuestionType.multiple and len(answer) < 2:
-        problems.add("answer", "a multiple-choice question has at least two keys")
+        problems.add("answer", "多选题至少有两个答案")
 
 
 def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Problems]:
@@ -231,25 +235,25 @@ def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Prob
     problems = Problems()
     qtype = _enum_word(data.get("type"), TYPE_WORDS)
     if qtype is None:
-        problems.add("type", f"type {data.get('type')!r} is not single/multiple/judge (单选/多选/判断)")
+        problems.add("type", f"题型 {data.get('type')!r} 不是单选/多选/判断之一")
     category = _enum_word(data.get("category"), CATEGORY_WORDS)
     if category is None:
-        problems.add("category", f"category {data.get('category')!r} is not theory/law/policy")
+        problems.add("category", f"类别 {data.get('category')!r} 不是基本理论/基础法律/部门政策业务之一")
     stem = clean_text(data.get("stem"))
     if not stem:
-        problems.add("stem", "stem is required")
+        problems.add("stem", "题干不能为空")
     elif len(stem) > MAX_STEM:
-        problems.add("stem", f"stem is longer than {MAX_STEM} characters")
+        problems.add("stem", f"题干超过 {MAX_STEM} 个字符")
     unit_id = data.get("unit_id")
     unit_code = clean_text(data.get("unit_code")) or None
     if unit_id is not None and (not isinstance(unit_id, int) or isinstance(unit_id, bool)):
-        problems.add("unit_id", "unit_id must be an integer")
+        problems.add("unit_id", "单位编号必须是整数")
         unit_id = None
     has_unit = unit_id is not None or unit_code is not None
     if category == Category.policy and not has_unit:
-        problems.add("unit_id", "a policy question belongs to one unit: unit_id (or unit_code) is required")
+        problems.add("unit_id", "部门政策题属于一个单位：必须填写单位（unit_id 或单位代码）")
     if category in {Category.theory, Category.law} and has_unit:
-        problems.add("unit_id", f"a {category} question is shared by all units and has no unit")
+        problems.add("unit_id", f"{CATEGORY_NAMES.get(category, category)}题各单位共用，不属于某个单位")
     options: list[dict[str, str]] = []
     answer: list[str] = []
     if qtype == QuestionType.judge:
@@ -261,7 +265,7 @@ def normalise_question(data: dict[str, Any]) -> tuple[CleanQuestion | None, Prob
                 else set()
             )
             if not texts <= {"正确", "错误", "对", "错", "True", "False", "true", "false"}:
-                problems.add("options", "a judge question has no options (it is always T 正确 / F 错误)")
+                problems.add("options", "判断题不填选项（固定为 T 正确 / F 错误）")
         options = [dict(o) for o in JUDGE_OPTIONS]
     elif qtype is not None:
         options = _clean_options(data.get("options"), problems)

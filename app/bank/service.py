@@ -30,7 +30,7 @@ def problems_as_detail(problems: Problems) -> list[dict[str, Any]]:
 
 def ensure_can_read_bank(principal: Principal) -> None:
     if not (principal.has_any(*BANK_READERS) or Role.unit_admin in principal.roles):
-        raise ForbiddenError("the question bank is not visible to examinees")
+        raise ForbiddenError("考生不能查看题库")
 
 
 def visible_unit_for(principal: Principal) -> int | None:
@@ -52,8 +52,8 @@ def may_edit(principal: Principal, category: str, unit_id: int | None) -> bool:
 def ensure_can_edit(principal: Principal, category: str, unit_id: int | None) -> None:
     if not may_edit(principal, category, unit_id):
         if category == Category.policy:
-            raise ForbiddenError("only that unit's admin may edit its policy questions")
-        raise ForbiddenError("only bank editors may edit theory and law questions")
+            raise ForbiddenError("只有本单位管理员可以修改本单位的部门政策题")
+        raise ForbiddenError("只有题库管理员可以修改基本理论和基础法律题")
 
 
 def question_row(clean: CleanQuestion) -> dict[str, Any]:
@@ -75,7 +75,7 @@ async def _resolve_unit(session: AsyncSession, clean: CleanQuestion) -> None:
                 [
                     {
                         "loc": ["body", "unit_code"],
-                        "msg": f"unit {clean.unit_code!r} does not exist",
+                        "msg": f"单位代码 {clean.unit_code} 不存在",
                         "type": "value_error",
                     }
                 ]
@@ -151,7 +151,7 @@ async def create_question(
 async def get_question(session: AsyncSession, question_id: int) -> Question:
     question = await session.get(Question, question_id)
     if question is None:
-        raise NotFoundError(f"question {question_id} not found")
+        raise NotFoundError(f"题目 {question_id} 不存在")
     return question
 
 
@@ -160,7 +160,7 @@ async def get_visible_question(session: AsyncSession, question_id: int, principa
     question = await get_question(session, question_id)
     unit = visible_unit_for(principal)
     if unit is not None and question.category == Category.policy and question.unit_id != unit:
-        raise NotFoundError(f"question {question_id} not found")
+        raise NotFoundError(f"题目 {question_id} 不存在")
     return question
 
 

@@ -73,7 +73,7 @@ class ImportRejectedError(AppError):
     status_code = 422
 
     def __init__(self, errors: list[dict[str, Any]], **extra: Any) -> None:
-        message = f"nothing imported: {len(errors)} row(s) have errors"
+        message = f"未导入任何内容：{len(errors)} 行有错误"
         super().__init__({"message": message, "errors": errors, **extra})
         self.errors = errors
         self.extra = extra

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError
+from app.core.labels import needs_roles
 from app.exams.models import Exam, ExamMode, ExamStatus
 
 ExamRow = Row[*tuple[Any, ...]]
@@ -50,7 +51,7 @@ async def load_exam(session: AsyncSession, exam_id: int, *, lock: Literal["share
     """The exam's row, optionally locked (PostgreSQL; SQLite writers are serialised anyway)."""
     row: ExamRow | None = (await session.execute(_EXAM_BY_ID[lock], {"b_exam_id": exam_id})).one_or_none()
     if row is None:
-        raise NotFoundError(f"exam {exam_id} not found")
+        raise NotFoundError(f"考试 {exam_id} 不存在")
     return row
 
 
@@ -97,4 +98,4 @@ def may_manage_exam(principal: Principal, exam: Any, *roles: Role) -> bool:
 
 def ensure_can_manage_exam(principal: Principal, exam: ExamRow, *roles: Role) -> None:
     if not may_manage_exam(principal, exam, *roles):
-        raise ForbiddenError("this needs one of the roles: " + ", ".join(roles))
+        raise ForbiddenError(needs_roles(roles))

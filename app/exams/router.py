@@ -163,7 +163,7 @@ async def draw_papers(
 async def papers_summary(exam: ValidExam, principal: CurrentPrincipal, session: SessionDep) -> PapersSummary:
     """The drawn papers with their largest pairwise overlap and the spread of expected difficulty."""
     if not (service.may_manage(principal, exam) or principal.has_any(Role.supervisor)):
-        raise ForbiddenError("only the exam's organisers and supervisors see its papers")
+        raise ForbiddenError("只有本场考试的考务和督导可以查看试卷")
     return await service.papers_summary(session, exam)
 
 

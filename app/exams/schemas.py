@@ -149,7 +149,7 @@ class ParticipantsAdd(BaseModel):
     @model_validator(mode="after")
     def _one_way(self) -> ParticipantsAdd:
         if (self.cadre_ids is None) == (self.sample is None):
-            raise ValueError("send either cadre_ids or sample")
+            raise ValueError("请提供 cadre_ids（指定干部）或 sample（按比例抽取）之一")
         return self
 
 
@@ -234,7 +234,7 @@ class ReissueRequest(BaseModel):
     @model_validator(mode="after")
     def _one_way(self) -> ReissueRequest:
         if sum((self.cadre_ids is not None, self.unit_id is not None, self.all)) > 1:
-            raise ValueError("send at most one of cadre_ids, unit_id or all: true")
+            raise ValueError("请最多只提供 cadre_ids、unit_id 或 all: true 中的一项")
         return self
 
 

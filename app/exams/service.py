@@ -24,6 +24,7 @@ from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.core.labels import exam_status_name
 from app.exams import exam_rules
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
 from app.exams.room import attempts, room
@@ -53,7 +54,7 @@ from app.papers.draw import (
     draw_papers,
 )
 from app.papers.models import Blueprint, Paper, PaperSlot
-from app.papers.quotas import Quota, compute_quotas, sections_from
+from app.papers.quotas import CATEGORY_NAMES, TYPE_NAMES, Quota, compute_quotas, sections_from
 
 EXAM_ORGANISERS = (Role.organiser,)
 EXAM_VIEWERS = (Role.organiser, Role.supervisor, Role.proctor)
@@ -90,7 +91,7 @@ async def get_exam(session: AsyncSession, exam_id: int) -> Exam:
     """The exam, or 404."""
     exam = await session.get(Exam, exam_id)
     if exam is None:
-        raise NotFoundError(f"exam {exam_id} not found")
+        raise NotFoundError(f"考试 {exam_id} 不存在")
     return exam
 
 
@@ -114,7 +115,7 @@ def ensure_transition(exam: Exam, target: ExamStatus) -> None:
     """409 unless the exam may move from its status to ``target``."""
     current = ExamStatus(exam.status)
     if target not in ALLOWED_TRANSITIONS[current]:
-        raise ConflictError(f"exam {exam.id} is {current}; it cannot become {target}")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(current)}”，不能变为“{exam_status_name(target)}”")
 
 
 def transition(exam: Exam, target: ExamStatus, now: datetime) -> None:
@@ -138,7 +139,7 @@ async def has_started(session: AsyncSession, exam_id: int) -> bool:
 
 async def ensure_not_started(session: AsyncSession, exam: Exam, action: str) -> None:
     if await has_started(session, exam.id):
-        raise ConflictError(f"cannot {action}: examinees have already started exam {exam.id}")
+        raise ConflictError(f"考试 {exam.id} 已有考生开始答题，不能{action}")
 
 
 async def exam_unit_ids(session: AsyncSession, exam_id: int) -> list[int]:
@@ -157,12 +158,12 @@ def may_manage(principal: Principal, exam: Exam) -> bool:
 
 def ensure_can_manage(principal: Principal, exam: Exam) -> None:
     if not may_manage(principal, exam):
-        raise ForbiddenError("only the exam's organisers may do this")
+        raise ForbiddenError("只有本场考试的考务可以进行此操作")
 
 
 def ensure_can_proctor(principal: Principal, exam: Exam) -> None:
     if not (principal.has_any(*PROCTORS) or may_manage(principal, exam)):
-        raise ForbiddenError("only proctors and organisers may record this")
+        raise ForbiddenError("只有监考和考务可以登记")
 
 
 async def is_participant_user(session: AsyncSession, exam_id: int, user_id: int) -> bool:
@@ -179,7 +180,7 @@ async def ensure_can_view(session: AsyncSession, principal: Principal, exam: Exa
         return
     if Role.examinee in principal.roles and await is_participant_user(session, exam.id, principal.id):
         return
-    raise NotFoundError(f"exam {exam.id} not found")
+    raise NotFoundError(f"考试 {exam.id} 不存在")
 
 
 # Reading --------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ async def list_exams(
         if Role.examinee in principal.roles:
             visible.append(Exam.id.in_(select(Participant.exam_id).where(Participant.user_id == principal.id)))
         if not visible:
-            raise ForbiddenError("exams are visible to organisers, supervisors, proctors, unit admins and examinees")
+            raise ForbiddenError("只有考务、督导、监考、单位管理员和考生可以查看考试")
         query = query.where(visible[0] if len(visible) == 1 else visible[0] | visible[1])
     if status is not None:
         query = query.where(Exam.status == status)
@@ -231,17 +232,17 @@ async def list_exams(
 async def _check_units(session: AsyncSession, unit_ids: Sequence[int]) -> list[int]:
     duplicates = sorted({u for u in unit_ids if list(unit_ids).count(u) > 1})
     if duplicates:
-        raise UnprocessableError(field_error("unit_ids", f"units listed more than once: {duplicates}"))
+        raise UnprocessableError(field_error("unit_ids", f"单位重复列出：{duplicates}"))
     found = set(await session.scalars(select(Unit.id).where(Unit.id.in_(list(unit_ids)))))
     missing = sorted(set(unit_ids) - found)
     if missing:
-        raise UnprocessableError(field_error("unit_ids", f"no such units: {missing}"))
+        raise UnprocessableError(field_error("unit_ids", f"单位不存在：{missing}"))
     return sorted(unit_ids)
 
 
 def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
     if opens_at is not None and closes_at is not None and closes_at <= opens_at:
-        raise UnprocessableError(field_error("closes_at", "closes_at must be later than opens_at"))
+        raise UnprocessableError(field_error("closes_at", "结束时间必须晚于开始时间"))
 
 
 def _check_attempt_rules(
@@ -249,14 +250,14 @@ def _check_attempt_rules(
 ) -> None:
     if mode == ExamMode.formal:
         if max_attempts != 1:
-            raise UnprocessableError(field_error("max_attempts", "a formal exam allows exactly one attempt"))
+            raise UnprocessableError(field_error("max_attempts", "督导考试每人只能作答一次"))
         if required_attempts is not None:
-            raise UnprocessableError(field_error("required_attempts", "only practice exams require attempts"))
+            raise UnprocessableError(field_error("required_attempts", "只有练习可以要求练习次数"))
         if required_score is not None:
-            raise UnprocessableError(field_error("required_score", "only practice exams require a score"))
+            raise UnprocessableError(field_error("required_score", "只有练习可以要求达标分数"))
     if required_attempts is not None and required_attempts > max_attempts:
         raise UnprocessableError(field_error(
-            "required_attempts", f"requires {required_attempts} attempts but allows only {max_attempts}"
+            "required_attempts", f"要求练习 {required_attempts} 次，但最多只允许 {max_attempts} 次"
         ))
 
 
@@ -266,11 +267,11 @@ def _ensure_can_create(principal: Principal, mode: ExamMode, unit_ids: Sequence[
         return None
     if mode == ExamMode.practice and Role.unit_admin in principal.roles and principal.unit_id is not None:
         if list(unit_ids) != [principal.unit_id]:
-            raise ForbiddenError("a unit admin may create practice exams for his own unit only")
+            raise ForbiddenError("单位管理员只能为本单位组织练习")
         return principal.unit_id
     if mode == ExamMode.formal:
-        raise ForbiddenError("only organisers may create formal exams")
-    raise ForbiddenError("only organisers and unit admins may create practice exams")
+        raise ForbiddenError("只有考务可以创建督导考试")
+    raise ForbiddenError("只有考务和单位管理员可以组织练习")
 
 
 async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Principal, now: datetime) -> Exam:
@@ -279,7 +280,7 @@ async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Pri
     unit_ids = await _check_units(session, data.unit_ids)
     blueprint = await session.get(Blueprint, data.blueprint_id)
     if blueprint is None:
-        raise UnprocessableError(field_error("blueprint_id", f"blueprint {data.blueprint_id} does not exist"))
+        raise UnprocessableError(field_error("blueprint_id", f"组卷规则 {data.blueprint_id} 不存在"))
     _check_window(data.opens_at, data.closes_at)
     max_attempts = data.max_attempts or 1
     _check_attempt_rules(data.mode, max_attempts, data.required_attempts, data.required_score)
@@ -326,7 +327,7 @@ async def update_exam(
                 "max_shared_questions", "notice_office", "notice_date"}
     for name, value in changes.items():
         if value is None and name not in nullable:
-            raise UnprocessableError(field_error(name, "must not be null"))
+            raise UnprocessableError(field_error(name, "不能为空"))
     started = exam.status == ExamStatus.drawn and await has_started(session, exam.id)
     if exam.status == ExamStatus.draft:
         allowed, state = _DRAFT_FIELDS, "a draft"
@@ -338,12 +339,12 @@ async def update_exam(
         allowed, state = _FINISHED_FIELDS, str(exam.status)
     refused = sorted(set(changes) - allowed)
     if refused:
-        raise ConflictError(f"exam {exam.id} is {state}: {', '.join(refused)} can no longer change")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(state)}”，{'、'.join(refused)} 不能再修改")
     opens_at = changes.get("opens_at", exam.opens_at)
     closes_at = changes.get("closes_at", exam.closes_at)
     _check_window(opens_at, closes_at)
     if started and "closes_at" in changes and closes_at is not None and closes_at <= now:
-        raise UnprocessableError(field_error("closes_at", "an exam under way can only be given a later end"))
+        raise UnprocessableError(field_error("closes_at", "考试进行中，结束时间只能推后"))
     _check_attempt_rules(
         exam.mode, changes.get("max_attempts", exam.max_attempts),
         changes.get("required_attempts", exam.required_attempts), changes.get("required_score", exam.required_score),
@@ -354,7 +355,7 @@ async def update_exam(
     if "blueprint_id" in changes:
         blueprint = await session.get(Blueprint, changes["blueprint_id"])
         if blueprint is None:
-            raise UnprocessableError(field_error("blueprint_id", f"blueprint {changes['blueprint_id']} does not exist"))
+            raise UnprocessableError(field_error("blueprint_id", f"组卷规则 {changes['blueprint_id']} 不存在"))
         exam.time_limit_seconds = changes.pop("time_limit_seconds", blueprint.time_limit_seconds)
         exam.multiple_scoring = changes.pop("multiple_scoring", blueprint.multiple_scoring)
     for name, value in changes.items():
@@ -378,7 +379,7 @@ def _jsonable(value: object) -> object:
 
 async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int], principal: Principal) -> None:
     if exam.owner_unit_id is not None and unit_ids != [exam.owner_unit_id]:
-        raise ForbiddenError("a unit's practice exam stays with that unit")
+        raise ForbiddenError("单位练习只能由本单位参加")
     current = set(await exam_unit_ids(session, exam.id))
     removed = current - set(unit_ids)
     if removed:
@@ -386,7 +387,7 @@ async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int],
             select(Participant.unit_id).where(Participant.exam_id == exam.id, Participant.unit_id.in_(removed))
         )))
         if with_participants:
-            raise ConflictError(f"units {with_participants} have participants; remove them before the unit")
+            raise ConflictError(f"单位 {with_participants} 已有考生，请先移除考生再移除单位")
         await session.execute(delete(ExamUnit).where(ExamUnit.exam_id == exam.id, ExamUnit.unit_id.in_(removed)))
     added = sorted(set(unit_ids) - current)
     if added:
@@ -397,7 +398,7 @@ async def publish_exam(session: AsyncSession, *, exam: Exam, principal: Principa
     """Publish a closed exam's results (closed → published)."""
     ensure_can_manage(principal, exam)
     if exam.status != ExamStatus.closed:
-        raise ConflictError(f"only a closed exam can be published; exam {exam.id} is {exam.status}")
+        raise ConflictError(f"只有已结束的考试可以公布成绩；考试 {exam.id} 当前为“{exam_status_name(exam.status)}”")
     transition(exam, ExamStatus.published, now)
     await session.flush()
     await record_audit(session, actor_id=principal.id, action="exam.publish", entity="exam", entity_id=exam.id, at=now)
@@ -442,12 +443,15 @@ def _shortage_error(shortages: Sequence[Shortage], codes: dict[int, str]) -> Unp
     lines = []
     for s in shortages:
         code = codes.get(s.unit_id, str(s.unit_id))
-        where = "the shared bank" if s.pool == "shared" else f"{code}'s own bank"
+        where = "共用题库" if s.pool == "shared" else f"{code} 单位题库"
         items.append({"type": s.type, "category": s.category, "unit_id": s.unit_id, "unit_code": code,
                       "pool": s.pool, "needed": s.needed, "available": s.available})
-        lines.append(f"{s.type}/{s.category} for unit {code}: needs {s.needed}, {where} has {s.available}")
+        lines.append(
+            f"单位 {code} 的{TYPE_NAMES.get(s.type, s.type)}（{CATEGORY_NAMES.get(s.category, s.category)}）"
+            f"需要 {s.needed} 题，{where}只有 {s.available} 题"
+        )
     return UnprocessableError({
-        "message": "the bank is too small, nothing was drawn: " + "; ".join(lines),
+        "message": "题库题目不足，未抽卷：" + "；".join(lines),
         "shortages": items,
     })
 
@@ -497,8 +501,8 @@ async def draw_exam_papers(
     """Draw (or redraw) one paper per unit; refused once anyone has started. The exam becomes ``drawn``."""
     ensure_can_manage(principal, exam)
     if exam.status not in (ExamStatus.draft, ExamStatus.drawn):
-        raise ConflictError(f"exam {exam.id} is {exam.status}: its papers can no longer be drawn")
-    await ensure_not_started(session, exam, "redraw the papers")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，不能再抽卷")
+    await ensure_not_started(session, exam, "重新抽卷")
     unit_ids = await exam_unit_ids(session, exam.id)
     if seed is not None:
         exam.seed = seed
@@ -525,8 +529,8 @@ async def redraw_unit_paper(
     """Draw a new paper for one unit, keeping the others; its seed is stored on the paper."""
     ensure_can_manage(principal, exam)
     if exam.status != ExamStatus.drawn:
-        raise ConflictError(f"exam {exam.id} is {exam.status}: only a drawn exam's papers can be redrawn")
-    await ensure_not_started(session, exam, "redraw a paper")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，只有已抽卷的考试可以重新抽卷")
+    await ensure_not_started(session, exam, "重新抽取该试卷")
     others = [p for p in await papers_service.papers_of_exam(session, exam.id) if p.id != paper.id]
     fixed = await papers_service.fixed_papers(session, others)
     paper_seed = seed if seed is not None else new_seed()
@@ -546,8 +550,8 @@ async def discard_papers(session: AsyncSession, *, exam: Exam, principal: Princi
     """Throw the drawn papers away before anyone started; the exam is a draft again."""
     ensure_can_manage(principal, exam)
     if exam.status != ExamStatus.drawn:
-        raise ConflictError(f"exam {exam.id} is {exam.status}: there are no papers to discard")
-    await ensure_not_started(session, exam, "discard the papers")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，没有可作废的试卷")
+    await ensure_not_started(session, exam, "作废试卷")
     count = await papers_service.delete_papers(session, exam.id)
     transition(exam, ExamStatus.draft, now)
     await session.flush()
@@ -558,7 +562,7 @@ async def discard_papers(session: AsyncSession, *, exam: Exam, principal: Princi
 async def get_exam_paper(session: AsyncSession, exam: Exam, paper_id: int) -> Paper:
     paper = await papers_service.paper_by_id(session, paper_id)
     if paper.exam_id != exam.id:
-        raise NotFoundError(f"paper {paper_id} is not a paper of exam {exam.id}")
+        raise NotFoundError(f"试卷 {paper_id} 不属于考试 {exam.id}")
     return paper
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bank.models import Question, QuestionVersion
+from app.bank.models import TYPE_LABELS, Question, QuestionType, QuestionVersion
 from app.core.audit import AuditEntry, record_audit
 from app.core.db import UTCDateTime
 from app.core.errors import NotFoundError, UnprocessableError, field_error
@@ -349,7 +349,7 @@ async def _current_version(session: AsyncSession, question_id: int) -> QuestionV
     version_id = await session.scalar(select(Question.current_version_id).where(Question.id == question_id))
     version = await session.get(QuestionVersion, version_id) if version_id is not None else None
     if version is None:
-        raise NotFoundError(f"question {question_id} not found")
+        raise NotFoundError(f"题目 {question_id} 不存在")
     return version
 
 
@@ -376,7 +376,7 @@ async def regrade_question(
         )
     ).all()
     if not slot_rows:
-        raise UnprocessableError(field_error("question_id", f"question {question_id} is on no paper of exam {exam_id}"))
+        raise UnprocessableError(field_error("question_id", f"题目 {question_id} 不在考试 {exam_id} 的任何试卷中"))
     new_key = [str(k) for k in version.answer]
     for row in slot_rows:
         _check_regradable(row, version, new_key)
@@ -490,7 +490,8 @@ def _check_regradable(row: Any, version: QuestionVersion, new_key: list[str]) ->
     if version.type != row.type:
         raise UnprocessableError(
             field_error(
-                "question_id", f"the current version changes the type to {version.type}; regrade only corrects keys"
+                "question_id",
+                f"题目当前版本把题型改为{TYPE_LABELS[QuestionType(version.type)]}；重新评分只能更正答案",
             )
         )
     served = next((item for item in row.content if int(item["no"]) == row.position), None)
@@ -498,6 +499,6 @@ def _check_regradable(row: Any, version: QuestionVersion, new_key: list[str]) ->
     if not new_key or not set(new_key) <= served_keys:
         raise UnprocessableError(
             field_error(
-                "question_id", f"the new key {new_key} names options the paper did not show ({sorted(served_keys)})"
+                "question_id", f"新答案 {new_key} 含有试卷未展示的选项（试卷选项：{'、'.join(sorted(served_keys))}）"
             )
         )

@@ -14,6 +14,7 @@ from app.accounts.principal import Principal
 from app.bank.models import Category, Question, QuestionStatus
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, NotFoundError, UnprocessableError
+from app.core.labels import needs_roles
 from app.handbook.models import HandbookSection, HandbookSectionDuty, HandbookSectionQuestion
 from app.handbook.schemas import (
     CoverageReport,
@@ -53,7 +54,7 @@ def readable_units(principal: Principal, unit_id: int | None) -> set[int] | None
         if unit_id is not None and unit_id != principal.unit_id:
             raise ForbiddenError("只能查看本单位的手册 (you may only read your own unit's handbook)")
         return {principal.unit_id}
-    raise ForbiddenError("this needs one of the roles: " + ", ".join(HANDBOOK_READERS))
+    raise ForbiddenError(needs_roles([*HANDBOOK_READERS, Role.unit_admin]))
 
 
 def _field_errors(errors: list[tuple[list[str | int], str]]) -> UnprocessableError:

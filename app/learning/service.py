@@ -55,7 +55,7 @@ async def cadre_of_caller(session: AsyncSession, principal: Principal) -> int:
 async def _cadre(session: AsyncSession, cadre_id: int) -> Cadre:
     cadre = await session.get(Cadre, cadre_id)
     if cadre is None:
-        raise NotFoundError(f"cadre {cadre_id} not found")
+        raise NotFoundError(f"干部 {cadre_id} 不存在")
     return cadre
 
 
@@ -210,7 +210,7 @@ async def create_drill(
 async def _own_drill(session: AsyncSession, drill_id: int, cadre_id: int) -> ReviewDrill:
     drill = await session.get(ReviewDrill, drill_id)
     if drill is None or drill.cadre_id != cadre_id:
-        raise NotFoundError(f"drill {drill_id} not found")
+        raise NotFoundError(f"练习 {drill_id} 不存在")
     return drill
 
 

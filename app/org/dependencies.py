@@ -20,12 +20,12 @@ ROSTER_WRITERS = (Role.organiser,)
 
 def ensure_roster_read(principal: Principal, unit_id: int) -> None:
     if not principal.can_manage_unit(unit_id, *ROSTER_READERS):
-        raise ForbiddenError("you may only see your own unit's roster")
+        raise ForbiddenError("只能查看本单位的名册")
 
 
 def ensure_roster_write(principal: Principal, unit_id: int) -> None:
     if not principal.can_manage_unit(unit_id, *ROSTER_WRITERS):
-        raise ForbiddenError("you may only change your own unit's roster")
+        raise ForbiddenError("只能修改本单位的名册")
 
 
 async def writable_cadre(cadre_id: int, principal: CurrentPrincipal, session: SessionDep) -> Cadre:

@@ -10,7 +10,7 @@ from app.org.models import Rank
 def _strip(value: str) -> str:
     value = value.strip()
     if not value:
-        raise ValueError("must not be blank")
+        raise ValueError("不能为空")
     return value
 
 

@@ -20,7 +20,7 @@ from app.org.titles import MAX_TITLE_LENGTH, TITLE_HEADERS, normalise_title, ran
 async def create_unit(session: AsyncSession, *, data: UnitCreate, actor_id: int) -> Unit:
     """Add a unit; its code is unique."""
     if await session.scalar(select(Unit.id).where(Unit.code == data.code)) is not None:
-        raise ConflictError(f"unit code {data.code!r} already exists")
+        raise ConflictError(f"单位代码 {data.code} 已存在")
     unit = Unit(**data.model_dump())
     session.add(unit)
     await session.flush()
@@ -42,7 +42,7 @@ async def list_units(session: AsyncSession) -> Sequence[Unit]:
 async def get_unit(session: AsyncSession, unit_id: int) -> Unit:
     unit = await session.get(Unit, unit_id)
     if unit is None:
-        raise NotFoundError(f"unit {unit_id} not found")
+        raise NotFoundError(f"单位 {unit_id} 不存在")
     return unit
 
 
@@ -71,12 +71,12 @@ async def delete_unit(session: AsyncSession, *, unit_id: int, actor_id: int) -> 
     """Delete a unit that nothing refers to (no cadres, questions, accounts or exams)."""
     unit = await get_unit(session, unit_id)
     if await session.scalar(select(func.count()).where(Cadre.unit_id == unit_id)):
-        raise ConflictError("the unit still has cadres on its roster; remove them first")
+        raise ConflictError("该单位名册中还有干部，请先移除")
     try:
         async with session.begin_nested():
             await session.execute(delete(Unit).where(Unit.id == unit_id))
     except IntegrityError as exc:
-        raise ConflictError("the unit is referenced by questions, accounts or exams and cannot be deleted") from exc
+        raise ConflictError("该单位已有题目、账号或考试，不能删除") from exc
     await record_audit(
         session,
         actor_id=actor_id,
@@ -99,7 +99,7 @@ async def create_cadre(session: AsyncSession, *, unit_id: int, data: CadreCreate
     await get_unit(session, unit_id)
     employee_no = (data.employee_no or "").strip() or None
     if employee_no and await _employee_no_taken(session, unit_id, employee_no, None):
-        raise ConflictError(f"employee_no {employee_no!r} already exists in this unit")
+        raise ConflictError(f"本单位已有工号 {employee_no} 的干部")
     title = normalise_title(data.title or "") or None
     if title is not None and (problem := title_problem(title, data.rank)) is not None:
         raise UnprocessableError(field_error("title", problem))
@@ -132,7 +132,7 @@ async def list_cadres(
 async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:
     cadre = await session.get(Cadre, cadre_id)
     if cadre is None:
-        raise NotFoundError(f"cadre {cadre_id} not found")
+        raise NotFoundError(f"干部 {cadre_id} 不存在")
     return cadre
 
 
@@ -144,7 +144,7 @@ async def update_cadre(session: AsyncSession, *, cadre: Cadre, data: CadreUpdate
         if changes["employee_no"] and await _employee_no_taken(
             session, cadre.unit_id, changes["employee_no"], cadre.id
         ):
-            raise ConflictError(f"employee_no {changes['employee_no']!r} already exists in this unit")
+            raise ConflictError(f"本单位已有工号 {changes['employee_no']} 的干部")
     if changes.get("title") is not None:
         changes["title"] = normalise_title(changes["title"]) or None
     title = changes.get("title", cadre.title)
@@ -152,7 +152,7 @@ async def update_cadre(session: AsyncSession, *, cadre: Cadre, data: CadreUpdate
         raise UnprocessableError(field_error("title", problem))
     for name, value in changes.items():
         if value is None and name in {"name", "rank", "is_active"}:
-            raise UnprocessableError(field_error(name, "must not be null"))
+            raise UnprocessableError(field_error(name, "不能为空"))
         setattr(cadre, name, value)
     await session.flush()
     await record_audit(
@@ -172,7 +172,7 @@ async def delete_cadre(session: AsyncSession, *, cadre: Cadre, actor_id: int) ->
         async with session.begin_nested():
             await session.execute(delete(Cadre).where(Cadre.id == cadre.id))
     except IntegrityError as exc:
-        raise ConflictError("the cadre has exam records and cannot be deleted; set is_active to false instead") from exc
+        raise ConflictError("该干部已有考试记录，不能删除；请改为停用") from exc
     await record_audit(
         session,
         actor_id=actor_id,

@@ -43,7 +43,7 @@ from math import ceil, comb
 from operator import itemgetter
 from typing import Final
 
-from app.papers.quotas import Quota
+from app.papers.quotas import CATEGORY_NAMES, TYPE_NAMES, Quota
 
 # Positions in a candidate tuple, as the pool query returns them.
 QID: Final = 0
@@ -86,10 +86,11 @@ class Shortage:
     available: int
 
     def message(self) -> str:
-        where = "the shared bank" if self.pool == "shared" else f"unit {self.unit_id}'s own bank"
+        where = "共用题库" if self.pool == "shared" else f"单位 {self.unit_id} 的题库"
         return (
-            f"{self.type}/{self.category} for unit {self.unit_id}: needs {self.needed} active questions, "
-            f"{where} has {self.available}"
+            f"单位 {self.unit_id} 的{TYPE_NAMES.get(self.type, self.type)}"
+            f"（{CATEGORY_NAMES.get(self.category, self.category)}）需要 {self.needed} 道在用题目，"
+            f"{where}只有 {self.available} 道"
         )
 
 
@@ -99,15 +100,15 @@ class DrawError(Exception):
 
 class BankTooSmallError(DrawError):
     def __init__(self, shortages: list[Shortage]) -> None:
-        super().__init__("; ".join(s.message() for s in shortages))
+        super().__init__("；".join(s.message() for s in shortages))
         self.shortages = shortages
 
 
 class PapersNotDistinctError(DrawError):
     def __init__(self, unit_ids: tuple[int, int]) -> None:
         super().__init__(
-            f"units {unit_ids[0]} and {unit_ids[1]} would get the same paper: the bank is too small to give "
-            "every unit a different one"
+            f"单位 {unit_ids[0]} 和单位 {unit_ids[1]} 会抽到相同的试卷：题库题目太少，"
+            "无法给每个单位不同的试卷"
         )
         self.unit_ids = unit_ids
 

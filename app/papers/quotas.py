@@ -14,6 +14,9 @@ from typing import Any
 
 CATEGORY_ORDER: tuple[str, ...] = ("theory", "law", "policy")
 TYPE_ORDER: tuple[str, ...] = ("single", "multiple", "judge")
+# For the rounding note a person reads in the preview.
+TYPE_NAMES = {"single": "单选题", "multiple": "多选题", "judge": "判断题"}
+CATEGORY_NAMES = {"theory": "基本理论", "law": "基础法律", "policy": "部门政策业务"}
 MAX_SECTION_COUNT = 500
 MAX_TIME_LIMIT_SECONDS = 24 * 3600
 
@@ -73,47 +76,48 @@ def check_blueprint(
     """Every reason the blueprint cannot be used, each with the field it is about (empty when fine)."""
     problems: list[Problem] = []
     if time_limit_seconds <= 0:
-        problems.append((("time_limit_seconds",), "the time limit must be a positive number of seconds"))
+        problems.append((("time_limit_seconds",), "考试时长必须大于 0 秒"))
     elif time_limit_seconds > MAX_TIME_LIMIT_SECONDS:
-        problems.append((("time_limit_seconds",), "the time limit cannot exceed 24 hours"))
+        problems.append((("time_limit_seconds",), "考试时长不能超过 24 小时"))
     if not sections:
-        problems.append((("sections",), "a blueprint needs at least one section"))
+        problems.append((("sections",), "组卷规则至少需要一种题型"))
     seen_types: dict[str, int] = {}
     for index, section in enumerate(sections):
         type_ = str(section.get("type"))
         if type_ not in TYPE_ORDER:
-            problems.append((("sections", index, "type"), f"unknown question type {type_!r}"))
+            problems.append((("sections", index, "type"), f"未知题型 {type_!r}"))
         elif type_ in seen_types:
             problems.append((
                 ("sections", index, "type"),
-                f"type {type_!r} already has a section (section {seen_types[type_]}); give each type one section",
+                f"题型 {type_!r} 已在第 {seen_types[type_] + 1} 项中设置；每种题型只设一项",
             ))
         else:
             seen_types[type_] = index
         count = section.get("count")
         if not isinstance(count, int) or count <= 0:
-            problems.append((("sections", index, "count"), "a section needs at least 1 question"))
+            problems.append((("sections", index, "count"), "每种题型至少 1 题"))
         elif count > MAX_SECTION_COUNT:
-            problems.append((("sections", index, "count"), f"a section holds at most {MAX_SECTION_COUNT} questions"))
+            problems.append((("sections", index, "count"), f"每种题型最多 {MAX_SECTION_COUNT} 题"))
         points = section.get("points")
         if not isinstance(points, int | float) or points <= 0:
-            problems.append((("sections", index, "points"), "points per question must be greater than 0"))
+            problems.append((("sections", index, "points"), "每题分值必须大于 0"))
     unknown = sorted(set(category_split) - set(CATEGORY_ORDER))
     for name in unknown:
-        problems.append((("category_split", name), f"unknown category {name!r}; use theory, law, policy"))
+        problems.append((("category_split", name), f"未知知识类别 {name!r}；"
+                                                   "可选 theory（基本理论）、law（基础法律）、policy（部门政策业务）"))
     total = Fraction(0)
     for name in CATEGORY_ORDER:
         value = category_split.get(name, 0)
         if not isinstance(value, int | float):
-            problems.append((("category_split", name), "the share must be a number of percent"))
+            problems.append((("category_split", name), "占比必须是百分数"))
             continue
         if value < 0:
-            problems.append((("category_split", name), "a category's share cannot be negative"))
+            problems.append((("category_split", name), "占比不能为负数"))
         total += _fraction(value)
     if not unknown and total != 100:
         problems.append((
             ("category_split",),
-            f"the category shares add up to {float(total):g}%, they must add up to 100%",
+            f"各类别占比合计 {float(total):g}%，必须为 100%",
         ))
     return problems
 
@@ -130,8 +134,8 @@ def compute_quotas(sections: Sequence[Section], category_split: Mapping[str, flo
         if any(e.denominator != 1 for e in exact):
             shares = "/".join(f"{float(e):g}" for e in exact)
             notes.append(
-                f"{section.type}: {section.count} × {'/'.join(f'{float(w):g}' for w in weights)}% = {shares}"
-                f" → {'/'.join(str(c) for c in counts)}"
+                f"{TYPE_NAMES.get(section.type, section.type)} {section.count} 题 × "
+                f"{'/'.join(f'{float(w):g}' for w in weights)}% = {shares} → {'/'.join(str(c) for c in counts)}"
             )
         for category, count in zip(CATEGORY_ORDER, counts, strict=True):
             quotas.append(Quota(type=section.type, category=category, count=count, points=section.points))
@@ -139,8 +143,8 @@ def compute_quotas(sections: Sequence[Section], category_split: Mapping[str, flo
     note = None
     if notes:
         note = (
-            "the split does not divide evenly, so counts were rounded by largest remainder "
-            "(ties go to theory, then law, then policy): " + "; ".join(notes)
+            "按比例分配不能整除，题数已按最大余数法取整（余数相同时依次优先基本理论、基础法律、部门政策业务）："
+            + "；".join(notes)
         )
     return QuotaTable(
         quotas=tuple(quotas),

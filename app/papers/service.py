@@ -43,12 +43,12 @@ OPTION_KEYS = "ABCDEFGH"
 
 def ensure_blueprint_write(principal: Principal) -> None:
     if not principal.has_any(*BLUEPRINT_WRITERS):
-        raise ForbiddenError("only organisers and unit admins (for practice exams) may define blueprints")
+        raise ForbiddenError("只有考务和单位管理员（用于练习）可以制定组卷规则")
 
 
 def ensure_blueprint_read(principal: Principal) -> None:
     if principal.is_examinee_only:
-        raise ForbiddenError("blueprints are not visible to examinees")
+        raise ForbiddenError("考生不能查看组卷规则")
 
 
 def _problems_detail(problems: Sequence[tuple[tuple[str | int, ...], str]]) -> list[dict[str, Any]]:
@@ -65,20 +65,20 @@ def evaluate_blueprint(spec: BlueprintSpec) -> tuple[QuotaTable, list[str]]:
         raise UnprocessableError(_problems_detail(problems))
     table = compute_quotas(sections_from(sections), spec.category_split)
     if spec.total_questions is not None and spec.total_questions != table.total_questions:
-        problems.append((("total_questions",), f"the sections hold {table.total_questions} questions, "
-                                               f"not {spec.total_questions}"))
+        problems.append((("total_questions",), f"各题型合计 {table.total_questions} 题，"
+                                               f"不是 {spec.total_questions} 题"))
     if spec.total_points is not None and abs(spec.total_points - table.total_points) > 1e-9:
-        problems.append((("total_points",), f"the sections are worth {table.total_points:g} points, "
-                                            f"not {spec.total_points:g}"))
+        problems.append((("total_points",), f"各题型合计 {table.total_points:g} 分，"
+                                            f"不是 {spec.total_points:g} 分"))
     if problems:
         raise UnprocessableError(_problems_detail(problems))
     warnings: list[str] = []
     if abs(table.total_points - 100) > 1e-9:
-        warnings.append(f"the paper is worth {table.total_points:g} points; scores and pass marks assume 100")
+        warnings.append(f"试卷总分为 {table.total_points:g} 分；成绩与及格线按满分 100 分计算")
     if spec.multiple_scoring == MultipleScoring.partial and not any(
         s.type == QuestionType.multiple for s in spec.sections
     ):
-        warnings.append("partial scoring only applies to multiple-choice questions, and there are none")
+        warnings.append("少选得分只适用于多选题，而本规则没有多选题")
     return table, warnings
 
 
@@ -116,7 +116,7 @@ def preview_blueprint(spec: BlueprintSpec) -> BlueprintPreview:
 def blueprint_read(blueprint: Blueprint) -> BlueprintRead:
     table = compute_quotas(sections_from(blueprint.sections), blueprint.category_split)
     warnings = [] if abs(table.total_points - 100) < 1e-9 else [
-        f"the paper is worth {table.total_points:g} points; scores and pass marks assume 100"
+        f"试卷总分为 {table.total_points:g} 分；成绩与及格线按满分 100 分计算"
     ]
     return BlueprintRead.model_validate({
         **_preview(
@@ -158,7 +158,7 @@ async def create_blueprint(
 async def get_blueprint(session: AsyncSession, blueprint_id: int) -> Blueprint:
     blueprint = await session.get(Blueprint, blueprint_id)
     if blueprint is None:
-        raise NotFoundError(f"blueprint {blueprint_id} not found")
+        raise NotFoundError(f"组卷规则 {blueprint_id} 不存在")
     return blueprint
 
 
@@ -184,7 +184,7 @@ async def ensure_preset(session: AsyncSession, *, key: str, principal: Principal
     ensure_blueprint_write(principal)
     spec = PRESETS.get(key)
     if spec is None:
-        raise NotFoundError(f"no preset {key!r}; the presets are: {', '.join(PRESETS)}")
+        raise NotFoundError(f"没有预设规则 {key!r}；可选：{'、'.join(PRESETS)}")
     stored = await repository.preset_blueprint(session, spec["name"])
     if stored is not None:
         return stored
@@ -343,7 +343,7 @@ async def paper_workbook(detail: PaperDetail, *, title: str) -> bytes:
 async def paper_by_id(session: AsyncSession, paper_id: int) -> Paper:
     paper = await session.get(Paper, paper_id)
     if paper is None:
-        raise NotFoundError(f"paper {paper_id} not found")
+        raise NotFoundError(f"试卷 {paper_id} 不存在")
     return paper
 
 

@@ -23,13 +23,13 @@ def sees_everything(principal: Principal) -> bool:
 async def report_reader(principal: CurrentPrincipal) -> Principal:
     if sees_everything(principal) or (Role.unit_admin in principal.roles and principal.unit_id is not None):
         return principal
-    raise ForbiddenError("reports are for supervisors, organisers and unit admins")
+    raise ForbiddenError("统计报告仅供督导、考务和单位管理员查看")
 
 
 async def full_reader(principal: CurrentPrincipal) -> Principal:
     if sees_everything(principal):
         return principal
-    raise ForbiddenError("this report is for supervisors and organisers")
+    raise ForbiddenError("此报告仅供督导和考务查看")
 
 
 ReportReader = Annotated[Principal, Depends(report_reader)]

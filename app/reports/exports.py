@@ -13,17 +13,22 @@ from typing import Any
 
 import anyio
 
+from app.bank.models import CATEGORY_LABELS, TYPE_LABELS, Category, QuestionType
+from app.core.labels import local_time_text
 from app.core.tabular import SheetSpec, safe_cell, write_csv, write_workbook
 from app.exams.room.shuffling import displayed_numbers, to_displayed_keys
 from app.org.models import RANK_LABELS, Rank
+from app.reports.numbers import round_half_up, to_decimal
 from app.reports.schemas import ExamReport, IndividualRow
 
 UNIT_HEADERS = ["名次", "单位", "参考人数", "缺考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)", "满分人数",
                 "不及格人数"]
 INDIVIDUAL_HEADERS = ["单位", "姓名", "职级", "得分", "百分制得分", "交卷时间"]
 RANK_HEADERS = ["职级", "参考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)"]
-ITEM_HEADERS = ["单位", "试卷", "题号", "试题ID", "题型", "类别", "分值", "作答人数", "通过率", "点二列相关",
+ITEM_HEADERS = ["单位", "试卷", "题号", "试题ID", "题型", "类别", "分值", "作答人数", "通过率(%)", "点二列相关",
                 "高低分组区分度", "标记"]
+FLAG_LABELS = {"negative_discrimination": "区分度为负", "too_hard": "过难", "too_easy": "过易"}
+TWO_DECIMALS = to_decimal(0.01)
 
 
 # The rule lives in app.core.tabular; the name stays for the report's callers.
@@ -45,7 +50,7 @@ def unit_rows(report: ExamReport) -> list[list[Any]]:
 def individual_rows(individuals: Sequence[IndividualRow]) -> list[list[Any]]:
     return [
         [i.unit_name, i.cadre_name, _rank_label(i.rank), i.points, i.score,
-         i.submitted_at.isoformat() if i.submitted_at else None]
+         local_time_text(i.submitted_at)]
         for i in individuals
     ]
 
@@ -77,11 +82,29 @@ def rank_rows(report: ExamReport) -> list[list[Any]]:
     return [[_rank_label(r.rank), r.sat, r.average, r.pass_rate, r.excellence_rate, r.full_rate] for r in report.ranks]
 
 
+def _rounded(value: float | None, *, percent: bool = False) -> float | None:
+    """Half-up, like the report's figures: a share as a percentage with one decimal, a coefficient with two."""
+    if value is None:
+        return None
+    if percent:
+        return float(round_half_up(to_decimal(value) * 100))
+    return float(round_half_up(to_decimal(value), TWO_DECIMALS))
+
+
+def _type_label(value: str) -> str:
+    return TYPE_LABELS[QuestionType(value)] if value in QuestionType.__members__ else value
+
+
+def _category_label(value: str) -> str:
+    return CATEGORY_LABELS[Category(value)] if value in Category.__members__ else value
+
+
 def item_rows(items: dict[str, Any], unit_names: dict[int, str]) -> list[list[Any]]:
     return [
         [unit_names.get(paper["unit_id"], paper["unit_id"]), paper["paper_id"], item["position"], item["question_id"],
-         item["type"], item["category"], item["points"], item["attempts"], item["facility"], item["point_biserial"],
-         item["upper_lower"], "、".join(item["flags"])]
+         _type_label(item["type"]), _category_label(item["category"]), item["points"], item["attempts"],
+         _rounded(item["facility"], percent=True), _rounded(item["point_biserial"]), _rounded(item["upper_lower"]),
+         "、".join(FLAG_LABELS.get(flag, flag) for flag in item["flags"])]
         for paper in items["papers"]
         for item in paper["items"]
     ]

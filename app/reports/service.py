@@ -90,7 +90,7 @@ class Tally:
 async def get_exam(session: AsyncSession, exam_id: int) -> Exam:
     exam = await repository.exam(session, exam_id)
     if exam is None:
-        raise NotFoundError(f"exam {exam_id} not found")
+        raise NotFoundError(f"考试 {exam_id} 不存在")
     return exam
 
 

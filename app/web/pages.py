@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
-from app.exams.models import Exam, Participant
+from app.exams.models import Attempt, Exam, Participant
 from app.org.models import Cadre, Unit
 from app.web.static_files import static_url
 
@@ -52,6 +52,8 @@ class Sitting:
     unit_name: str
     focus_loss_limit: int | None
     multiple_scoring: str
+    # The examinee's latest attempt: None before his first start, else in_progress or submitted.
+    attempt_status: str | None = None
 
 
 async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
@@ -68,6 +70,11 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
                 Participant.ticket_no,
                 Cadre.name,
                 Unit.name,
+                select(Attempt.status)
+                .where(Attempt.participant_id == Participant.id)
+                .order_by(Attempt.attempt_no.desc())
+                .limit(1)
+                .scalar_subquery(),
             )
             .join(Participant, Participant.exam_id == Exam.id)
             .join(Cadre, Cadre.id == Participant.cadre_id)
@@ -77,7 +84,7 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
     ).first()
     if row is None:
         return None
-    exam_id, name, mode, limit, focus_limit, scoring, ticket_no, cadre_name, unit_name = row
+    exam_id, name, mode, limit, focus_limit, scoring, ticket_no, cadre_name, unit_name, attempt_status = row
     return Sitting(
         exam_id=exam_id,
         exam_name=name,
@@ -88,6 +95,7 @@ async def find_sitting(session: AsyncSession, user_id: int) -> Sitting | None:
         unit_name=unit_name,
         focus_loss_limit=focus_limit,
         multiple_scoring=scoring,
+        attempt_status=attempt_status,
     )
 
 
@@ -107,6 +115,8 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
         links.append(("/console/handbook", "手册"))
     if principal.has_any(Role.supervisor, Role.organiser, Role.unit_admin):
         links.append(("/dashboard", "统计分析"))
+    if Role.admin in principal.roles:
+        links += [("/console/users", "用户与角色"), ("/console/audit", "审计日志")]
     return links
 
 

@@ -20,6 +20,8 @@ from app.web.static_files import static_response
 router = APIRouter(tags=["web"], include_in_schema=False)
 
 CONSOLE_ROLES = (Role.organiser, Role.bank_editor, Role.proctor, Role.unit_admin)
+# A bank editor has no business with exams: their pages would only show refusals.
+EXAM_PAGE_ROLES = (Role.organiser, Role.proctor, Role.unit_admin)
 EXAM_VIEW_ROLES = (Role.organiser, Role.proctor, Role.unit_admin, Role.supervisor)
 DASHBOARD_ROLES = (Role.supervisor, Role.organiser, Role.unit_admin)
 
@@ -82,7 +84,8 @@ async def exam_room(request: Request, principal: PagePrincipal, session: Session
     if principal is None:
         return _login_redirect(request)
     sitting = await pages.find_sitting(session, principal.id)
-    return _page(request, "exam.html", principal, sitting=sitting)
+    grace = request.app.state.settings.save_grace_seconds
+    return _page(request, "exam.html", principal, sitting=sitting, grace_seconds=grace)
 
 
 def _staff_page(
@@ -147,7 +150,7 @@ async def console_blueprints(request: Request, principal: PagePrincipal) -> Resp
 
 @router.get("/console/exams")
 async def console_exams(request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/exams.html")
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/exams.html")
 
 
 @router.get("/console/exams/new")
@@ -157,7 +160,7 @@ async def console_exam_wizard(request: Request, principal: PagePrincipal) -> Res
 
 @router.get("/console/exams/{exam_id}")
 async def console_exam(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/exam.html", exam_id=exam_id)
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/exam.html", exam_id=exam_id)
 
 
 @router.get("/console/exams/{exam_id}/tickets")
@@ -167,12 +170,22 @@ async def console_tickets(exam_id: int, request: Request, principal: PagePrincip
 
 @router.get("/console/exams/{exam_id}/monitor")
 async def console_monitor(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, CONSOLE_ROLES, "console/monitor.html", exam_id=exam_id)
+    return _staff_page(request, principal, EXAM_PAGE_ROLES, "console/monitor.html", exam_id=exam_id)
 
 
 @router.get("/console/proctor")
 async def console_proctor(request: Request, principal: PagePrincipal, exam_id: int | None = None) -> Response:
     return _staff_page(request, principal, (Role.proctor, Role.organiser), "console/proctor.html", exam_id=exam_id)
+
+
+@router.get("/console/users")
+async def console_users(request: Request, principal: PagePrincipal) -> Response:
+    return _staff_page(request, principal, (Role.admin,), "console/users.html")
+
+
+@router.get("/console/audit")
+async def console_audit(request: Request, principal: PagePrincipal) -> Response:
+    return _staff_page(request, principal, (Role.admin,), "console/audit.html")
 
 
 @router.get("/dashboard")
@@ -182,7 +195,10 @@ async def dashboard_home(request: Request, principal: PagePrincipal) -> Response
 
 @router.get("/dashboard/exams/{exam_id}")
 async def dashboard_exam(exam_id: int, request: Request, principal: PagePrincipal) -> Response:
-    return _staff_page(request, principal, DASHBOARD_ROLES, "dashboard/report.html", exam_id=exam_id)
+    live = principal is not None and principal.has_any(Role.supervisor, Role.organiser)
+    return _staff_page(
+        request, principal, DASHBOARD_ROLES, "dashboard/report.html", exam_id=exam_id, sees_live_ranking=live
+    )
 
 
 @router.get("/dashboard/exams/{exam_id}/notice")

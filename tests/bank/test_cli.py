@@ -69,8 +69,8 @@ async def test_run_import_stores_the_file_and_prints_a_summary(cli_settings: Set
     assert isinstance(audit, AuditEntry)
     assert (audit.actor_id, audit.detail["created"], audit.detail["filename"]) == (None, 3, "bank.xlsx")
     text = output.getvalue()
-    assert "created" in text
-    assert "不支持简答题" in text
+    assert "新增" in text
+    assert "不支持“简答题”题型" in text
 
 
 async def test_run_import_rejects_a_bad_file_and_stores_nothing(cli_settings: Settings, tmp_path: Path) -> None:
@@ -82,9 +82,9 @@ async def test_run_import_rejects_a_bad_file_and_stores_nothing(cli_settings: Se
     assert code == 1
     assert await scalar_of(cli_settings, select(func.count()).select_from(Question)) == 0
     text = output.getvalue()
-    assert "rejected rows" in text
-    assert "a multiple-choice question has at least two keys" in text
-    assert "nothing imported: 1 problem(s)" in text
+    assert "有错误的行" in text
+    assert "多选题至少有两个答案" in text
+    assert "未导入任何题目：共 1 处错误" in text
 
 
 async def test_run_import_refuses_an_unknown_category(cli_settings: Settings, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ async def test_run_import_refuses_an_unknown_category(cli_settings: Settings, tm
     path.write_bytes(xlsx_bytes(GOOD_ROWS))
     console, output = captured()
     assert await run_import(cli_settings, path, category="history", console=console) == 2
-    assert "unknown category" in output.getvalue()
+    assert "未知类别" in output.getvalue()
 
 
 def exambank(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,4 +110,4 @@ async def test_the_exambank_command(cli_settings: Settings, tmp_path: Path) -> N
     assert await scalar_of(cli_settings, select(Question.category)) == "law"
     rejected = exambank(cli_settings, "import-questions", str(bad), "--category", "law")
     assert rejected.returncode == 1, rejected.stdout + rejected.stderr
-    assert "a single question has 2 to 8 options" in rejected.stdout
+    assert "单选题应有 2 到 8 个选项" in rejected.stdout

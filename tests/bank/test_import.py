@@ -121,7 +121,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["created"] == 0
-    assert "nothing imported" in body["detail"]["message"]
+    assert "未导入任何内容" in body["detail"]["message"]
     assert body["detail"]["errors"] == body["errors"]
     reported = {(e["row"], e["field"]) for e in body["errors"]}
     assert reported == {

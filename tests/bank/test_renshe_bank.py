@@ -71,7 +71,7 @@ async def test_the_renshe_bank_imports_once_its_defects_are_left_out(
     answer_errors = {source_of[e["row"]] for e in errors if e["field"] == "answer"}
     assert answer_errors == ANSWER_NOT_AN_OPTION
     for error in (e for e in errors if e["field"] == "answer"):
-        assert "not among the options" in error["message"]
+        assert "不在选项中" in error["message"]
     assert {source_of[e["row"]] for e in errors} == ANSWER_NOT_AN_OPTION | REPEATED_OPTION_KEYS
     repeats = {d["row"] for d in rejected.json()["duplicates"] if d["kind"] == "exact" and d.get("similar_to_row")}
     assert {source_of[row] for row in repeats} == REPEATED_QUESTIONS

@@ -75,7 +75,7 @@ async def test_no_absence_after_a_submitted_attempt_or_publication(
     await start_attempt(session, exam.id, paper["paper_id"], unit.id, cadres[0], status="submitted")
     response = await client.post(f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"},
                                  headers=organiser)
-    assert response.status_code == 409 and "submitted" in response.json()["detail"]
+    assert response.status_code == 409 and "已交卷" in response.json()["detail"]
     published = await exam_with_units(session, unit, status=ExamStatus.published)
     await client.post(f"/api/exams/{published.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     response = await client.post(f"/api/exams/{published.id}/absences", json={"cadre_id": cadres[1], "reason": "因病"},

@@ -76,7 +76,7 @@ async def test_duplicate_units_are_refused(client: httpx2.AsyncClient, session: 
     blueprint = await make_blueprint(session, SMALL_SECTIONS)
     body = {"name": "考试", "blueprint_id": blueprint.id, "mode": "formal", "unit_ids": [unit.id, unit.id]}
     response = await client.post("/api/exams", json=body, headers=organiser)
-    assert response.status_code == 422 and "more than once" in response.text
+    assert response.status_code == 422 and "重复列出" in response.text
 
 
 async def test_who_may_create_exams(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -130,7 +130,7 @@ async def test_lifecycle_draft_drawn_open_closed_published(
     )
     exam_id = exam["id"]
     publish = await client.post(f"/api/exams/{exam_id}/publish", headers=organiser)
-    assert publish.status_code == 409 and "closed" in publish.json()["detail"]
+    assert publish.status_code == 409 and "已结束" in publish.json()["detail"]
     assert (await client.post(f"/api/exams/{exam_id}/papers", headers=organiser)).status_code == 201
     read = (await client.get(f"/api/exams/{exam_id}", headers=organiser)).json()
     assert (read["status"], read["phase"], read["is_open"]) == ("drawn", "drawn", False)

@@ -132,7 +132,7 @@ async def test_too_small_bank_names_each_quota_and_draws_nothing(
         ("judge", "policy", unit_ids[1]): (2, 0),
     }
     code = (await session.get(Unit, unit_ids[1])).code  # type: ignore[union-attr]
-    assert f"single/policy for unit {code}: needs 2" in detail["message"]
+    assert f"单位 {code} 的单选题（部门政策业务）需要 2 题" in detail["message"]
     assert await session.scalar(select(func.count()).select_from(Paper).where(Paper.exam_id == exam["id"])) == 0
     assert (await client.get(f"/api/exams/{exam['id']}", headers=organiser)).json()["status"] == "draft"
 
@@ -197,7 +197,7 @@ async def test_redraw_one_paper_and_refusals_once_started(
     ):
         response = await client.request(method, url, headers=organiser)
         assert response.status_code == 409, (url, response.text)
-        assert "already started" in response.json()["detail"]
+        assert "已有考生开始答题" in response.json()["detail"]
 
 
 async def test_discard_papers_returns_to_draft(client: httpx2.AsyncClient, session: AsyncSession) -> None:

@@ -84,12 +84,12 @@ async def test_listed_cadres_are_checked(client: httpx2.AsyncClient, session: As
     organiser = await headers_for(session, Role.organiser)
     url = f"/api/exams/{exam.id}/participants"
     for body, text in (
-        ({"cadre_ids": [cadre, cadre]}, "more than once"),
-        ({"cadre_ids": [cadre, 999_999]}, "no such cadres"),
-        ({"cadre_ids": [inactive.id]}, "no longer active"),
-        ({"cadre_ids": [other]}, "not taking part"),
-        ({"cadre_ids": [cadre], "sample": {"ratio": 0.1}}, "either"),
-        ({}, "either"),
+        ({"cadre_ids": [cadre, cadre]}, "重复列出"),
+        ({"cadre_ids": [cadre, 999_999]}, "干部不存在"),
+        ({"cadre_ids": [inactive.id]}, "已停用"),
+        ({"cadre_ids": [other]}, "未参加本场考试"),
+        ({"cadre_ids": [cadre], "sample": {"ratio": 0.1}}, "之一"),
+        ({}, "之一"),
     ):
         response = await client.post(url, json=body, headers=organiser)
         assert response.status_code == 422 and text in response.text, (body, response.text)
@@ -112,7 +112,7 @@ async def test_stratified_sample_minimums_and_warnings(client: httpx2.AsyncClien
     assert plan[normal.id]["selected"] == 30 and plan[normal.id]["targets"] == {"ting": 1, "chu": 9, "ke": 20}
     assert plan[large.id]["selected"] == 50 and plan[large.id]["minimum"] == 50
     assert plan[large.id]["targets"] == {"ting": 2, "chu": 15, "ke": 33}
-    assert plan[small.id]["selected"] == 20 and "fewer than the minimum of 30" in plan[small.id]["warnings"][0]
+    assert plan[small.id]["selected"] == 20 and "少于最低人数 30" in plan[small.id]["warnings"][0]
     assert preview.json()["total"] == 100
 
     response = await client.post(f"/api/exams/{exam.id}/participants", json={"sample": spec}, headers=organiser)
@@ -269,7 +269,7 @@ async def test_no_new_participants_after_close(
     organiser = await headers_for(session, Role.organiser)
     ended = await exam_with_units(session, unit, status="drawn", closes_at=clock.now() - timedelta(minutes=1))
     response = await client.post(f"/api/exams/{ended.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
-    assert response.status_code == 409 and "no new participants" in response.json()["detail"]
+    assert response.status_code == 409 and "不能再增加考生" in response.json()["detail"]
     closed = await exam_with_units(session, unit, status=ExamStatus.closed)
     response = await client.post(f"/api/exams/{closed.id}/participants", json={"sample": {"ratio": 0.5}},
                                  headers=organiser)
@@ -295,7 +295,7 @@ async def test_remove_participant_before_start_only(client: httpx2.AsyncClient, 
     [paper] = (await client.post(f"/api/exams/{exam.id}/papers", headers=organiser)).json()
     await start_attempt(session, exam.id, paper["paper_id"], unit.id, cadres[1])
     refused = await client.delete(f"/api/exams/{exam.id}/participants/{cadres[1]}", headers=organiser)
-    assert refused.status_code == 409 and "already started" in refused.json()["detail"]
+    assert refused.status_code == 409 and "已开始考试" in refused.json()["detail"]
     # A new participant continues the unit's numbering instead of reusing a removed ticket.
     again = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": [cadres[0]]},
                                headers=organiser)).json()

@@ -132,4 +132,4 @@ async def test_regrade_refuses_a_question_not_on_the_papers_a_type_change_and_no
     assert not_on_paper.status_code == 422
     assert unknown.status_code == 404
     assert proctor.status_code == 403
-    assert type_change.status_code == 422 and "type" in type_change.json()["detail"][0]["msg"]
+    assert type_change.status_code == 422 and "题型" in type_change.json()["detail"][0]["msg"]

@@ -86,7 +86,7 @@ async def test_delete_rules_never_orphan(client: httpx2.AsyncClient, session: As
     with_bank = await make_unit(session)
     await make_question(session, "single", "policy", with_bank.id)
     refused = await client.delete(f"/api/units/{with_bank.id}", headers=headers)
-    assert refused.status_code == 409 and "referenced" in refused.json()["detail"]
+    assert refused.status_code == 409 and "不能删除" in refused.json()["detail"]
     assert (await client.delete(f"/api/units/{unit.id}", headers=headers)).status_code == 204
     assert (await client.get(f"/api/units/{with_bank.id}", headers=headers)).status_code == 200
 

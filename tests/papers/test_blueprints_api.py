@@ -73,7 +73,7 @@ async def test_preview_reports_rounding_without_saving(client: httpx2.AsyncClien
     assert response.status_code == 200, response.text
     preview = response.json()
     assert quota_map(preview)[("single", "theory")] == 3 and quota_map(preview)[("single", "law")] == 1
-    assert preview["rounded"] is True and "largest remainder" in preview["rounding_note"]
+    assert preview["rounded"] is True and "最大余数法" in preview["rounding_note"]
     assert preview["total_points"] == 100
     assert len((await client.get("/api/blueprints", headers=headers)).json()) == before
 

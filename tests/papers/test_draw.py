@@ -143,7 +143,7 @@ def test_too_small_bank_names_every_quota_and_draws_nothing() -> None:
         ("judge", "law", 2): (3, 2, "shared"),
         ("single", "policy", 2): (8, 4, "unit"),
     }
-    assert "unit 2" in str(raised.value)
+    assert "单位 2" in str(raised.value)
 
 
 def test_papers_must_differ() -> None:

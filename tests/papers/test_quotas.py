@@ -56,7 +56,7 @@ def test_rounding_is_reported() -> None:
     assert table.rounded
     assert table.count("single", "theory") == 3 and table.count("single", "law") == 1
     assert table.count("judge", "law") == 2
-    assert table.rounding_note is not None and "single: 7" in table.rounding_note
+    assert table.rounding_note is not None and "单选题 7 题" in table.rounding_note
     assert "judge" not in table.rounding_note  # 10 divides evenly
 
 

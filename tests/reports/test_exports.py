@@ -66,7 +66,7 @@ async def test_xlsx_round_trip_and_injection_guard(client: httpx2.AsyncClient, s
     assert all(not str(cell).startswith(("=", "+", "-", "@")) for row in people for cell in row)
 
     items = workbook.get_sheet_by_name("试题分析").to_python()
-    assert len(items) == 1 + 2 and items[1][8] == 0.5  # slot 1: one of two right
+    assert len(items) == 1 + 2 and items[1][8] == 50.0  # slot 1: one of two right (a percentage)
 
 
 async def test_unit_admin_export_is_scoped(client: httpx2.AsyncClient, session: AsyncSession) -> None:

@@ -39,7 +39,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     roster.write_text("姓名,职级,工号\n周九,科级,E9\n吴十,部级,E10\n", encoding="utf-8-sig")
     page.locator("#roster-file").set_input_files(str(roster))
     page.get_by_role("button", name="导入", exact=True).click()
-    page.get_by_role("cell", name="职级").wait_for()
+    page.get_by_role("cell", name="职级", exact=True).wait_for()
     assert page.get_by_role("cell", name="3", exact=True).count() == 1
     assert_controls_labelled(page)
     screenshot(page, "console-units", full_page=True)

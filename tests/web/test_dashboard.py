@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import httpx2
@@ -25,6 +26,9 @@ def test_dashboard_renders_the_report_with_its_charts(
     page.goto(f"/dashboard/exams/{seeded.exam_id}")
     units_table = page.locator("[data-testid=units-table] tbody tr")
     units_table.first.wait_for()
+    # the supervisor watches the live figures, labelled as such
+    assert page.locator("[data-testid=exam-state]").inner_text() == "进行中"
+    assert "实时统计" in page.locator("[data-testid=state-note]").inner_text()
     assert units_table.count() == len(REPORT_UNITS)
     # best first: 公安厅 (93.6) ahead of 国土资源厅 (80.2) and 人力资源和社会保障厅 (75.0)
     for position, (_code, name, scores) in enumerate(REPORT_UNITS):
@@ -33,7 +37,7 @@ def test_dashboard_renders_the_report_with_its_charts(
         assert f"{sum(scores) / len(scores):.1f}" in row
     assert page.locator("[data-testid=overall]").get_by_text(str(seeded.participant_count), exact=True).count() >= 1
     for chart in ("units", "distribution", "ranks", "categories", "incidents"):
-        page.locator(f"#chart-{chart} canvas").wait_for()
+        page.locator(f"#chart-{chart} svg").wait_for()
     page.wait_for_timeout(300)
     assert page.js_errors == [], page.failed_responses
     assert_controls_labelled(page)
@@ -70,5 +74,60 @@ def test_dashboard_renders_the_report_with_its_charts(
     rows = scoped.locator("[data-testid=individuals] tbody tr")
     assert rows.count() == len(REPORT_UNITS[1][2])
     assert all("省国土资源厅" in text for text in rows.all_inner_texts())
+    # a unit admin reads the report only once it is published (app.accounts.visibility); then the ranking
+    # of units is everyone's
+    scoped.locator("[data-testid=exam-state]").filter(has_text="已公布").wait_for()
+    scoped.locator("[data-testid=units-table] tbody tr").first.wait_for()
     assert scoped.locator("[data-testid=units-table] tbody tr").count() == len(REPORT_UNITS)
     assert scoped.js_errors == [], scoped.failed_responses
+
+
+LABEL_BOXES_JS = """(names) => {
+  const texts = [...document.querySelectorAll('#chart-units svg text')].filter(t => names.includes(t.textContent));
+  return texts.map(t => { const b = t.getBoundingClientRect();
+    return {name: t.textContent, top: b.top, bottom: b.bottom, left: b.left, right: b.right}; });
+}"""
+
+
+@pytest.mark.parametrize("count", [4, 18, 50])
+def test_the_unit_chart_stays_readable_with_many_units(
+    new_page: Any, admin_api: httpx2.Client, count: int
+) -> None:
+    exams = _ok(admin_api.get("/api/exams"))
+    published = next(e for e in exams if e["status"] == "published")
+    report = _ok(admin_api.get(f"/api/exams/{published['id']}/report"))
+    names = [f"省第{n}测试厅" for n in range(1, count + 1)]
+    units = [
+        {**report["units"][0], "unit_id": 10_000 + n, "name": name, "position": n, "average": 99 - n * 0.5,
+         "excellence_rate": 90 - n}
+        for n, name in enumerate(names, start=1)
+    ]
+    report = {**report, "units": units, "discipline": [], "categories": {**report["categories"], "units": []}}
+    page = new_page()
+    login(page, "supervisor", DEMO_PASSWORD_FOR_TESTS, staff=True)
+    page.route(f"**/api/exams/{published['id']}/report", lambda route: route.fulfill(json=report))
+    page.goto(f"/dashboard/exams/{published['id']}")
+    page.locator("[data-testid=exam-state]").filter(has_text="已公布").wait_for()
+    page.locator("#chart-units svg").wait_for()
+    page.wait_for_timeout(300)
+    boxes = page.evaluate(LABEL_BOXES_JS, names)
+    assert sorted(b["name"] for b in boxes) == sorted(names)  # every unit is named, none truncated away
+    for first, second in pairwise(boxes):
+        for a, b in ((first, second), (second, first)):
+            apart = a["bottom"] <= b["top"] + 0.5 or a["right"] <= b["left"] + 0.5
+            if apart:
+                break
+        else:
+            raise AssertionError(f"unit names overlap: {first} {second}")
+    chart = page.locator("#chart-units").bounding_box()
+    assert chart is not None and chart["height"] >= min(26 * count, 320) - 1
+    assert page.js_errors == []
+    if count in (18, 50):
+        page.locator("#chart-units").screenshot(path=str(_shot(f"dashboard-units-{count}")))
+
+
+def _shot(name: str) -> Any:
+    from tests.web.conftest import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"

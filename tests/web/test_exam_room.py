@@ -224,10 +224,10 @@ def test_another_device_resumes_the_attempt_and_the_first_one_can_take_it_back(
     questions.nth(0).locator("input").first.check()
     first.locator("[data-testid=save-state]").filter(has_text="已保存").wait_for()
 
-    # a second device (a phone) resumes exactly: same paper, the saved answer is there
+    # a second device (a phone) resumes exactly (its button says so): same paper, the saved answer is there
     second = new_page(390, 844)
     login(second, seeded.ticket_no, seeded.pin)
-    second.get_by_role("button", name="开始答题").click()
+    second.get_by_role("button", name="继续答题").click()
     second.locator("[data-testid=question]").first.wait_for()
     assert second.locator("[data-testid=card-summary]").inner_text().startswith("已答 1 题")
     assert second.locator("[data-testid=question]").first.locator("input").first.is_checked()

@@ -130,4 +130,6 @@ def test_vendored_packages_are_recorded_with_their_licences() -> None:
 
 def test_the_exam_room_own_code_stays_small() -> None:
     own = [WEB / "static" / "js" / "exam.js", WEB / "static" / "js" / "common.js", WEB / "static" / "css" / "app.css"]
-    assert sum(path.stat().st_size for path in own) < 30_000
+    # ~36 kB with the deadline-offline state, the font-size control and the Chinese field / validation names
+    # (about 10 kB over the wire, gzipped): still far below one vendored library.
+    assert sum(path.stat().st_size for path in own) < 40_000

@@ -123,7 +123,7 @@ EXPORT_FORMATS: dict[str, tuple[_Writer, str, str]] = {
 def export_interchange(fmt: str, items: list[QuestionDict]) -> ExportedFile:
     """Write items in ``fmt`` (moodle_xml, gift, aiken, qti); raises ValueError for another fmt."""
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown interchange format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+        raise ValueError(f"不支持的交换格式 {fmt!r}，可选：{'、'.join(EXPORT_FORMATS)}")
     write, media_type, filename = EXPORT_FORMATS[fmt]
     rows = [row for row, item in enumerate(items, start=1) if item.get("type") in _EXPORTABLE_TYPES]
     skipped = [

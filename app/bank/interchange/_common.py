@@ -121,26 +121,26 @@ def _choice_problem(
     row: int, stem: str, options: Sequence[str], right: Sequence[int], *, multiple: bool
 ) -> ItemError | None:
     if not stem:
-        return ItemError(row, "stem", "the question has no text")
+        return ItemError(row, "stem", "题干为空")
     if len(options) < MIN_OPTIONS:
-        return ItemError(row, "options", f"{len(options)} option(s); a choice question needs at least 2")
+        return ItemError(row, "options", f"只有 {len(options)} 个选项，选择题至少需要 2 个")
     if len(options) > MAX_OPTIONS:
-        return ItemError(row, "options", f"{len(options)} options; exambank allows at most {MAX_OPTIONS}")
+        return ItemError(row, "options", f"共 {len(options)} 个选项，最多允许 {MAX_OPTIONS} 个")
     for position, text in enumerate(options):
         if not text:
-            return ItemError(row, "options", f"option {OPTION_KEYS[position]} has no text")
+            return ItemError(row, "options", f"选项 {OPTION_KEYS[position]} 没有内容")
     if not right:
-        return ItemError(row, "answer", "no option is marked as the right answer")
+        return ItemError(row, "answer", "没有标出正确答案")
     if not multiple and len(set(right)) > 1:
         count = len(set(right))
-        return ItemError(row, "answer", f"{count} options are marked right in a single-answer question")
+        return ItemError(row, "answer", f"单选题标出了 {count} 个正确答案")
     return None
 
 
 def judge_item(row: int, stem: str, truth: bool, extras: Extras) -> ParsedItem | ItemError:
     """Build a 判断 item whose answer is ``T`` when ``truth`` else ``F``."""
     if not stem:
-        return ItemError(row, "stem", "the question has no text")
+        return ItemError(row, "stem", "题干为空")
     data: QuestionDict = {"type": "judge", "stem": stem, "answer": [TRUE_KEY if truth else FALSE_KEY]}
     return ParsedItem(row, _with_extras(data, extras))
 
@@ -177,10 +177,10 @@ _BOMS = (
 def decode_text(content: bytes) -> str:
     """Decode an uploaded text file: BOM-marked Unicode, UTF-8, or GB18030 saved by Chinese Windows."""
     if not content.strip():
-        raise FileRejected("the file is empty")
+        raise FileRejected("文件为空")
     text = _decode(content)
     if _looks_binary(text):
-        raise FileRejected("this is not a text file")
+        raise FileRejected("这不是文本文件")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -190,13 +190,13 @@ def _decode(content: bytes) -> str:
             try:
                 return content.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise FileRejected(f"the file is not valid {encoding} text") from exc
+                raise FileRejected(f"文件不是有效的 {encoding} 文本") from exc
     for encoding in ("utf-8", "gb18030"):
         try:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise FileRejected("the file is neither UTF-8 nor GB18030 text")
+    raise FileRejected("文件既不是 UTF-8 也不是 GB18030 编码的文本")
 
 
 def _looks_binary(text: str) -> bool:
@@ -222,7 +222,7 @@ def judge_truth(item: QuestionDict) -> bool:
         return True
     if answer == [FALSE_KEY]:
         return False
-    raise ValueError(f"a judge question's answer must be ['T'] or ['F'], not {answer!r}")
+    raise ValueError(f"判断题的答案应为 ['T'] 或 ['F']，而不是 {answer!r}")
 
 
 def written_options(item: QuestionDict) -> list[WrittenOption]:
@@ -231,5 +231,5 @@ def written_options(item: QuestionDict) -> list[WrittenOption]:
     keys = [str(option["key"]) for option in options]
     answer = {str(key) for key in item.get("answer") or []}
     if not answer or not answer <= set(keys):
-        raise ValueError(f"answer {sorted(answer)!r} does not name the item's options {keys!r}")
+        raise ValueError(f"答案 {sorted(answer)!r} 不是本题的选项 {keys!r}")
     return [WrittenOption(key, str(option["text"]), key in answer) for key, option in zip(keys, options, strict=True)]

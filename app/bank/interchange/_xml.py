@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def parse_xml(content: bytes) -> Element:
     """Parse an uploaded XML document, refusing entity declarations and external references."""
     if not content.strip():
-        raise FileRejected("the file is empty")
+        raise FileRejected("文件为空")
     try:
         root: Element = SafeET.fromstring(content)
     except defusedxml.DefusedXmlException as exc:
@@ -24,7 +24,7 @@ def parse_xml(content: bytes) -> Element:
             f"the XML declares entities or external references, which are refused for safety ({exc})"
         ) from exc
     except SafeET.ParseError as exc:
-        raise FileRejected(f"the file is not well-formed XML ({exc})") from exc
+        raise FileRejected(f"文件不是格式正确的 XML（{exc}）") from exc
     return root
 
 

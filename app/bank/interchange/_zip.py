@@ -33,14 +33,14 @@ class SafeZip:
 
     def __init__(self, content: bytes) -> None:
         if not content:
-            raise FileRejected("the file is empty")
+            raise FileRejected("文件为空")
         if len(content) > MAX_ARCHIVE_BYTES:
-            raise FileRejected(f"the archive is larger than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MB")
+            raise FileRejected(f"压缩包超过 {MAX_ARCHIVE_BYTES // (1024 * 1024)} MB")
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(content))
             infos = self._zip.infolist()
         except _READ_ERRORS as exc:
-            raise FileRejected(f"the file is not a readable zip archive ({exc})") from exc
+            raise FileRejected(f"无法读取的 zip 压缩包（{exc}）") from exc
         _vet_entries(infos)
         self._members = {info.filename: info for info in infos if not info.is_dir()}
         self._bytes_read = 0
@@ -71,11 +71,11 @@ class SafeZip:
 
 def _vet_entries(infos: list[zipfile.ZipInfo]) -> None:
     if len(infos) > MAX_ENTRIES:
-        raise FileRejected(f"the archive has {len(infos)} entries; at most {MAX_ENTRIES} are allowed")
+        raise FileRejected(f"压缩包有 {len(infos)} 个文件，最多允许 {MAX_ENTRIES} 个")
     total = 0
     for info in infos:
         if not is_safe_member_name(info.filename):
-            raise FileRejected(f"the archive contains an unsafe path {info.filename!r}; it is refused")
+            raise FileRejected(f"压缩包含有不安全的路径 {info.filename!r}，已拒绝")
         if info.flag_bits & 0x1:
             raise FileRejected(f"{info.filename} is encrypted")
         if info.file_size > MAX_ENTRY_BYTES:
@@ -84,7 +84,7 @@ def _vet_entries(infos: list[zipfile.ZipInfo]) -> None:
             raise FileRejected(f"{info.filename} is compressed suspiciously well (a zip bomb?); refused")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
-        raise FileRejected(f"the archive unpacks to more than {MAX_TOTAL_BYTES // (1024 * 1024)} MB")
+        raise FileRejected(f"压缩包解压后超过 {MAX_TOTAL_BYTES // (1024 * 1024)} MB")
 
 
 def is_safe_member_name(name: str) -> bool:

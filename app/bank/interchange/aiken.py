@@ -78,7 +78,7 @@ def _read_lines(lines: list[str]) -> Iterator[Outcome]:
         elif answer := _ANSWER.match(line):
             if pending is None:
                 row += 1
-                yield ItemError(row, "stem", f"ANSWER on line {number} has no question before it")
+                yield ItemError(row, "stem", f"第 {number} 行的 ANSWER 前没有题目")
             else:
                 yield _finish(pending, answer.group(1).strip(), number)
             pending = None
@@ -86,23 +86,23 @@ def _read_lines(lines: list[str]) -> Iterator[Outcome]:
             pending.stem_lines.append(line)
         else:
             if pending is not None:
-                yield _unfinished(pending, f"before the next question starts on line {number}")
+                yield _unfinished(pending, f"（第 {number} 行开始下一题之前）")
             row += 1
             pending = _Pending(row, stem_lines=[line])
     if pending is not None:
-        yield _unfinished(pending, "before the end of the file")
+        yield _unfinished(pending, "（文件结束之前）")
 
 
 def _unfinished(pending: _Pending, where: str) -> ItemError:
     if pending.orphan_line is not None:
         return _orphan(pending)
     if not pending.options:
-        return ItemError(pending.row, "options", f"the question has no options and no ANSWER line {where}")
-    return ItemError(pending.row, "answer", f"the question has no ANSWER line {where}")
+        return ItemError(pending.row, "options", f"题目没有选项，也没有 ANSWER 行{where}")
+    return ItemError(pending.row, "answer", f"题目没有 ANSWER 行{where}")
 
 
 def _orphan(pending: _Pending) -> ItemError:
-    return ItemError(pending.row, "stem", f"the option on line {pending.orphan_line} comes before any question text")
+    return ItemError(pending.row, "stem", f"第 {pending.orphan_line} 行的选项前没有题干")
 
 
 def _finish(pending: _Pending, answer: str, number: int) -> Outcome:
@@ -110,10 +110,10 @@ def _finish(pending: _Pending, answer: str, number: int) -> Outcome:
         return _orphan(pending)
     letter = _ANSWER_LETTER.match(answer)
     if letter is None:
-        return ItemError(pending.row, "answer", f"ANSWER on line {number} must name one option letter, not {answer!r}")
+        return ItemError(pending.row, "answer", f"第 {number} 行的 ANSWER 应为一个选项字母，而不是 {answer!r}")
     label = letter.group(1).upper()
     if label not in pending.labels:
-        return ItemError(pending.row, "answer", f"ANSWER {label} on line {number} matches no option")
+        return ItemError(pending.row, "answer", f"第 {number} 行的 ANSWER {label} 不对应任何选项")
     stem = plain_text("\n".join(pending.stem_lines))
     right = [pending.labels.index(label)]
     return choice_item(pending.row, stem, pending.options, right, multiple=False, extras=Extras())
@@ -151,11 +151,11 @@ def _block(item: QuestionDict) -> str | SkippedItem:
         options = [one_line(option.text) for option in written]
         right = next(position for position, option in enumerate(written) if option.right)
     else:
-        raise ValueError(f"cannot write a {kind!r} question to Aiken")
+        raise ValueError(f"Aiken 格式不能写入 {kind!r} 题")
     # Aiken keeps a question on one line, so line breaks inside the stem become spaces.
     stem = one_line(str(item["stem"]))
     if _OPTION.match(stem) or _ANSWER.match(stem):
-        return _cannot("the question text starts like an Aiken option or ANSWER line")
+        return _cannot("题干开头像 Aiken 的选项行或 ANSWER 行")
     lines = [stem, *(f"{OPTION_KEYS[i]}. {text}" for i, text in enumerate(options))]
     lines.append(f"ANSWER: {OPTION_KEYS[right]}")
     return "\n".join(lines)

@@ -123,7 +123,7 @@ def _read_question(row: int, body: str, extras: Extras) -> Outcome:
         return unsupported(row, "description")
     end = rest.find("}", start)
     if end < 0:
-        return ItemError(row, "answer", "the answer block opened with { is never closed with }")
+        return ItemError(row, "answer", "答案块以 { 开始，但没有以 } 结束")
     before, answers, after = rest[:start], rest[start + 1 : end].strip(), rest[end + 1 :]
     # Text after the answers makes a "missing word" question: the blank marks where they go.
     stem_markup = f"{before}{_MISSING_WORD}{after}" if after.strip() else before
@@ -272,7 +272,7 @@ def _answer_lines(item: QuestionDict) -> list[str]:
     if kind == "judge":
         return ["TRUE" if judge_truth(item) else "FALSE"]
     if kind not in {"single", "multiple"}:
-        raise ValueError(f"cannot write a {kind!r} question to GIFT")
+        raise ValueError(f"GIFT 格式不能写入 {kind!r} 题")
     options = written_options(item)
     right_weight = format_fraction(_RIGHT / sum(option.right for option in options))
     lines = []

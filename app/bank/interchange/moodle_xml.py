@@ -85,7 +85,7 @@ def category_path(raw: str) -> str | None:
 
 def _read_question(row: int, kind: str, question: Element, knowledge_point: str | None) -> Outcome:
     if not kind:
-        return ItemError(row, "type", "the <question> element has no type attribute")
+        return ItemError(row, "type", "<question> 元素缺少 type 属性")
     if kind not in {"multichoice", "multichoiceset", "truefalse"}:
         return unsupported(row, kind)
     stem, images = _rich_text(question.find("questiontext"))
@@ -110,7 +110,7 @@ def _read_multichoice(row: int, kind: str, stem: str, question: Element, extras:
         fraction = _fraction(answer)
         if fraction is None:
             raw = answer.get("fraction")
-            return ItemError(row, "answer", f"answer {position} has an unreadable fraction {raw!r}")
+            return ItemError(row, "answer", f"第 {position} 个答案的 fraction 无法识别：{raw!r}")
         text, images = _rich_text(answer)
         texts.append(text)
         fractions.append(fraction)
@@ -138,7 +138,7 @@ def _read_truefalse(row: int, stem: str, question: Element, extras: Extras) -> O
             return judge_item(row, stem, False, extras)
         # Very old exports carry other wording; Moodle then reads the answers as true, false in order.
         return judge_item(row, stem, position == 0, extras)
-    return ItemError(row, "answer", "no answer has fraction 100, so the right answer is unknown")
+    return ItemError(row, "answer", "没有 fraction 为 100 的答案，无法确定正确答案")
 
 
 def _rich_text(element: Element | None) -> tuple[str, list[str]]:
@@ -216,7 +216,7 @@ def _question_lines(item: QuestionDict) -> list[str]:
         body = _multichoice_lines(item)
         moodle_type = "multichoice"
     else:
-        raise ValueError(f"cannot write a {kind!r} question to Moodle XML")
+        raise ValueError(f"Moodle XML 格式不能写入 {kind!r} 题")
     return [
         f'  <question type="{moodle_type}">',
         *_common_lines(item),

@@ -166,7 +166,7 @@ def read_qti(content: bytes) -> InterchangeResult:
 def _read_item(row: int, root: Element) -> Outcome:
     bodies = _children(root, "itemBody")
     if not bodies:
-        return ItemError(row, "stem", "the item has no itemBody")
+        return ItemError(row, "stem", "题目缺少 itemBody")
     body = bodies[0]
     interactions = [node for node in body.iter() if _name(node).endswith("Interaction")]
     if not interactions:
@@ -184,7 +184,7 @@ def _read_item(row: int, root: Element) -> Outcome:
 def _read_choice(row: int, root: Element, body: Element, interaction: Element) -> Outcome:
     declaration = _response_declaration(root, _attr(interaction, "responseIdentifier") or "")
     if declaration is None:
-        return ItemError(row, "answer", "no responseDeclaration matches the choice interaction")
+        return ItemError(row, "answer", "没有与选择交互对应的 responseDeclaration")
     cardinality = (declaration.get("cardinality") or "single").strip()
     if cardinality == "ordered":
         return unsupported(row, "ordering")
@@ -192,15 +192,15 @@ def _read_choice(row: int, root: Element, body: Element, interaction: Element) -
     identifiers = [choice.get("identifier") or "" for choice in choices]
     right_ids = _correct_values(declaration)
     if not right_ids:
-        return ItemError(row, "answer", "the responseDeclaration has no correctResponse")
+        return ItemError(row, "answer", "responseDeclaration 缺少 correctResponse")
     unknown = [value for value in right_ids if value not in identifiers]
     if unknown:
-        return ItemError(row, "answer", f"the correct response {unknown[0]!r} names no choice")
+        return ItemError(row, "answer", f"正确答案 {unknown[0]!r} 不对应任何选项")
     texts, images = _choice_texts(choices)
     for position, text in enumerate(texts):
         if not text and position < len(OPTION_KEYS):
             return ItemError(
-                row, "options", f"option {OPTION_KEYS[position]} is only an image, which cannot be imported"
+                row, "options", f"选项 {OPTION_KEYS[position]} 只有图片，无法导入"
             )
     stem, stem_images = _stem_text(body)
     explanation, explanation_images = _explanation(root)
@@ -293,7 +293,7 @@ def _find_manifest(archive: SafeZip) -> str:
 def _read_package_items(archive: SafeZip, manifest: Element, base_dir: str) -> Iterator[Outcome]:
     hrefs = list(_item_hrefs(manifest))
     if not hrefs:
-        raise FileRejected("the package manifest lists no QTI item resources")
+        raise FileRejected("题包清单中没有 QTI 题目")
     for row, (href_base, href) in enumerate(hrefs, start=1):
         yield _read_package_item(archive, row, posixpath.join(base_dir, href_base), href)
 
@@ -311,16 +311,16 @@ def _item_hrefs(manifest: Element) -> Iterator[tuple[str, str]]:
 def _read_package_item(archive: SafeZip, row: int, base_dir: str, href: str) -> Outcome:
     path = resolve_href(base_dir, href)
     if path is None:
-        return ItemError(row, "file", f"the item reference {href!r} points outside the package")
+        return ItemError(row, "file", f"题目引用 {href!r} 指向题包之外")
     if not archive.has(path):
-        return ItemError(row, "file", f"{path} is listed in the manifest but missing from the package")
+        return ItemError(row, "file", f"清单列出了 {path}，但题包中没有该文件")
     data = archive.read(path)  # over-size members refuse the whole archive, so this may raise
     try:
         root = parse_xml(data)
     except FileRejected as exc:
         return ItemError(row, "file", f"{path}: {exc.message}")
     if _name(root) != "assessmentItem":
-        return ItemError(row, "file", f"{path} is not a QTI item (root <{local_name(root)}>)")
+        return ItemError(row, "file", f"{path} 不是 QTI 题目（根元素 <{local_name(root)}>）")
     return _read_item(row, root)
 
 
@@ -367,7 +367,7 @@ def _choices_for(item: QuestionDict) -> tuple[list[tuple[str, str]], list[str], 
         answer = "A" if judge_truth(item) else "B"
         return list(zip(OPTION_KEYS, JUDGE_AS_CHOICE, strict=False)), [answer], False
     if kind not in {"single", "multiple"}:
-        raise ValueError(f"cannot write a {kind!r} question to QTI")
+        raise ValueError(f"QTI 格式不能写入 {kind!r} 题")
     options = written_options(item)
     choices = [(option.key, option.text) for option in options]
     return choices, [option.key for option in options if option.right], kind == "multiple"

@@ -26,6 +26,7 @@ from app.accounts.models import Role, User
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.core.labels import exam_status_name
 from app.core.security import hash_pin, new_pin, new_ticket_suffix
 from app.core.tabular import SheetSpec, write_workbook
 from app.exams import service
@@ -74,9 +75,9 @@ class _CadreRow:
 def ensure_accepts_participants(exam: Exam, now: datetime) -> None:
     """No new participants once the exam is closed or its window is over."""
     if exam.status in (ExamStatus.closed, ExamStatus.published):
-        raise ConflictError(f"exam {exam.id} is {exam.status}: no new participants")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，不能再增加考生")
     if exam.closes_at is not None and now >= exam.closes_at:
-        raise ConflictError(f"exam {exam.id} closed at {exam.closes_at.isoformat()}: no new participants")
+        raise ConflictError(f"考试 {exam.id} 已于 {exam.closes_at.isoformat()} 结束，不能再增加考生")
 
 
 async def _cadres(session: AsyncSession, cadre_ids: Sequence[int]) -> dict[int, _CadreRow]:
@@ -106,7 +107,7 @@ async def _sample_plan(
     if spec.unit_ids is not None:
         outside = sorted(set(spec.unit_ids) - set(exam_units))
         if outside:
-            raise UnprocessableError(field_error("sample.unit_ids", f"units {outside} do not take part in the exam"))
+            raise UnprocessableError(field_error("sample.unit_ids", f"单位 {outside} 未参加本场考试"))
         unit_ids = sorted(set(spec.unit_ids))
     units = await _units(session, unit_ids)
     roster = await session.execute(
@@ -147,18 +148,18 @@ async def preview_sample(session: AsyncSession, *, exam: Exam, spec: SampleSpec,
 async def _check_listed(session: AsyncSession, exam: Exam, cadre_ids: list[int]) -> dict[int, _CadreRow]:
     duplicates = sorted({c for c in cadre_ids if cadre_ids.count(c) > 1})
     if duplicates:
-        raise UnprocessableError(field_error("cadre_ids", f"cadres listed more than once: {duplicates}"))
+        raise UnprocessableError(field_error("cadre_ids", f"干部重复列出：{duplicates}"))
     cadres = await _cadres(session, cadre_ids)
     missing = sorted(set(cadre_ids) - set(cadres))
     if missing:
-        raise UnprocessableError(field_error("cadre_ids", f"no such cadres: {missing}"))
+        raise UnprocessableError(field_error("cadre_ids", f"干部不存在：{missing}"))
     inactive = sorted(c.id for c in cadres.values() if not c.is_active)
     if inactive:
-        raise UnprocessableError(field_error("cadre_ids", f"cadres {inactive} are no longer active"))
+        raise UnprocessableError(field_error("cadre_ids", f"干部 {inactive} 已停用"))
     unit_ids = set(await service.exam_unit_ids(session, exam.id))
     outside = sorted(c.id for c in cadres.values() if c.unit_id not in unit_ids)
     if outside:
-        raise UnprocessableError(field_error("cadre_ids", f"cadres {outside} belong to units not taking part"))
+        raise UnprocessableError(field_error("cadre_ids", f"干部 {outside} 所在单位未参加本场考试"))
     return cadres
 
 
@@ -383,7 +384,7 @@ async def get_participant(session: AsyncSession, exam_id: int, cadre_id: int) ->
         select(Participant).where(Participant.exam_id == exam_id, Participant.cadre_id == cadre_id)
     )
     if participant is None:
-        raise NotFoundError(f"cadre {cadre_id} is not a participant of exam {exam_id}")
+        raise NotFoundError(f"干部 {cadre_id} 不是考试 {exam_id} 的考生")
     return participant
 
 
@@ -393,10 +394,10 @@ async def remove_participant(
     """Take a cadre off the exam before he started; his ticket account is deleted."""
     service.ensure_can_manage(principal, exam)
     if exam.status in (ExamStatus.closed, ExamStatus.published):
-        raise ConflictError(f"exam {exam.id} is {exam.status}: participants can no longer be removed")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，不能再移除考生")
     participant = await get_participant(session, exam.id, cadre_id)
     if await session.scalar(select(exists().where(Attempt.participant_id == participant.id))):
-        raise ConflictError(f"cadre {cadre_id} has already started exam {exam.id} and cannot be removed")
+        raise ConflictError(f"干部 {cadre_id} 已开始考试 {exam.id}，不能移除")
     await session.execute(delete(Absence).where(Absence.exam_id == exam.id, Absence.cadre_id == cadre_id))
     await session.execute(delete(Participant).where(Participant.id == participant.id))
     await session.execute(delete(User).where(User.id == participant.user_id))
@@ -413,11 +414,11 @@ async def ticket_scope(session: AsyncSession, principal: Principal, exam: Exam, 
         return unit_id
     if Role.unit_admin in principal.roles and principal.unit_id is not None:
         if principal.unit_id not in await service.exam_unit_ids(session, exam.id):
-            raise NotFoundError(f"exam {exam.id} not found")
+            raise NotFoundError(f"考试 {exam.id} 不存在")
         if unit_id is not None and unit_id != principal.unit_id:
-            raise ForbiddenError("a unit admin sees only his own unit's tickets")
+            raise ForbiddenError("单位管理员只能查看本单位的准考证")
         return principal.unit_id
-    raise ForbiddenError("admission tickets are visible to organisers, proctors and the unit's admin")
+    raise ForbiddenError("准考证仅考务、监考和本单位管理员可以查看")
 
 
 async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None) -> list[TicketRead]:
@@ -445,7 +446,7 @@ async def reissue_pins(
     """New PINs for the chosen participants: the old PINs stop working and their sessions end."""
     service.ensure_can_manage(principal, exam)
     if exam.status in (ExamStatus.closed, ExamStatus.published):
-        raise ConflictError(f"exam {exam.id} is {exam.status}: tickets can no longer be re-issued")
+        raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，不能再重新发放准考证")
     query = (
         select(Participant, Cadre.name).join(Cadre, Cadre.id == Participant.cadre_id)
         .where(Participant.exam_id == exam.id)
@@ -458,7 +459,7 @@ async def reissue_pins(
     if request.cadre_ids is not None:
         missing = sorted(set(request.cadre_ids) - {p.cadre_id for p, _ in rows})
         if missing:
-            raise UnprocessableError(field_error("cadre_ids", f"cadres {missing} are not participants of the exam"))
+            raise UnprocessableError(field_error("cadre_ids", f"干部 {missing} 不是本场考试的考生"))
     pins = {p.user_id: new_pin() for p, _ in rows}
     if rows:
         # ORM bulk update by primary key: one executemany for every re-issued PIN.
@@ -503,7 +504,7 @@ async def cadre_of_ticket(session: AsyncSession, exam_id: int, ticket_no: str) -
         select(Participant.cadre_id).where(Participant.exam_id == exam_id, Participant.ticket_no == ticket_no)
     )
     if cadre_id is None:
-        raise NotFoundError(f"no ticket {ticket_no} in exam {exam_id}")
+        raise NotFoundError(f"考试 {exam_id} 中没有准考证 {ticket_no}")
     return cadre_id
 
 
@@ -516,5 +517,5 @@ async def unlock_ticket(
         select(Participant.user_id).where(Participant.exam_id == exam.id, Participant.ticket_no == ticket_no)
     )
     if user_id is None:
-        raise NotFoundError(f"no ticket {ticket_no} in exam {exam.id}")
+        raise NotFoundError(f"考试 {exam.id} 中没有准考证号 {ticket_no}")
     await accounts_service.unlock_user(session, user_id=user_id, actor_id=principal.id, now=now)

@@ -18,6 +18,7 @@ from fractions import Fraction
 from app.papers.quotas import largest_remainder
 
 RANKS: tuple[str, ...] = ("ting", "chu", "ke")
+RANK_NAMES = {"ting": "厅级", "chu": "处级", "ke": "科级"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ def rank_targets(counts: Mapping[str, int], ratio: Fraction, minimum: int) -> tu
     base = {rank: min(n, round_half_up(ratio * n)) for rank, n in roster.items()}
     if total < minimum:
         return dict(roster), [
-            f"the roster has only {total} active cadres, fewer than the minimum of {minimum}: everyone is included"
+            f"名册中只有 {total} 名在职干部，少于最低人数 {minimum}：全部列为考生"
         ]
     if sum(base.values()) >= minimum:
         return base, []
@@ -99,8 +100,8 @@ def sample_participants(
             kept += len(keep)
             if len(keep) > targets[rank]:
                 warnings.append(
-                    f"{len(keep)} {rank} cadres were already participating, more than the {targets[rank]} "
-                    "the sample asks for: all are kept"
+                    f"已有 {len(keep)} 名{RANK_NAMES.get(rank, rank)}干部是考生，多于抽样所需的 {targets[rank]} 名："
+                    "全部保留"
                 )
         samples[unit_id] = UnitSample(
             unit_id=unit_id, large=large_units[unit_id], minimum=unit_minimum, roster=counts, targets=targets,

@@ -19,7 +19,7 @@ from app.org.models import Cadre
 
 def _ensure_changeable(exam: Exam) -> None:
     if exam.status == ExamStatus.published:
-        raise ConflictError(f"exam {exam.id} is published: its absences can no longer change")
+        raise ConflictError(f"考试 {exam.id} 成绩已公布，缺考记录不能再修改")
 
 
 async def record_absence(
@@ -30,10 +30,10 @@ async def record_absence(
     _ensure_changeable(exam)
     participant = await get_participant(session, exam.id, data.cadre_id)
     if await session.scalar(select(exists().where(Absence.exam_id == exam.id, Absence.cadre_id == data.cadre_id))):
-        raise ConflictError(f"an absence is already recorded for cadre {data.cadre_id}")
+        raise ConflictError(f"干部 {data.cadre_id} 已登记缺考")
     submitted = exists().where(Attempt.participant_id == participant.id, Attempt.status == AttemptStatus.submitted)
     if await session.scalar(select(submitted)):
-        raise ConflictError(f"cadre {data.cadre_id} has submitted an attempt and cannot be marked absent")
+        raise ConflictError(f"干部 {data.cadre_id} 已交卷，不能登记为缺考")
     absence = Absence(exam_id=exam.id, cadre_id=data.cadre_id, unit_id=participant.unit_id,
                       reason=data.reason.strip(), recorded_by=principal.id, created_at=now)
     session.add(absence)
@@ -68,6 +68,6 @@ async def delete_absence(
     _ensure_changeable(exam)
     result = await session.execute(delete(Absence).where(Absence.exam_id == exam.id, Absence.cadre_id == cadre_id))
     if not getattr(result, "rowcount", 0):
-        raise NotFoundError(f"no absence recorded for cadre {cadre_id} in exam {exam.id}")
+        raise NotFoundError(f"考试 {exam.id} 中没有干部 {cadre_id} 的缺考记录")
     await record_audit(session, actor_id=principal.id, action="exam.absence.delete", entity="exam",
                        entity_id=exam.id, detail={"cadre_id": cadre_id}, at=now)

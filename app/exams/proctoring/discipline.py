@@ -14,6 +14,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, TooManyRequestsError, UnprocessableError, field_error
+from app.core.labels import needs_roles
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.models import AttemptEvent, Incident, Participant
 from app.exams.room.attempt_schemas import EventKind, EventResult, IncidentCreate, SubmitReason
@@ -39,7 +40,7 @@ async def record_incident(
     )
     if unit_id is None:
         raise UnprocessableError(
-            field_error("cadre_id", f"cadre {data.cadre_id} is not a participant of exam {exam_id}")
+            field_error("cadre_id", f"干部 {data.cadre_id} 不是考试 {exam_id} 的考生")
         )
     incident = Incident(
         exam_id=exam_id,
@@ -71,9 +72,9 @@ async def list_incidents(
     exam = await load_exam(session, exam_id)
     if not principal.has_any(*INCIDENT_READERS):
         if Role.unit_admin not in principal.roles or principal.unit_id is None:
-            raise ForbiddenError("this needs one of the roles: " + ", ".join(INCIDENT_READERS))
+            raise ForbiddenError(needs_roles(INCIDENT_READERS))
         if unit_id is not None and unit_id != principal.unit_id:
-            raise ForbiddenError("you may only see your own unit's incidents")
+            raise ForbiddenError("只能查看本单位的违纪记录")
         unit_id = principal.unit_id
     query = select(Incident).where(Incident.exam_id == exam.id)
     if unit_id is not None:
@@ -127,7 +128,7 @@ async def record_event(
         if is_overdue(attempt.deadline_at, now, grace_seconds):
             await submit_if_overdue(session, attempt_id, now=now, grace_seconds=grace_seconds)
             raise ConflictError("考试时间已到 (time is up; the attempt was submitted with what was saved)")
-        raise TooManyRequestsError(f"too many events for this attempt (the cap is {cap}); nothing was stored")
+        raise TooManyRequestsError(f"本答卷记录的事件过多（上限 {cap} 条），本次未保存")
     await session.execute(
         insert(AttemptEvent).values(attempt_id=attempt_id, kind=str(kind), detail=detail, created_at=now)
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.errors import ForbiddenError
+from app.core.labels import needs_roles
 from app.exams.exam_rules import load_exam
 from app.exams.models import Absence, Attempt, Participant
 from app.exams.room.attempt_schemas import ExamineeProgress, MonitorRead, ProgressCounts, UnitProgress
@@ -29,9 +30,9 @@ def _monitor_unit(principal: Principal, unit_id: int | None) -> int | None:
         return unit_id
     if Role.unit_admin in principal.roles and principal.unit_id is not None:
         if unit_id is not None and unit_id != principal.unit_id:
-            raise ForbiddenError("you may only watch your own unit")
+            raise ForbiddenError("只能查看本单位的考场情况")
         return principal.unit_id
-    raise ForbiddenError("this needs one of the roles: " + ", ".join(MONITOR_ROLES))
+    raise ForbiddenError(needs_roles(MONITOR_ROLES))
 
 
 def _progress_query(exam_id: int, unit_id: int | None) -> Any:

@@ -59,6 +59,8 @@ class AttemptStart(BaseModel):
     last_seq: int
     questions: list[QuestionShown]
     answers: dict[str, list[str]]
+    # The question numbers the examinee marked for review (saved with his answers).
+    flags: list[int] = Field(default_factory=list)
 
 
 class AttemptState(BaseModel):
@@ -74,6 +76,7 @@ class AttemptState(BaseModel):
     last_seq: int
     last_saved_at: datetime | None
     answers: dict[str, list[str]]
+    flags: list[int] = Field(default_factory=list)
 
 
 class AnswersSave(BaseModel):
@@ -83,6 +86,8 @@ class AnswersSave(BaseModel):
     answers: dict[Annotated[str, StringConstraints(max_length=4)], Annotated[list[ShortKey], Field(max_length=8)]] = (
         Field(max_length=200)
     )
+    # Sent only when the marks changed: the whole list of marked question numbers, stored with this save.
+    flags: list[Annotated[int, Field(ge=1, le=10_000)]] | None = Field(default=None, max_length=200)
 
 
 class SaveResult(BaseModel):

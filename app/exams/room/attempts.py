@@ -355,7 +355,7 @@ async def owned_attempt(session: AsyncSession, attempt_id: int, principal: Princ
     """The caller's own attempt; 404 for any other (an examinee learns nothing about others' ids)."""
     attempt = await _attempt_by_id(session, attempt_id)
     if attempt is None or await _owner_user_id(session, attempt.participant_id) != principal.id:
-        raise NotFoundError(f"attempt {attempt_id} not found")
+        raise NotFoundError(f"答卷 {attempt_id} 不存在")
     return attempt
 
 
@@ -363,12 +363,12 @@ async def readable_attempt(session: AsyncSession, attempt_id: int, principal: Pr
     """The attempt and whether the caller reads it as its examinee (else as staff allowed to see it)."""
     attempt = await _attempt_by_id(session, attempt_id)
     if attempt is None:
-        raise NotFoundError(f"attempt {attempt_id} not found")
+        raise NotFoundError(f"答卷 {attempt_id} 不存在")
     if await _owner_user_id(session, attempt.participant_id) == principal.id:
         return attempt, True
     if principal.can_manage_unit(attempt.unit_id, Role.organiser):
         return attempt, False
-    raise NotFoundError(f"attempt {attempt_id} not found")
+    raise NotFoundError(f"答卷 {attempt_id} 不存在")
 
 
 async def attempt_state(

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ArrivalDep, SessionDep, SettingsDep, commit_on_conflict
-from app.exams.room import attempts
+from app.exams.room import attempts, flags
 from app.exams.room.attempt_schemas import (
     AnswersSave,
     AttemptResult,
@@ -33,9 +33,11 @@ async def start_attempt(
 ) -> AttemptStart:
     """Start the caller's attempt, or resume his open one (this session then owns it)."""
     async with commit_on_conflict(session):
-        return await attempts.start_attempt(
+        started = await attempts.start_attempt(
             session, exam_id=exam_id, principal=principal, now=arrived_at, grace_seconds=settings.save_grace_seconds
         )
+    started.flags = await flags.read_flags(session, started.attempt_id)
+    return started
 
 
 @router.put("/api/attempts/{attempt_id}/answers", response_model=SaveResult, response_model_exclude_none=True)
@@ -49,7 +51,7 @@ async def save_answers(
 ) -> SaveResult:
     """Merge answers; a save whose ``seq`` is not above the last stored one is ignored (and says so)."""
     async with commit_on_conflict(session):
-        return await attempts.autosave_answers(
+        saved = await attempts.autosave_answers(
             session,
             attempt_id=attempt_id,
             principal=principal,
@@ -58,6 +60,9 @@ async def save_answers(
             now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
+    if saved.saved and body.flags is not None:
+        await flags.save_flags(session, attempt_id=attempt_id, question_nos=body.flags, now=arrived_at)
+    return saved
 
 
 @router.post("/api/attempts/{attempt_id}/submit", response_model=SubmitResult)
@@ -81,13 +86,15 @@ async def get_attempt(
 ) -> AttemptState:
     """The attempt's status, time left (the countdown follows it) and saved answers; no score."""
     async with commit_on_conflict(session):
-        return await attempts.attempt_state(
+        state = await attempts.attempt_state(
             session,
             attempt_id=attempt_id,
             principal=principal,
             now=arrived_at,
             grace_seconds=settings.save_grace_seconds,
         )
+    state.flags = await flags.read_flags(session, attempt_id)
+    return state
 
 
 @router.get("/api/attempts/{attempt_id}/result", response_model=AttemptResult)

@@ -34,6 +34,8 @@ async def save(call: LaneCall) -> LaneReply | None:
         body = AnswersSave.model_validate_json(call.body)
     except ValidationError:
         return None
+    if body.flags is not None:  # the marks have their own small write: the route does it
+        return None
     now = call.arrived_at
     claim = room.SaveClaim(
         attempt_id=int(call.params["attempt_id"]), digest=token_digest(token), seq=body.seq, answers=body.answers,
@@ -84,6 +86,7 @@ async def start(call: LaneCall) -> LaneReply | None:
         "attempt_id": started.attempt_id, "exam_id": exam_id, "attempt_no": 1, "mode": started.mode,
         "status": IN_PROGRESS, "started_at": now, "deadline_at": planned.deadline_at,
         "remaining_seconds": room.remaining_seconds(planned.deadline_at, now), "last_seq": 0, "answers": {},
+        "flags": [],
     }  # fmt: skip
     presentation = planned.presentation
     questions = planned.paper.shown_questions_json(presentation.question_order, presentation.option_orders)

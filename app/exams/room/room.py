@@ -134,7 +134,7 @@ def scored_answers(
         except ValueError:
             raise _bad_answer(shown_no, f"{shown_no!r} is not a question number") from None
         if not 1 <= index <= len(question_order):
-            raise _bad_answer(shown_no, f"there is no question {shown_no} (1–{len(question_order)})")
+            raise _bad_answer(shown_no, f"没有第 {shown_no} 题（题号 1–{len(question_order)}）")
         paper_no = question_order[index - 1]
         number = str(paper_no)
         question = paper.questions[paper_no]

@@ -189,13 +189,13 @@ async def served_paper(session: AsyncSession, paper_id: int, stamp: datetime | N
     if stamp is None:
         stamp = await session.scalar(select(Paper.created_at).where(Paper.id == paper_id))
         if stamp is None:
-            raise ConflictError(f"paper {paper_id} is gone")
+            raise ConflictError(f"试卷 {paper_id} 已不存在")
     cached = served_papers.get(paper_id, stamp)
     if cached is not None:
         return cached
     row = (await session.execute(select(Paper.created_at, Paper.content).where(Paper.id == paper_id))).one_or_none()
     if row is None:
-        raise ConflictError(f"paper {paper_id} is gone")
+        raise ConflictError(f"试卷 {paper_id} 已不存在")
     return served_papers.get(paper_id, row.created_at) or served_papers.put(
         parse_served_paper(paper_id, row.created_at, row.content)
     )
@@ -211,7 +211,7 @@ async def served_paper_via(driver: Driver, paper_id: int, stamp: datetime | None
         return cached
     row = await driver.fetchrow(_PAPER_CONTENT, {"paper_id": paper_id})
     if row is None:
-        raise ConflictError(f"paper {paper_id} is gone")
+        raise ConflictError(f"试卷 {paper_id} 已不存在")
     created_at = driver.values.read_time(row["created_at"])
     assert created_at is not None
     return served_papers.get(paper_id, created_at) or served_papers.put(
@@ -226,7 +226,7 @@ def served_paper_sync(connection: Any, paper_id: int, stamp: datetime | None) ->
         return cached
     row = fetchrow(connection, _PAPER_CONTENT.sqlite, {"paper_id": paper_id})
     if row is None:
-        raise ConflictError(f"paper {paper_id} is gone")
+        raise ConflictError(f"试卷 {paper_id} 已不存在")
     values = DriverValues("sqlite")
     created_at = values.read_time(row["created_at"])
     assert created_at is not None

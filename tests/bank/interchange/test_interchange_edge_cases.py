@@ -38,7 +38,7 @@ def file_error(result: InterchangeResult) -> str:
 def test_empty_file_is_one_file_error(read: Reader, content: bytes) -> None:
     message = file_error(read(content))
 
-    assert "empty" in message or "zip" in message
+    assert "文件为空" in message or "zip" in message
 
 
 @pytest.mark.parametrize("read", ALL_READERS, ids=lambda read: read.__name__)
@@ -48,7 +48,7 @@ def test_binary_garbage_is_one_file_error(read: Reader) -> None:
 
 @pytest.mark.parametrize("read", XML_READERS, ids=lambda read: read.__name__)
 def test_malformed_xml_is_a_file_error(read: Reader) -> None:
-    assert "not well-formed" in file_error(read(b"<quiz><question type='truefalse'>"))
+    assert "不是格式正确的 XML" in file_error(read(b"<quiz><question type='truefalse'>"))
 
 
 def test_xml_of_the_wrong_kind_is_a_file_error() -> None:
@@ -116,7 +116,7 @@ def _manifest_for(*hrefs: str) -> bytes:
 
 
 def test_not_a_zip_is_a_file_error() -> None:
-    assert "not a readable zip" in file_error(read_qti_package(b"PK\x03\x04 but not really a zip file"))
+    assert "无法读取的 zip 压缩包" in file_error(read_qti_package(b"PK\x03\x04 but not really a zip file"))
 
 
 def test_zip_without_manifest_is_a_file_error() -> None:
@@ -128,14 +128,14 @@ def test_zip_without_manifest_is_a_file_error() -> None:
 def test_manifest_without_item_resources_is_a_file_error() -> None:
     package = _zip_of({"imsmanifest.xml": b'<manifest identifier="m"><resources/></manifest>'})
 
-    assert "lists no QTI item resources" in file_error(read_qti_package(package))
+    assert "清单中没有 QTI 题目" in file_error(read_qti_package(package))
 
 
 @pytest.mark.parametrize("name", ["../evil.xml", "items/../../evil.xml", "/etc/evil.xml", "C:/evil.xml", "a\\..\\b"])
 def test_archive_with_a_path_traversal_entry_is_refused(name: str) -> None:
     package = _zip_of({"imsmanifest.xml": _manifest_for("item.xml"), "item.xml": write_qti3_item(JUDGE), name: b"x"})
 
-    assert "unsafe path" in file_error(read_qti_package(package))
+    assert "不安全的路径" in file_error(read_qti_package(package))
 
 
 @pytest.mark.parametrize("href", ["../item.xml", "/item.xml", "http://example.com/item.xml", "a/../../item.xml"])
@@ -145,7 +145,7 @@ def test_manifest_href_leaving_the_package_is_an_item_error(href: str) -> None:
     result = read_qti_package(package)
 
     assert result.items == []
-    assert result.errors == [ItemError(1, "file", f"the item reference {href!r} points outside the package")]
+    assert result.errors == [ItemError(1, "file", f"题目引用 {href!r} 指向题包之外")]
 
 
 def test_zip_bomb_is_refused_before_it_is_unpacked() -> None:
@@ -166,20 +166,20 @@ def test_total_unpacked_size_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_zip, "MAX_TOTAL_BYTES", 2000)
     items = [{**JUDGE, "stem": f"题目{number}"} for number in range(5)]
 
-    assert "the archive unpacks to more than" in file_error(read_qti_package(write_qti3_package(items)))
+    assert "压缩包解压后超过" in file_error(read_qti_package(write_qti3_package(items)))
 
 
 def test_too_many_entries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_zip, "MAX_ENTRIES", 3)
     items = [{**JUDGE, "stem": f"题目{number}"} for number in range(3)]
 
-    assert "4 entries" in file_error(read_qti_package(write_qti3_package(items)))
+    assert "压缩包有 4 个文件" in file_error(read_qti_package(write_qti3_package(items)))
 
 
 def test_oversized_archive_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_zip, "MAX_ARCHIVE_BYTES", 100)
 
-    assert "larger than" in file_error(read_qti_package(write_qti3_package([JUDGE])))
+    assert "压缩包超过" in file_error(read_qti_package(write_qti3_package([JUDGE])))
 
 
 def test_reading_stops_at_the_limit_whatever_the_header_says(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,4 +224,4 @@ def test_unicode_with_byte_order_mark_is_read(encoding: str) -> None:
 
 
 def test_undecodable_bytes_are_a_file_error() -> None:
-    assert "neither UTF-8 nor GB18030" in file_error(read_aiken(b"\xff\xff\xff\xff question"))
+    assert "既不是 UTF-8 也不是 GB18030" in file_error(read_aiken(b"\xff\xff\xff\xff question"))

@@ -259,9 +259,9 @@ def test_aiken_errors_fixture_reports_each_malformed_item_by_number() -> None:
         (5, "single", "A second good question", ["Incorrect (No space)", "Correct (No space)"], ["B"]),
     ]
     assert result.errors == [
-        ItemError(1, "options", "1 option(s); a choice question needs at least 2"),
-        ItemError(2, "stem", "the option on line 5 comes before any question text"),
-        ItemError(4, "answer", "the question has no ANSWER line before the next question starts on line 18"),
+        ItemError(1, "options", "只有 1 个选项，选择题至少需要 2 个"),
+        ItemError(2, "stem", "第 5 行的选项前没有题干"),
+        ItemError(4, "answer", "题目没有 ANSWER 行（第 18 行开始下一题之前）"),
     ]
     assert result.skipped == []
 
@@ -340,7 +340,7 @@ def test_qti_choice_with_image_only_options_is_an_error() -> None:
     result = read_qti(path.read_bytes())
 
     assert result.items == []
-    assert result.errors == [ItemError(1, "options", "option A is only an image, which cannot be imported")]
+    assert result.errors == [ItemError(1, "options", "选项 A 只有图片，无法导入")]
 
 
 def test_every_shared_file_is_covered_by_these_tests() -> None:
@@ -441,7 +441,7 @@ def test_qti_package_follows_item_resources_in_manifest_order(prefix: str) -> No
         (4, "multiple", WATER, ELEMENTS, ["A", "D"]),
     ]
     assert result.errors == [
-        ItemError(2, "options", "option A is only an image, which cannot be imported"),
-        ItemError(5, "file", f"{prefix}items/missing.xml is listed in the manifest but missing from the package"),
+        ItemError(2, "options", "选项 A 只有图片，无法导入"),
+        ItemError(5, "file", f"清单列出了 {prefix}items/missing.xml，但题包中没有该文件"),
     ]
     assert result.skipped == []

@@ -143,10 +143,10 @@ def test_gift_category_switches_apply_to_following_questions() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("题干{=甲 =乙 ~丙}", ItemError(1, "answer", "2 options are marked right in a single-answer question")),
-        ("题干{~甲 ~乙 ~%-50%丙}", ItemError(1, "answer", "no option is marked as the right answer")),
-        ("题干{=甲 ~乙", ItemError(1, "answer", "the answer block opened with { is never closed with }")),
-        ("::t::{T}", ItemError(1, "stem", "the question has no text")),
+        ("题干{=甲 =乙 ~丙}", ItemError(1, "answer", "单选题标出了 2 个正确答案")),
+        ("题干{~甲 ~乙 ~%-50%丙}", ItemError(1, "answer", "没有标出正确答案")),
+        ("题干{=甲 ~乙", ItemError(1, "answer", "答案块以 { 开始，但没有以 } 结束")),
+        ("::t::{T}", ItemError(1, "stem", "题干为空")),
         ("题干{=甲}", SkippedItem(1, "short-answer questions are not supported (不支持简答/填空题)")),
         ("题干{#3:2}", SkippedItem(1, "numerical questions are not supported (不支持数值题)")),
         ("题干{}", SkippedItem(1, "essay questions are not supported (不支持问答题)")),
@@ -215,12 +215,12 @@ def test_aiken_zheng_que_cuo_wu_pair_is_a_judge_question() -> None:
     [
         (
             "题干\nA. 甲\nB. 乙\nANSWER: AB",
-            ItemError(1, "answer", "ANSWER on line 4 must name one option letter, not 'AB'"),
+            ItemError(1, "answer", "第 4 行的 ANSWER 应为一个选项字母，而不是 'AB'"),
         ),
-        ("题干\nA. 甲\nB. 乙\nANSWER: C", ItemError(1, "answer", "ANSWER C on line 4 matches no option")),
-        ("题干\nA. 甲\nB. 乙\nANSWER:", ItemError(1, "answer", "ANSWER on line 4 must name one option letter, not ''")),
-        ("ANSWER: A", ItemError(1, "stem", "ANSWER on line 1 has no question before it")),
-        ("题干\nA. 甲\nB. 乙", ItemError(1, "answer", "the question has no ANSWER line before the end of the file")),
+        ("题干\nA. 甲\nB. 乙\nANSWER: C", ItemError(1, "answer", "第 4 行的 ANSWER C 不对应任何选项")),
+        ("题干\nA. 甲\nB. 乙\nANSWER:", ItemError(1, "answer", "第 4 行的 ANSWER 应为一个选项字母，而不是 ''")),
+        ("ANSWER: A", ItemError(1, "stem", "第 1 行的 ANSWER 前没有题目")),
+        ("题干\nA. 甲\nB. 乙", ItemError(1, "answer", "题目没有 ANSWER 行（文件结束之前）")),
     ],
 )
 def test_aiken_malformed_items(text: str, expected: ItemError) -> None:
@@ -232,7 +232,7 @@ def test_aiken_question_without_options_is_reported_before_the_next_one() -> Non
 
     assert result.errors == [
         ItemError(
-            1, "options", "the question has no options and no ANSWER line before the next question starts on line 3"
+            1, "options", "题目没有选项，也没有 ANSWER 行（第 3 行开始下一题之前）"
         )
     ]
     assert [(item.row, item.data["stem"]) for item in result.items] == [(2, "下一题")]
@@ -247,7 +247,7 @@ def test_aiken_writer_decisions() -> None:
     )
     assert [(skip.row, skip.reason) for skip in skipped] == [
         (2, "Aiken holds one right answer per question, so multiple-choice is left out (Aiken 仅支持单选)"),
-        (3, "the question text starts like an Aiken option or ANSWER line"),
+        (3, "题干开头像 Aiken 的选项行或 ANSWER 行"),
     ]
 
 
@@ -286,13 +286,13 @@ def test_moodle_category_paths(raw: str, path: str | None) -> None:
 def test_moodle_single_with_two_full_marks_is_an_error() -> None:
     result = read_moodle_xml(quiz(multichoice(answer("100", "甲") + answer("100", "乙"))))
 
-    assert result.errors == [ItemError(1, "answer", "2 options are marked right in a single-answer question")]
+    assert result.errors == [ItemError(1, "answer", "单选题标出了 2 个正确答案")]
 
 
 def test_moodle_single_without_full_marks_is_an_error() -> None:
     result = read_moodle_xml(quiz(multichoice(answer("50", "甲") + answer("0", "乙"))))
 
-    assert result.errors == [ItemError(1, "answer", "no option is marked as the right answer")]
+    assert result.errors == [ItemError(1, "answer", "没有标出正确答案")]
 
 
 def test_moodle_multiple_response_with_one_right_option_becomes_single() -> None:
@@ -306,8 +306,8 @@ def test_moodle_unreadable_fraction_and_too_many_options_are_errors() -> None:
     result = read_moodle_xml(quiz(multichoice(answer("abc", "甲")), multichoice(nine)))
 
     assert result.errors == [
-        ItemError(1, "answer", "answer 1 has an unreadable fraction 'abc'"),
-        ItemError(2, "options", "9 options; exambank allows at most 8"),
+        ItemError(1, "answer", "第 1 个答案的 fraction 无法识别：'abc'"),
+        ItemError(2, "options", "共 9 个选项，最多允许 8 个"),
     ]
 
 
@@ -316,8 +316,8 @@ def test_moodle_truefalse_without_full_marks_and_question_without_type() -> None
     result = read_moodle_xml(quiz(truefalse + "</question>", "<question><questiontext/></question>"))
 
     assert result.errors == [
-        ItemError(1, "answer", "no answer has fraction 100, so the right answer is unknown"),
-        ItemError(2, "type", "the <question> element has no type attribute"),
+        ItemError(1, "answer", "没有 fraction 为 100 的答案，无法确定正确答案"),
+        ItemError(2, "type", "<question> 元素缺少 type 属性"),
     ]
 
 
@@ -421,15 +421,15 @@ def test_qti_mapping_stands_in_for_a_missing_correct_response() -> None:
 @pytest.mark.parametrize(
     ("declaration", "expected"),
     [
-        ("", ItemError(1, "answer", "no responseDeclaration matches the choice interaction")),
+        ("", ItemError(1, "answer", "没有与选择交互对应的 responseDeclaration")),
         (
             '<responseDeclaration identifier="R" cardinality="single"/>',
-            ItemError(1, "answer", "the responseDeclaration has no correctResponse"),
+            ItemError(1, "answer", "responseDeclaration 缺少 correctResponse"),
         ),
         (
             '<responseDeclaration identifier="R" cardinality="single"><correctResponse><value>q</value>'
             "</correctResponse></responseDeclaration>",
-            ItemError(1, "answer", "the correct response 'q' names no choice"),
+            ItemError(1, "answer", "正确答案 'q' 不对应任何选项"),
         ),
     ],
 )
@@ -528,7 +528,7 @@ def test_export_reports_skips_with_positions_in_the_original_list() -> None:
 
 
 def test_export_unknown_format_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown interchange format 'word'"):
+    with pytest.raises(ValueError, match="不支持的交换格式 'word'"):
         export_interchange("word", [single()])
 
 
@@ -548,9 +548,9 @@ def test_qti_reads_crlf_files() -> None:
 @pytest.mark.parametrize(
     ("item", "message"),
     [
-        (judge("X"), "must be \\['T'\\] or \\['F'\\]"),
-        (single(answer="Z"), "does not name the item's options"),
-        ({"type": "essay", "stem": "论述", "answer": []}, "cannot write a 'essay' question"),
+        (judge("X"), "应为 \\['T'\\] 或 \\['F'\\]"),
+        (single(answer="Z"), "不是本题的选项"),
+        ({"type": "essay", "stem": "论述", "answer": []}, "不能写入 'essay' 题"),
     ],
     ids=["bad-judge-answer", "stray-answer-key", "unknown-type"],
 )

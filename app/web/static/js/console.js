@@ -14,11 +14,18 @@ function bankConsole() {
     options: ['A', 'B', 'C', 'D'].map(key => ({key, text: ''})), answerText: '', knowledge_point: '', tagsText: '',
     explanation: '', legal_basis: '', change_note: '', status: 'active', version: 0});
   return {
+    // A bank editor keeps the shared theory and law bank; a unit admin his unit's policy bank.
+    mayShared: hasRole('bank_editor'), mayPolicy: hasRole('unit_admin'),
+    get ownUnits() { const mine = me(); return mine.roles.includes('admin') || !mine.unit_id ? this.units : this.units.filter(u => u.id === mine.unit_id); },
     units: [], items: [], total: 0, offset: 0, limit: 20, loaded: false,
     f: {q: '', type: '', category: '', unit_id: '', status: '', tag: '', flag: ''},
     importing: false, importResult: null, importErrors: [], importSkipped: [], importCategory: '', importUnit: '', importDifficulty: '',
     editing: false, form: blank(), versions: [], editError: '',
-    async init() { this.units = await loadUnits(); this.search(); },
+    async init() {
+      this.units = await loadUnits();
+      if (!this.mayShared && this.mayPolicy) { this.importCategory = 'policy'; const own = this.ownUnits[0]; if (own) this.importUnit = own.code; }
+      this.search();
+    },
     unitName(id) { const u = this.units.find(x => x.id === id); return u ? u.name : id; },
     exportUrl(format) { return '/api/questions/export?' + query(Object.assign({format}, this.f)); },
     async search() {
@@ -62,7 +69,11 @@ function bankConsole() {
     },
     async edit(q) {
       this.editError = ''; this.versions = [];
-      if (!q) { this.form = blank(); this.editing = true; return; }
+      if (!q) {
+        this.form = blank();
+        if (!this.mayShared) Object.assign(this.form, {category: 'policy', unit_id: this.ownUnits[0] ? this.ownUnits[0].id : null});
+        this.editing = true; return;
+      }
       this.form = Object.assign(blank(), JSON.parse(JSON.stringify(q)), {
         answerText: q.type === 'judge' ? (q.answer[0] === 'T' ? '对' : '错') : q.answer.join(''), tagsText: (q.tags || []).join(','), change_note: ''});
       this.editing = true;
@@ -75,7 +86,7 @@ function bankConsole() {
       const body = {category: f.category, stem: f.stem, difficulty: f.difficulty, knowledge_point: f.knowledge_point || null,
         explanation: f.explanation || null, legal_basis: f.legal_basis || null,
         tags: f.tagsText.split(/[,，、]/).map(s => s.trim()).filter(Boolean), answer: f.answerText};
-      if (f.category === 'policy') body.unit_id = f.unit_id || (this.units[0] && this.units[0].id);
+      if (f.category === 'policy') body.unit_id = f.unit_id || (this.ownUnits[0] && this.ownUnits[0].id);
       if (f.type !== 'judge') body.options = f.options.filter(o => o.text.trim());
       this.editError = '';
       try {
@@ -100,7 +111,11 @@ function unitsConsole() {
       try { await api('POST', '/api/units', this.nu); toast('已新增单位'); this.nu = {code: '', name: '', headcount: 0, large: false}; this.units = await loadUnits(); }
       catch (e) { toast(errorText(e), 'error'); }
     },
-    async open(u) { this.unit = u; this.rosterMessage = ''; this.rosterErrors = []; this.cadres = await api('GET', '/api/units/' + u.id + '/cadres'); },
+    rosterImporting: false,
+    async open(u, keepMessage) {
+      this.unit = u; if (!keepMessage) { this.rosterMessage = ''; this.rosterErrors = []; }
+      this.cadres = await api('GET', '/api/units/' + u.id + '/cadres');
+    },
     async addCadre() {
       try { await api('POST', '/api/units/' + this.unit.id + '/cadres', Object.assign({}, this.nc, {employee_no: this.nc.employee_no || null})); this.nc.name = ''; this.open(this.unit); }
       catch (e) { toast(errorText(e), 'error'); }
@@ -108,9 +123,10 @@ function unitsConsole() {
     async importRoster() {
       const file = this.$refs.roster.files[0]; if (!file) return;
       const form = new FormData(); form.append('file', file);
-      this.rosterErrors = []; this.rosterMessage = '';
-      try { const r = await api('POST', '/api/units/' + this.unit.id + '/cadres/import', form); this.rosterMessage = '导入完成：新增 ' + r.created + ' 人，更新 ' + r.updated + ' 人。'; this.open(this.unit); }
+      this.rosterErrors = []; this.rosterMessage = ''; this.rosterImporting = true;
+      try { const r = await api('POST', '/api/units/' + this.unit.id + '/cadres/import', form); this.rosterMessage = '导入完成：新增 ' + r.created + ' 人，更新 ' + r.updated + ' 人。'; await this.open(this.unit, true); }
       catch (e) { const b = e.body || {}; this.rosterErrors = b.errors && b.errors.length ? b.errors : [{row: '', field: '', message: errorText(e)}]; }
+      finally { this.rosterImporting = false; }
     },
   };
 }
@@ -150,11 +166,14 @@ function examWizard() {
   return {
     stepNames: ['组卷规则', '参加单位', '抽取试卷', '确定考生', '准考证'], step: 0, error: '', busy: false,
     blueprints: [], units: [], examId: null, papers: null, how: 'sample', samplePreview: null, rosters: {}, cadreIds: [], issued: [],
-    exam: {name: '', blueprint_id: null, mode: 'formal', unit_ids: [], shuffle_questions: true, shuffle_options: true},
+    exam: {name: '', blueprint_id: null, mode: hasRole('organiser') ? 'formal' : 'practice', unit_ids: [], shuffle_questions: true, shuffle_options: true},
+    // A unit admin runs his own unit's practice rounds only: no formal exams, no other units.
+    mayFormal: hasRole('organiser'),
     opensAt: '', closesAt: '', seed: '', maxAttempts: 3, focusLimit: '',
     sample: {percent: 20, minimum: 30, large_minimum: 50, seed: ''},
     async init() {
       this.units = await loadUnits();
+      if (!this.mayFormal && me().unit_id) { this.units = this.units.filter(u => u.id === me().unit_id); this.exam.unit_ids = this.units.map(u => u.id); }
       try { this.blueprints = await api('GET', '/api/blueprints'); } catch (_) { this.blueprints = []; }
       if (this.blueprints.length) this.exam.blueprint_id = this.blueprints[0].id;
     },
@@ -219,13 +238,36 @@ function rememberPins(examId, issued) {
 
 function ticketSheet(examId) {
   return {
-    examId, exam: null, tickets: [], pins: {}, error: '',
+    examId, exam: null, tickets: [], pins: {}, error: '', places: {}, venue: '', firstSeat: 1, arranging: false, placeMessage: '',
+    mayArrange: hasRole('organiser'),
+    // The window, or its start and length: what the examinee needs to be there on time.
+    get timeText() {
+      const e = this.exam; if (!e) return '';
+      const minutes = e.time_limit_seconds ? Math.round(e.time_limit_seconds / 60) + ' 分钟' : '';
+      const start = e.opens_at ? dateTimeText(e.opens_at).slice(0, 16) : '开考后即可登录';
+      const end = e.closes_at ? ' 至 ' + dateTimeText(e.closes_at).slice(0, 16) : '';
+      return start + end + (minutes ? '（答题 ' + minutes + '）' : '');
+    },
     async init() {
       this.pins = JSON.parse(sessionStorage.getItem('exambank:pins:' + examId) || '{}');
       try {
         this.exam = await api('GET', '/api/exams/' + examId);
         this.tickets = await api('GET', '/api/exams/' + examId + '/tickets');
       } catch (e) { this.error = errorText(e); }
+      await this.loadPlaces();
+    },
+    async loadPlaces() {
+      try { this.places = Object.fromEntries((await api('GET', '/api/exams/' + examId + '/tickets/places')).map(p => [p.ticket_no, p])); }
+      catch (_) { this.places = {}; }
+    },
+    async arrange() {
+      this.arranging = true; this.error = ''; this.placeMessage = '';
+      const body = this.tickets.map((t, i) => ({ticket_no: t.ticket_no, venue: this.venue, seat: String(this.firstSeat + i)}));
+      try {
+        const saved = await api('PUT', '/api/exams/' + examId + '/tickets/places', body);
+        this.places = Object.fromEntries(saved.map(p => [p.ticket_no, p]));
+        this.placeMessage = '已为 ' + body.length + ' 张准考证编排考场和座位。';
+      } catch (e) { this.error = errorText(e); } finally { this.arranging = false; }
     },
     async reissueAll() {
       if (!confirm('重新生成全部密码后，原密码全部作废。确定继续吗？')) return;
