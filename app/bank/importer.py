@@ -485,13 +485,21 @@ class DriverInsert:
         columns = [*ids, *rows[0]]
         compiled = insert(table).compile(dialect=dialect, column_keys=columns)
         order = list(compiled.positiontup or [])
-        assert len(order) == len(columns), "the driver takes positional parameters"
+        assert order, "the driver takes positional parameters"
+        # Columns the rows leave out that SQLAlchemy fills from a scalar Python default (the driver is not
+        # SQLAlchemy: the default is bound here).
+        defaults: dict[str, Any] = {}
+        for name in order:
+            if name not in columns:
+                default = table.c[name].default
+                assert default is not None and default.is_scalar, f"column {name} needs a value"
+                defaults[name] = default.arg  # type: ignore[attr-defined]
         processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order}
         bound = []
         for row in rows:
             values = []
             for name in order:
-                value, process = row.get(name), processors[name]
+                value, process = row.get(name, defaults.get(name)), processors[name]
                 values.append(value if process is None or name in ids else process(value))
             bound.append(values)
         return cls(str(compiled), order, bound)
