@@ -17,6 +17,7 @@ from functools import lru_cache
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +59,20 @@ def _not_ready(detail: str, code: str) -> JSONResponse:
     )
 
 
-@router.get("/api/ready", responses={503: {"description": "数据库不可用或数据库结构不是最新版本"}})
+class ReadyRead(BaseModel):
+    """The readiness reply: ``ready`` and the schema revisions the database is at."""
+
+    status: str
+    schema_revisions: list[str] = Field(alias="schema")
+
+
+@router.get(
+    "/api/ready",
+    responses={
+        200: {"model": ReadyRead, "description": "可以接收请求"},
+        503: {"description": "数据库不可用或数据库结构不是最新版本"},
+    },
+)
 async def ready(session: SessionDep) -> Response:
     """Whether this server should be sent requests: its database answers and is migrated to this code's head."""
     expected = await asyncio.to_thread(expected_schema_revisions)

@@ -8,6 +8,7 @@ from app.accounts.dependencies import CurrentPrincipal, require_roles
 from app.accounts.models import STAFF_ROLES, Role
 from app.accounts.principal import Principal
 from app.core.deps import SessionDep
+from app.core.openapi import XLSX, file_responses
 from app.core.tabular import read_upload
 from app.org import service
 from app.org.dependencies import WritableCadre, ensure_roster_read, ensure_roster_write
@@ -95,7 +96,11 @@ async def import_roster(
     return RosterImportResult(created=created, updated=updated, errors=[])
 
 
-@router.get("/api/units/{unit_id}/cadres/template")
+@router.get(
+    "/api/units/{unit_id}/cadres/template",
+    response_class=Response,
+    responses=file_responses(XLSX, description="the roster template as .xlsx"),
+)
 async def roster_template(unit_id: int, principal: CurrentPrincipal) -> Response:
     """The .xlsx template for the roster import beside it (姓名, 职务与职级, 工号, and the title table)."""
     ensure_roster_write(principal, unit_id)

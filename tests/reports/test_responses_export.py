@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
-from app.exams.models import Attempt
+from app.exams.models import Attempt, Exam
 from app.reports.exports import RESPONSE_HEADERS
 from tests.factories import headers_for
 from tests.reports.test_items_fairness import build_item_exam
@@ -75,6 +75,10 @@ async def test_responses_are_scoped_like_the_reports(client: httpx2.AsyncClient,
     exam_id = built["exam"].id
     own, _other = built["units"]
     headers = await headers_for(session, Role.unit_admin, unit_id=own.id)
+    unpublished = await client.get(f"/api/exams/{exam_id}/report/responses", headers=headers)
+    assert unpublished.status_code == 403  # a unit admin reads individual rows only once results are published
+    await session.execute(update(Exam).where(Exam.id == exam_id).values(status="published"))
+    await session.commit()
     rows = read_csv((await client.get(f"/api/exams/{exam_id}/report/responses", headers=headers)).content)
     own_people = sum(len(p) for paper_id, p in built["people"].items() if built["paper_units"][paper_id] == own.id)
     assert len(rows) == 5 * own_people and {r["unit_name"] for r in rows} == {own.name}
