@@ -170,7 +170,9 @@ def create_app(
     # The interactive documentation is off in production unless asked for.
     docs = settings.environment != "production" or settings.docs_enabled
     app = ExambankApplication(
-        title="exambank", version="0.1.0", lifespan=lifespan,
+        title="exambank",
+        version="0.1.0",
+        lifespan=lifespan,
         description="“基本理论+”考试系统：题库、组卷、准考证、在线考试、阅卷、统计与通报。 Every call but login and"
         " health sends `Authorization: Bearer <access_token>` (the Authorize button above).",
         docs_url="/docs" if docs else None,

@@ -13,6 +13,15 @@ from app.org import models as org_models
 from app.papers import models as papers_models
 
 __all__ = [
-    "Base", "accounts_models", "admission_seats", "audit", "bank_models", "exams_models", "handbook_models",
-    "learning_models", "org_models", "papers_models", "room_flags",
+    "Base",
+    "accounts_models",
+    "admission_seats",
+    "audit",
+    "bank_models",
+    "exams_models",
+    "handbook_models",
+    "learning_models",
+    "org_models",
+    "papers_models",
+    "room_flags",
 ]

@@ -51,22 +51,38 @@ async def _seed(database: Database, questions: int) -> tuple[list[int], int, Pri
         user = User(username=f"bench-{uuid.uuid4().hex[:6]}", password_hash="-", roles=["admin"])
         session.add(user)
         await session.flush()
-        organiser = Principal(id=user.id, username=user.username, roles=frozenset({Role.admin}), unit_id=None,
-                              session_digest="")
+        organiser = Principal(
+            id=user.id, username=user.username, roles=frozenset({Role.admin}), unit_id=None, session_digest=""
+        )
         units = [Unit(code=f"DRAW{n:02d}", name=f"基准单位{n}", headcount=300) for n in range(UNITS)]
         session.add_all(units)
         await session.flush()
         unit_ids = [u.id for u in units]
-        table = compute_quotas(sections_from(PRESET_JIBEN_LILUN_PLUS["sections"]),
-                               PRESET_JIBEN_LILUN_PLUS["category_split"])
-        blueprint = Blueprint(name="基本理论+", time_limit_seconds=1800, sections=PRESET_JIBEN_LILUN_PLUS["sections"],
-                              category_split=PRESET_JIBEN_LILUN_PLUS["category_split"], quotas=quota_rows(table),
-                              multiple_scoring="all_or_nothing", is_preset=True)
+        table = compute_quotas(
+            sections_from(PRESET_JIBEN_LILUN_PLUS["sections"]), PRESET_JIBEN_LILUN_PLUS["category_split"]
+        )
+        blueprint = Blueprint(
+            name="基本理论+",
+            time_limit_seconds=1800,
+            sections=PRESET_JIBEN_LILUN_PLUS["sections"],
+            category_split=PRESET_JIBEN_LILUN_PLUS["category_split"],
+            quotas=quota_rows(table),
+            multiple_scoring="all_or_nothing",
+            is_preset=True,
+        )
         session.add(blueprint)
         await session.flush()
-        exam = Exam(name="基准考试", blueprint_id=blueprint.id, mode="formal", status="draft", seed=2026,
-                    time_limit_seconds=1800, multiple_scoring="all_or_nothing", difficulty_tolerance=0.02,
-                    max_attempts=1)
+        exam = Exam(
+            name="基准考试",
+            blueprint_id=blueprint.id,
+            mode="formal",
+            status="draft",
+            seed=2026,
+            time_limit_seconds=1800,
+            multiple_scoring="all_or_nothing",
+            difficulty_tolerance=0.02,
+            max_attempts=1,
+        )
         session.add(exam)
         await session.flush()
         await session.execute(insert(ExamUnit), [{"exam_id": exam.id, "unit_id": u} for u in unit_ids])
@@ -76,21 +92,49 @@ async def _seed(database: Database, questions: int) -> tuple[list[int], int, Pri
             for n in range(start + 1, min(start + CHUNK, questions) + 1):
                 kind = rng.choices(["single", "multiple", "judge"], [45, 22, 33])[0]
                 category = rng.choices(["theory", "law", "policy"], [40, 20, 40])[0]
-                options = ([{"key": "T", "text": "正确"}, {"key": "F", "text": "错误"}] if kind == "judge"
-                           else [{"key": k, "text": f"选项{k}{n}"} for k in "ABCD"])
+                options = (
+                    [{"key": "T", "text": "正确"}, {"key": "F", "text": "错误"}]
+                    if kind == "judge"
+                    else [{"key": k, "text": f"选项{k}{n}"} for k in "ABCD"]
+                )
                 content = {
-                    "type": kind, "category": category,
+                    "type": kind,
+                    "category": category,
                     "unit_id": rng.choice(unit_ids) if category == "policy" else None,
-                    "stem": f"第{n}题：依据有关规定，下列说法正确的是", "options": options,
+                    "stem": f"第{n}题：依据有关规定，下列说法正确的是",
+                    "options": options,
                     "answer": ["T"] if kind == "judge" else (["A", "C"] if kind == "multiple" else ["B"]),
-                    "difficulty": rng.randint(1, 5), "tags": [], "knowledge_point": None, "explanation": None,
+                    "difficulty": rng.randint(1, 5),
+                    "tags": [],
+                    "knowledge_point": None,
+                    "explanation": None,
                     "legal_basis": None,
                 }
-                questions_rows.append({**content, "id": n, "version": 1, "current_version_id": n, "status": "active",
-                                       "search_text": content["stem"], "stem_hash": f"h{n}", "created_at": now,
-                                       "updated_at": now, "created_by": None})
-                version_rows.append({**content, "id": n, "question_id": n, "version": 1, "created_at": now,
-                                     "change_note": None, "created_by": None})
+                questions_rows.append(
+                    {
+                        **content,
+                        "id": n,
+                        "version": 1,
+                        "current_version_id": n,
+                        "status": "active",
+                        "search_text": content["stem"],
+                        "stem_hash": f"h{n}",
+                        "created_at": now,
+                        "updated_at": now,
+                        "created_by": None,
+                    }
+                )
+                version_rows.append(
+                    {
+                        **content,
+                        "id": n,
+                        "question_id": n,
+                        "version": 1,
+                        "created_at": now,
+                        "change_note": None,
+                        "created_by": None,
+                    }
+                )
             await session.execute(insert(Question.__table__), questions_rows)
             await session.execute(insert(QuestionVersion.__table__), version_rows)
         if database.engine.dialect.name == "postgresql":
@@ -100,16 +144,18 @@ async def _seed(database: Database, questions: int) -> tuple[list[int], int, Pri
         return unit_ids, exam.id, organiser
 
 
-async def _load_and_draw(
-    database: Database, unit_ids: list[int], seed: int
-) -> tuple[float, float, float, float, int]:
-    quotas = compute_quotas(sections_from(PRESET_JIBEN_LILUN_PLUS["sections"]),
-                            PRESET_JIBEN_LILUN_PLUS["category_split"]).quotas
+async def _load_and_draw(database: Database, unit_ids: list[int], seed: int) -> tuple[float, float, float, float, int]:
+    quotas = compute_quotas(
+        sections_from(PRESET_JIBEN_LILUN_PLUS["sections"]), PRESET_JIBEN_LILUN_PLUS["category_split"]
+    ).quotas
     async with database.read_sessions() as session:
         start, cpu = time.perf_counter(), time.process_time()
         candidates = await papers_repository.load_candidates(
-            session, types=["judge", "multiple", "single"], categories=["law", "policy", "theory"],
-            unit_ids=unit_ids, observed=exams_service.observed_facility(),
+            session,
+            types=["judge", "multiple", "single"],
+            categories=["law", "policy", "theory"],
+            unit_ids=unit_ids,
+            observed=exams_service.observed_facility(),
         )
         loaded = time.perf_counter()
         outcome = draw_papers(candidates, quotas, unit_ids, seed=seed, tolerance=0.02)
@@ -124,8 +170,10 @@ async def _run(url: str, questions: int, runs: int) -> None:
     try:
         seeding = time.perf_counter()
         unit_ids, exam_id, organiser = await _seed(database, questions)
-        print(f"bank of {questions:,} questions over {UNITS} units written in {time.perf_counter() - seeding:.1f} s "
-              f"({make_url(url).get_backend_name()})")
+        print(
+            f"bank of {questions:,} questions over {UNITS} units written in {time.perf_counter() - seeding:.1f} s "
+            f"({make_url(url).get_backend_name()})"
+        )
         await _load_and_draw(database, unit_ids, seed=0)  # warm the page cache and the statement cache
         loads, draws, totals, cpus = [], [], [], []
         spread = overlap = 0.0
@@ -135,21 +183,26 @@ async def _run(url: str, questions: int, runs: int) -> None:
             draws.append(draw)
             totals.append(load + draw)
             cpus.append(cpu)
-        print(f"load + draw, median of {runs}: {statistics.median(totals) * 1000:.0f} ms wall "
-              f"(load {statistics.median(loads) * 1000:.0f} ms, draw {statistics.median(draws) * 1000:.0f} ms; "
-              f"max {max(totals) * 1000:.0f} ms), {statistics.median(cpus) * 1000:.0f} ms CPU; "
-              f"last run: spread {spread:.4f}, max overlap {overlap:.0f}; load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"load + draw, median of {runs}: {statistics.median(totals) * 1000:.0f} ms wall "
+            f"(load {statistics.median(loads) * 1000:.0f} ms, draw {statistics.median(draws) * 1000:.0f} ms; "
+            f"max {max(totals) * 1000:.0f} ms), {statistics.median(cpus) * 1000:.0f} ms CPU; "
+            f"last run: spread {spread:.4f}, max overlap {overlap:.0f}; load average {os.getloadavg()[0]:.1f}"
+        )
         services = []
         for run in range(max(3, runs // 4)):
             async with database.write_sessions() as session:
                 exam = await exams_service.get_exam(session, exam_id)
                 start = time.perf_counter()
-                await exams_service.draw_exam_papers(session, exam=exam, principal=organiser,
-                                                     now=datetime.now(UTC), seed=run + 1)
+                await exams_service.draw_exam_papers(
+                    session, exam=exam, principal=organiser, now=datetime.now(UTC), seed=run + 1
+                )
                 await session.commit()
                 services.append(time.perf_counter() - start)
-        print(f"whole draw_exam_papers call incl. writing 18 papers + commit, median of {len(services)}: "
-              f"{statistics.median(services) * 1000:.0f} ms")
+        print(
+            f"whole draw_exam_papers call incl. writing 18 papers + commit, median of {len(services)}: "
+            f"{statistics.median(services) * 1000:.0f} ms"
+        )
     finally:
         await database.dispose()
 

@@ -68,17 +68,24 @@ async def _import(database: Database, content: bytes, label: str) -> None:
     start = time.perf_counter()
     async with database.read_sessions() as reader, database.write_sessions() as session:
         result = await import_questions(
-            reader, session, filename=f"{label}.json", content=content, defaults=ImportDefaults(),
-            principal=SYSTEM_PRINCIPAL, now=datetime.now(UTC),
+            reader,
+            session,
+            filename=f"{label}.json",
+            content=content,
+            defaults=ImportDefaults(),
+            principal=SYSTEM_PRINCIPAL,
+            now=datetime.now(UTC),
             progress=lambda stage: stages.setdefault(stage, time.perf_counter()),
         )
         await session.commit()
     end = time.perf_counter()
     marks = [stages["parse"], stages["validate"], stages["write"], end]
     parse, validate, write = (b - a for a, b in itertools.pairwise(marks))
-    print(f"{label}: {end - start:.2f} s (parse {parse:.2f}, validate+duplicates {validate:.2f}, write {write:.2f}); "
-          f"created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
-          f"near duplicates {sum(d.kind == 'near' for d in result.duplicates)}")
+    print(
+        f"{label}: {end - start:.2f} s (parse {parse:.2f}, validate+duplicates {validate:.2f}, write {write:.2f}); "
+        f"created {result.created}, updated {result.updated}, unchanged {result.unchanged}, "
+        f"near duplicates {sum(d.kind == 'near' for d in result.duplicates)}"
+    )
 
 
 async def _run(url: str, one_pool: bool) -> None:

@@ -51,23 +51,44 @@ async def _issue(database: Database, count: int) -> list[tuple[str, str]]:
         units = [Unit(code=f"LOGIN{n:02d}", name=f"基准单位{n}", headcount=500) for n in range(UNITS)]
         session.add_all(units)
         await session.flush()
-        blueprint = Blueprint(name="基准", time_limit_seconds=1800, sections=[], category_split={}, quotas=[],
-                              multiple_scoring="all_or_nothing")
+        blueprint = Blueprint(
+            name="基准",
+            time_limit_seconds=1800,
+            sections=[],
+            category_split={},
+            quotas=[],
+            multiple_scoring="all_or_nothing",
+        )
         session.add(blueprint)
         await session.flush()
-        exam = Exam(name="登录基准", blueprint_id=blueprint.id, mode="formal", status="draft", seed=1,
-                    time_limit_seconds=1800, multiple_scoring="all_or_nothing", difficulty_tolerance=0.02,
-                    max_attempts=1)
+        exam = Exam(
+            name="登录基准",
+            blueprint_id=blueprint.id,
+            mode="formal",
+            status="draft",
+            seed=1,
+            time_limit_seconds=1800,
+            multiple_scoring="all_or_nothing",
+            difficulty_tolerance=0.02,
+            max_attempts=1,
+        )
         session.add(exam)
         await session.flush()
         await session.execute(insert(ExamUnit), [{"exam_id": exam.id, "unit_id": u.id} for u in units])
-        cadre_ids = list((await session.scalars(
-            insert(Cadre).returning(Cadre.id, sort_by_parameter_order=True),
-            [{"unit_id": units[n % UNITS].id, "name": f"干部{n}", "rank": "ke", "employee_no": f"L{n}"}
-             for n in range(count)],
-        )).all())
-        principal = Principal(id=admin.id, username=admin.username, roles=frozenset({Role.admin}), unit_id=None,
-                              session_digest="")
+        cadre_ids = list(
+            (
+                await session.scalars(
+                    insert(Cadre).returning(Cadre.id, sort_by_parameter_order=True),
+                    [
+                        {"unit_id": units[n % UNITS].id, "name": f"干部{n}", "rank": "ke", "employee_no": f"L{n}"}
+                        for n in range(count)
+                    ],
+                )
+            ).all()
+        )
+        principal = Principal(
+            id=admin.id, username=admin.username, roles=frozenset({Role.admin}), unit_id=None, session_digest=""
+        )
         issued, _ = await participants.add_participants(
             session, exam=exam, data=ParticipantsAdd(cadre_ids=cadre_ids), principal=principal, secret=SECRET, now=now
         )
@@ -112,8 +133,9 @@ async def _wait_until_up(base_url: str) -> None:
 
 async def _run(url: str, count: int, concurrency: int, served: bool, workers: int) -> None:
     database = Database(url)
-    settings = Settings(environment="development", database_url=url, secret_key=SECRET, run_sweeper=False,
-                        log_level="WARNING")
+    settings = Settings(
+        environment="development", database_url=url, secret_key=SECRET, run_sweeper=False, log_level="WARNING"
+    )
     server: subprocess.Popen[bytes] | None = None
     try:
         issuing = time.perf_counter()
@@ -121,11 +143,28 @@ async def _run(url: str, count: int, concurrency: int, served: bool, workers: in
         print(f"issued {count} tickets with PINs (POST .../participants path) in {time.perf_counter() - issuing:.2f} s")
         if served:
             port = _free_port()
-            environment = {**os.environ, "EXAMBANK_DATABASE_URL": url, "EXAMBANK_SECRET_KEY": SECRET,
-                           "EXAMBANK_RUN_SWEEPER": "false", "EXAMBANK_LOG_LEVEL": "WARNING"}
+            environment = {
+                **os.environ,
+                "EXAMBANK_DATABASE_URL": url,
+                "EXAMBANK_SECRET_KEY": SECRET,
+                "EXAMBANK_RUN_SWEEPER": "false",
+                "EXAMBANK_LOG_LEVEL": "WARNING",
+            }
             server = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-                 "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "app.main:create_app",
+                    "--factory",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
                 env=environment,
             )
             base_url = f"http://127.0.0.1:{port}"
@@ -143,11 +182,13 @@ async def _run(url: str, count: int, concurrency: int, served: bool, workers: in
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"{count} ticket logins, {concurrency} at a time, {where}, {make_url(url).get_backend_name()}: "
-              f"{count / elapsed:.0f} req/s, p50 {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {p99 * 1000:.1f} ms (total {elapsed:.2f} s; "
-              f"this process's CPU {cpu * 1000 / count:.1f} ms per login"
-              f"{', client only' if served else ', client and server'}; load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"{count} ticket logins, {concurrency} at a time, {where}, {make_url(url).get_backend_name()}: "
+            f"{count / elapsed:.0f} req/s, p50 {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p99 {p99 * 1000:.1f} ms (total {elapsed:.2f} s; "
+            f"this process's CPU {cpu * 1000 / count:.1f} ms per login"
+            f"{', client only' if served else ', client and server'}; load average {os.getloadavg()[0]:.1f})"
+        )
     finally:
         if server is not None:
             server.terminate()

@@ -105,9 +105,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for name, runs in results.items():
         report[name] = {
-            key: statistics.median(run[key] for run in runs)
-            for key in runs[0]
-            if isinstance(runs[0][key], int | float)
+            key: statistics.median(run[key] for run in runs) for key in runs[0] if isinstance(runs[0][key], int | float)
         }
     bare = report["bare"]
     for name in ("direct", "direct_pooler_mode", "pgbouncer"):

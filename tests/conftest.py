@@ -70,9 +70,7 @@ def committed_database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def committed_settings(committed_database_url: str) -> Settings:
-    return Settings(
-        environment="test", database_url=committed_database_url, secret_key=TEST_SECRET, run_sweeper=False
-    )
+    return Settings(environment="test", database_url=committed_database_url, secret_key=TEST_SECRET, run_sweeper=False)
 
 
 @pytest.fixture(scope="session")

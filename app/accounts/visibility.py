@@ -80,9 +80,7 @@ SEALED_STATUS = "drawn"  # papers drawn, not yet closed
 CLOSED_STATUSES = frozenset({"closed", "published"})
 PUBLISHED_STATUS = "published"
 
-_exams = table(
-    "exams", column("id"), column("mode"), column("status"), column("owner_unit_id"), column("published_at")
-)
+_exams = table("exams", column("id"), column("mode"), column("status"), column("owner_unit_id"), column("published_at"))
 _exam_units = table("exam_units", column("exam_id"), column("unit_id"))
 
 REFUSALS = {

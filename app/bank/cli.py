@@ -22,8 +22,13 @@ EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
 async def run_import(
-    settings: Settings, path: Path, *, category: str | None = None, unit_code: str | None = None,
-    difficulty: int | None = None, console: Console | None = None,
+    settings: Settings,
+    path: Path,
+    *,
+    category: str | None = None,
+    unit_code: str | None = None,
+    difficulty: int | None = None,
+    console: Console | None = None,
 ) -> int:
     """Import one file as the system administrator; 0 when stored, 1 when rejected (nothing stored)."""
     console = console or Console()
@@ -59,8 +64,14 @@ async def _import(
 
         async with database.read_sessions() as reader, database.write_sessions() as session:
             result = await import_questions(
-                reader, session, filename=filename, content=content, defaults=defaults, principal=SYSTEM_PRINCIPAL,
-                now=SystemClock().now(), progress=advance,
+                reader,
+                session,
+                filename=filename,
+                content=content,
+                defaults=defaults,
+                principal=SYSTEM_PRINCIPAL,
+                now=SystemClock().now(),
+                progress=advance,
             )
             await session.commit()
         progress.update(task, description="完成", completed=len(STAGES))

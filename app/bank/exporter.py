@@ -95,6 +95,7 @@ def _question_sheet(items: Iterable[dict[str, Any]], choices: dict[int, list[str
 
 # --------------------------------------------------------------------------------------------- template
 
+
 def _example(
     kind: str, category: str, stem: str, options: list[str], answer: list[str], **extra: Any
 ) -> dict[str, Any]:

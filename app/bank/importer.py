@@ -125,8 +125,15 @@ def ensure_can_import(principal: Principal) -> None:
 
 
 async def import_questions(
-    read: AsyncSession, write: AsyncSession, *, filename: str, content: bytes, defaults: ImportDefaults,
-    principal: Principal, now: datetime, progress: Progress | None = None,
+    read: AsyncSession,
+    write: AsyncSession,
+    *,
+    filename: str,
+    content: bytes,
+    defaults: ImportDefaults,
+    principal: Principal,
+    now: datetime,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Validate a whole file and store it; on any bad row store nothing and raise ``ImportRejectedError``.
 
@@ -164,8 +171,14 @@ async def import_questions(
     else:
         raise ConflictError("题库在导入期间不断变化，请稍后重试（未导入任何题目）")
     await write_prepared(write, prepared)
-    result = ImportResult(created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged,
-                          skipped=source.skipped, duplicates=plan.duplicates, warnings=source.warnings)
+    result = ImportResult(
+        created=len(plan.creates),
+        updated=len(plan.updates),
+        unchanged=plan.unchanged,
+        skipped=source.skipped,
+        duplicates=plan.duplicates,
+        warnings=source.warnings,
+    )
     await _audit(write, result, filename=filename, actor_id=actor_id_of(principal), now=now)
     return result
 
@@ -252,8 +265,7 @@ def _read_interchange(filename: str, content: bytes) -> SourceFile:
 def _add_item(source: SourceFile, row: int, stated: dict[str, Any]) -> None:
     type_word = str(stated.get("type") or "").strip()
     if parse_type(type_word) is None and type_word.lower() in UNSUPPORTED_TYPE_WORDS:
-        source.skipped.append(ImportSkipped(row=row, reason=f"不支持“{type_word}”题型"
-                                                            "（本系统只有单选、多选和判断题）"))
+        source.skipped.append(ImportSkipped(row=row, reason=f"不支持“{type_word}”题型（本系统只有单选、多选和判断题）"))
     else:
         source.items.append(SourceItem(row=row, stated=stated))
 
@@ -296,7 +308,10 @@ async def plan_import(
 
 
 def _checked(
-    candidates: list[Candidate], errors: list[ImportRowError], units: dict[str, int], principal: Principal,
+    candidates: list[Candidate],
+    errors: list[ImportRowError],
+    units: dict[str, int],
+    principal: Principal,
     label: Callable[[str], str],
 ) -> tuple[list[Candidate], list[ImportRowError]]:
     errors = [*errors, *_resolve_units(units, candidates, label), *_permission_errors(candidates, principal, label)]
@@ -335,13 +350,17 @@ def _resolve_units(
     for candidate in candidates:
         clean = candidate.clean
         if clean.unit_id is not None and clean.unit_id not in known_ids:
-            errors.append(ImportRowError(row=candidate.row, field=label("unit_id"),
-                                         message=f"单位 {clean.unit_id} 不存在"))
+            errors.append(
+                ImportRowError(row=candidate.row, field=label("unit_id"), message=f"单位 {clean.unit_id} 不存在")
+            )
         elif clean.unit_id is None and clean.unit_code is not None:
             clean.unit_id = ids_by_code.get(clean.unit_code)
             if clean.unit_id is None:
-                errors.append(ImportRowError(row=candidate.row, field=label("unit_code"),
-                                             message=f"单位代码 {clean.unit_code} 不存在"))
+                errors.append(
+                    ImportRowError(
+                        row=candidate.row, field=label("unit_code"), message=f"单位代码 {clean.unit_code} 不存在"
+                    )
+                )
     return errors
 
 
@@ -397,14 +416,18 @@ async def _load_bank(session: AsyncSession, pools: set[Pool]) -> dict[int, BankQ
     columns = [getattr(Question, name) for name in CONTENT_FIELDS]
     rows = await session.execute(select(Question.id, Question.version, *columns).where(in_pools))
     return {
-        row.id: BankQuestion(row.id, row.version, {name: getattr(row, name) for name in CONTENT_FIELDS})
-        for row in rows
+        row.id: BankQuestion(row.id, row.version, {name: getattr(row, name) for name in CONTENT_FIELDS}) for row in rows
     }
 
 
 def _duplicate(match: Match) -> ImportDuplicate:
-    return ImportDuplicate(row=match.row, kind=match.kind, similar_to_row=match.similar_to_row,
-                           question_id=match.question_id, score=match.score)
+    return ImportDuplicate(
+        row=match.row,
+        kind=match.kind,
+        similar_to_row=match.similar_to_row,
+        question_id=match.question_id,
+        score=match.score,
+    )
 
 
 def _right_answers(clean: CleanQuestion) -> tuple[str, frozenset[str]]:
@@ -425,13 +448,19 @@ def _type_conflicts(candidates: list[Candidate], label: Callable[[str], str]) ->
         key = (str(candidate.clean.category), candidate.clean.unit_id, entry.identity)
         earlier = first.setdefault(key, candidate)
         if earlier.clean.type != candidate.clean.type:
-            errors.append(ImportRowError(row=candidate.row, field=label("type"),
-                                         message=f"与第 {earlier.row} 行题干和选项相同，但题型不同"))
+            errors.append(
+                ImportRowError(
+                    row=candidate.row, field=label("type"), message=f"与第 {earlier.row} 行题干和选项相同，但题型不同"
+                )
+            )
     return errors
 
 
 def _decide(
-    plan: ImportPlan, candidates: list[Candidate], bank: dict[int, BankQuestion], matches: list[Match],
+    plan: ImportPlan,
+    candidates: list[Candidate],
+    bank: dict[int, BankQuestion],
+    matches: list[Match],
     label: Callable[[str], str],
 ) -> None:
     exact = [m for m in matches if m.kind == "exact"]
@@ -443,8 +472,11 @@ def _decide(
         if candidate.row in repeated:
             first = repeated[candidate.row]
             if _right_answers(by_row[first].clean) != _right_answers(candidate.clean):
-                plan.errors.append(ImportRowError(row=candidate.row, field=label("answer"),
-                                                  message=f"与第 {first} 行题干和选项相同，但答案不同"))
+                plan.errors.append(
+                    ImportRowError(
+                        row=candidate.row, field=label("answer"), message=f"与第 {first} 行题干和选项相同，但答案不同"
+                    )
+                )
             else:
                 plan.repeats += 1  # imported once, with the first row; listed under duplicates
         elif candidate.row in existing:

@@ -121,7 +121,8 @@ async def import_questions(
 
 
 @router.get(
-    "/api/questions/export", response_class=Response,
+    "/api/questions/export",
+    response_class=Response,
     responses=file_responses(XLSX, CSV, JSON, description="the questions as .xlsx, .csv or .json"),
 )
 async def export_questions(
@@ -139,7 +140,8 @@ async def export_questions(
 
 
 @router.get(
-    "/api/questions/template", response_class=Response,
+    "/api/questions/template",
+    response_class=Response,
     responses=file_responses(XLSX, description="the import template"),
 )
 async def import_template(principal: CurrentPrincipal) -> Response:
@@ -172,9 +174,7 @@ async def update_question(
 
 
 @router.get("/api/questions/{question_id}/versions", response_model=list[QuestionVersionRead])
-async def list_versions(
-    question_id: int, principal: BankReader, session: SessionDep
-) -> list[QuestionVersionRead]:
+async def list_versions(question_id: int, principal: BankReader, session: SessionDep) -> list[QuestionVersionRead]:
     """Every stored version of a question, oldest first."""
     await service.get_visible_question(session, question_id, principal)
     return [QuestionVersionRead.model_validate(v) for v in await service.list_versions(session, question_id)]
@@ -186,9 +186,11 @@ async def retire_questions(
 ) -> list[QuestionRead]:
     """Retire several questions at once (the flag list's action); all or none."""
     return [
-        QuestionRead.model_validate(await service.set_status(
-            session, question_id=question_id, status=QuestionStatus.retired, principal=principal, now=clock.now()
-        ))
+        QuestionRead.model_validate(
+            await service.set_status(
+                session, question_id=question_id, status=QuestionStatus.retired, principal=principal, now=clock.now()
+            )
+        )
         for question_id in dict.fromkeys(body.question_ids)
     ]
 

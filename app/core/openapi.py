@@ -42,9 +42,7 @@ def install_openapi(app: FastAPI, *, authenticated_by: Collection[Callable[..., 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER] = {
             "type": "http",
             "scheme": "bearer",

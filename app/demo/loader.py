@@ -51,15 +51,20 @@ async def _demo_exam(
     blueprint = await papers_service.ensure_preset(session, key=next(iter(PRESETS)), principal=principal, now=now)
     exam = await exam_service.create_exam(
         session,
-        data=ExamCreate(name=OPEN_EXAM_NAME, blueprint_id=blueprint.id, mode="formal", unit_ids=unit_ids,
-                        seed=20261123),
+        data=ExamCreate(
+            name=OPEN_EXAM_NAME, blueprint_id=blueprint.id, mode="formal", unit_ids=unit_ids, seed=20261123
+        ),
         principal=principal,
         now=now,
     )
     await exam_service.draw_exam_papers(session, exam=exam, principal=principal, now=now)
     issued, _warnings = await exam_participants.add_participants(
-        session, exam=exam, data=ParticipantsAdd(sample=SampleSpec(ratio=0.1)), principal=principal,
-        secret=settings.secret_key.get_secret_value(), now=now,
+        session,
+        exam=exam,
+        data=ParticipantsAdd(sample=SampleSpec(ratio=0.1)),
+        principal=principal,
+        secret=settings.secret_key.get_secret_value(),
+        now=now,
     )
     return [(i.ticket_no, i.pin) for i in issued if i.pin]
 
@@ -169,8 +174,15 @@ async def load_demo(settings: Settings) -> str:
         f"演示数据已载入：{len(units_data)} 个单位，{result.created} 道题目，"
         "一场已结束的练习和一场已公布成绩的督导考试。",
         f"请在 /login 用密码 {DEMO_PASSWORD} 登录以下账号："
-        + "、".join(["organiser（考务）", "supervisor（督导）", "proctor（监考）", "editor（题库管理员）",
-                    *(f"unitadmin-{c.lower()}（单位管理员）" for c in codes)]),
+        + "、".join(
+            [
+                "organiser（考务）",
+                "supervisor（督导）",
+                "proctor（监考）",
+                "editor（题库管理员）",
+                *(f"unitadmin-{c.lower()}（单位管理员）" for c in codes),
+            ]
+        ),
         *_ticket_lines(tickets[:TICKETS_SHOWN]),
     ]
     if not settings.admin_password:

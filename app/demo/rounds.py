@@ -57,8 +57,17 @@ async def _sitters(session: Any, unit_ids: dict[str, int]) -> dict[str, list[int
 
 
 async def finished_round(
-    session: Any, organiser: Principal, *, name: str, mode: str, blueprint_id: int, unit_ids: dict[str, int],
-    at: datetime, seed: int, secret: str, publish: bool,
+    session: Any,
+    organiser: Principal,
+    *,
+    name: str,
+    mode: str,
+    blueprint_id: int,
+    unit_ids: dict[str, int],
+    at: datetime,
+    seed: int,
+    secret: str,
+    publish: bool,
 ) -> int:
     """Create, sit, close (and publish) one round dated ``at``; returns the exam's id."""
     exam = await exam_service.create_exam(

@@ -181,7 +181,8 @@ async def preview_paper(paper_id: int, exam: ManagedExam, session: SessionDep) -
 
 
 @router.get(
-    "/api/exams/{exam_id}/papers/{paper_id}/export", response_class=Response,
+    "/api/exams/{exam_id}/papers/{paper_id}/export",
+    response_class=Response,
     responses=file_responses(XLSX, description="the paper for printing"),
 )
 async def export_paper(paper_id: int, exam: ManagedExam, session: SessionDep) -> Response:
@@ -228,7 +229,11 @@ async def add_participants(
 ) -> list[ParticipantIssued]:
     """Add listed or sampled cadres; new participants get a ticket and a PIN, shown once."""
     issued, warnings = await participants.add_participants(
-        session, exam=exam, data=body, principal=principal, secret=settings.secret_key.get_secret_value(),
+        session,
+        exam=exam,
+        data=body,
+        principal=principal,
+        secret=settings.secret_key.get_secret_value(),
         now=clock.now(),
     )
     if warnings:
@@ -256,7 +261,11 @@ async def list_participants(
 
 @router.patch("/api/exams/{exam_id}/participants/{cadre_id}", response_model=ParticipantRead)
 async def update_participant(
-    cadre_id: int, body: ParticipantUpdate, exam: ValidExam, principal: CurrentPrincipal, session: SessionDep,
+    cadre_id: int,
+    body: ParticipantUpdate,
+    exam: ValidExam,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     clock: ClockDep,
 ) -> ParticipantRead:
     """Extra time for one examinee (the total, in seconds): his attempt under way gets the later deadline at
@@ -293,7 +302,8 @@ async def get_tickets(
 
 
 @router.get(
-    "/api/exams/{exam_id}/tickets/export", response_class=Response,
+    "/api/exams/{exam_id}/tickets/export",
+    response_class=Response,
     responses=file_responses(XLSX, description="the ticket list without PINs"),
 )
 async def export_tickets(
@@ -319,8 +329,12 @@ async def reissue_tickets(
     """New PINs, shown once (in the reply or the .xlsx for printing): for the cadres listed, one unit, or every
     participant when nothing is sent. The old PINs stop working and their sessions end. Audited."""
     issued = await participants.reissue_pins(
-        session, exam=exam, request=body or ReissueRequest(all=True), principal=principal,
-        secret=settings.secret_key.get_secret_value(), now=clock.now(),
+        session,
+        exam=exam,
+        request=body or ReissueRequest(all=True),
+        principal=principal,
+        secret=settings.secret_key.get_secret_value(),
+        now=clock.now(),
     )
     if format == "json":
         return issued
@@ -343,8 +357,12 @@ async def reissue_ticket(
     """A new PIN for one ticket, shown once; the old PIN stops working."""
     cadre_id = await participants.cadre_of_ticket(session, exam.id, ticket_no)
     [issued] = await participants.reissue_pins(
-        session, exam=exam, request=ReissueRequest(cadre_ids=[cadre_id]), principal=principal,
-        secret=settings.secret_key.get_secret_value(), now=clock.now(),
+        session,
+        exam=exam,
+        request=ReissueRequest(cadre_ids=[cadre_id]),
+        principal=principal,
+        secret=settings.secret_key.get_secret_value(),
+        now=clock.now(),
     )
     return issued
 

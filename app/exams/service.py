@@ -71,10 +71,24 @@ ALLOWED_TRANSITIONS: dict[ExamStatus, frozenset[ExamStatus]] = {
 _DRAFT_FIELDS = frozenset(ExamUpdate.model_fields)
 # The notice's signature may be set whatever the exam's state.
 _NOTICE_FIELDS = frozenset({"notice_office", "notice_date"})
-_DRAWN_FIELDS = frozenset({
-    "name", "opens_at", "closes_at", "shuffle_questions", "shuffle_options", "time_limit_seconds",
-    "multiple_scoring", "max_attempts", "required_attempts", "required_score", "focus_loss_limit",
-}) | _NOTICE_FIELDS
+_DRAWN_FIELDS = (
+    frozenset(
+        {
+            "name",
+            "opens_at",
+            "closes_at",
+            "shuffle_questions",
+            "shuffle_options",
+            "time_limit_seconds",
+            "multiple_scoring",
+            "max_attempts",
+            "required_attempts",
+            "required_score",
+            "focus_loss_limit",
+        }
+    )
+    | _NOTICE_FIELDS
+)
 _STARTED_FIELDS = frozenset({"name", "closes_at"}) | _NOTICE_FIELDS
 _FINISHED_FIELDS = frozenset({"name"}) | _NOTICE_FIELDS
 
@@ -167,9 +181,9 @@ def ensure_can_proctor(principal: Principal, exam: Exam) -> None:
 
 
 async def is_participant_user(session: AsyncSession, exam_id: int, user_id: int) -> bool:
-    return bool(await session.scalar(
-        select(exists().where(Participant.exam_id == exam_id, Participant.user_id == user_id))
-    ))
+    return bool(
+        await session.scalar(select(exists().where(Participant.exam_id == exam_id, Participant.user_id == user_id)))
+    )
 
 
 async def ensure_can_view(session: AsyncSession, principal: Principal, exam: Exam) -> None:
@@ -189,7 +203,9 @@ async def ensure_can_view(session: AsyncSession, principal: Principal, exam: Exa
 def exam_read(exam: Exam, unit_ids: Sequence[int], now: datetime, *, show_seed: bool) -> ExamRead:
     data: dict[str, Any] = {name: getattr(exam, name) for name in ExamRead.model_fields if hasattr(exam, name)}
     data.update(
-        phase=exam_phase(exam, now), is_open=exam_is_open(exam, now), unit_ids=list(unit_ids),
+        phase=exam_phase(exam, now),
+        is_open=exam_is_open(exam, now),
+        unit_ids=list(unit_ids),
         seed=exam.seed if show_seed else None,
     )
     return ExamRead.model_validate(data)
@@ -256,9 +272,9 @@ def _check_attempt_rules(
         if required_score is not None:
             raise UnprocessableError(field_error("required_score", "只有练习可以要求达标分数"))
     if required_attempts is not None and required_attempts > max_attempts:
-        raise UnprocessableError(field_error(
-            "required_attempts", f"要求练习 {required_attempts} 次，但最多只允许 {max_attempts} 次"
-        ))
+        raise UnprocessableError(
+            field_error("required_attempts", f"要求练习 {required_attempts} 次，但最多只允许 {max_attempts} 次")
+        )
 
 
 def _ensure_can_create(principal: Principal, mode: ExamMode, unit_ids: Sequence[int]) -> int | None:
@@ -311,9 +327,21 @@ async def create_exam(session: AsyncSession, *, data: ExamCreate, principal: Pri
     session.add(exam)
     await session.flush()
     await session.execute(insert(ExamUnit), [{"exam_id": exam.id, "unit_id": u} for u in unit_ids])
-    await record_audit(session, actor_id=principal.id, action="exam.create", entity="exam", entity_id=exam.id,
-                       detail={"name": exam.name, "mode": exam.mode, "unit_ids": unit_ids, "seed": exam.seed,
-                               "blueprint_id": blueprint.id}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.create",
+        entity="exam",
+        entity_id=exam.id,
+        detail={
+            "name": exam.name,
+            "mode": exam.mode,
+            "unit_ids": unit_ids,
+            "seed": exam.seed,
+            "blueprint_id": blueprint.id,
+        },
+        at=now,
+    )
     return exam
 
 
@@ -323,8 +351,16 @@ async def update_exam(
     """Change what the exam's state allows; anything else is refused with 409 naming the fields."""
     ensure_can_manage(principal, exam)
     changes = data.model_dump(exclude_unset=True)
-    nullable = {"opens_at", "closes_at", "required_attempts", "required_score", "focus_loss_limit",
-                "max_shared_questions", "notice_office", "notice_date"}
+    nullable = {
+        "opens_at",
+        "closes_at",
+        "required_attempts",
+        "required_score",
+        "focus_loss_limit",
+        "max_shared_questions",
+        "notice_office",
+        "notice_date",
+    }
     for name, value in changes.items():
         if value is None and name not in nullable:
             raise UnprocessableError(field_error(name, "不能为空"))
@@ -346,8 +382,10 @@ async def update_exam(
     if started and "closes_at" in changes and closes_at is not None and closes_at <= now:
         raise UnprocessableError(field_error("closes_at", "考试进行中，结束时间只能推后"))
     _check_attempt_rules(
-        exam.mode, changes.get("max_attempts", exam.max_attempts),
-        changes.get("required_attempts", exam.required_attempts), changes.get("required_score", exam.required_score),
+        exam.mode,
+        changes.get("max_attempts", exam.max_attempts),
+        changes.get("required_attempts", exam.required_attempts),
+        changes.get("required_score", exam.required_score),
     )
     before = {name: _jsonable(getattr(exam, name, None)) for name in changes if name != "unit_ids"}
     if "unit_ids" in changes:
@@ -368,8 +406,15 @@ async def update_exam(
         await reclamp_open_deadlines(
             session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at
         )
-    await record_audit(session, actor_id=principal.id, action="exam.update", entity="exam", entity_id=exam.id,
-                       detail={"before": before, "after": data.model_dump(mode="json", exclude_unset=True)}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.update",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"before": before, "after": data.model_dump(mode="json", exclude_unset=True)},
+        at=now,
+    )
     return exam
 
 
@@ -383,9 +428,13 @@ async def _replace_units(session: AsyncSession, exam: Exam, unit_ids: list[int],
     current = set(await exam_unit_ids(session, exam.id))
     removed = current - set(unit_ids)
     if removed:
-        with_participants = sorted(set(await session.scalars(
-            select(Participant.unit_id).where(Participant.exam_id == exam.id, Participant.unit_id.in_(removed))
-        )))
+        with_participants = sorted(
+            set(
+                await session.scalars(
+                    select(Participant.unit_id).where(Participant.exam_id == exam.id, Participant.unit_id.in_(removed))
+                )
+            )
+        )
         if with_participants:
             raise ConflictError(f"单位 {with_participants} 已有考生，请先移除考生再移除单位")
         await session.execute(delete(ExamUnit).where(ExamUnit.exam_id == exam.id, ExamUnit.unit_id.in_(removed)))
@@ -444,16 +493,27 @@ def _shortage_error(shortages: Sequence[Shortage], codes: dict[int, str]) -> Unp
     for s in shortages:
         code = codes.get(s.unit_id, str(s.unit_id))
         where = "共用题库" if s.pool == "shared" else f"{code} 单位题库"
-        items.append({"type": s.type, "category": s.category, "unit_id": s.unit_id, "unit_code": code,
-                      "pool": s.pool, "needed": s.needed, "available": s.available})
+        items.append(
+            {
+                "type": s.type,
+                "category": s.category,
+                "unit_id": s.unit_id,
+                "unit_code": code,
+                "pool": s.pool,
+                "needed": s.needed,
+                "available": s.available,
+            }
+        )
         lines.append(
             f"单位 {code} 的{TYPE_NAMES.get(s.type, s.type)}（{CATEGORY_NAMES.get(s.category, s.category)}）"
             f"需要 {s.needed} 题，{where}只有 {s.available} 题"
         )
-    return UnprocessableError({
-        "message": "题库题目不足，未抽卷：" + "；".join(lines),
-        "shortages": items,
-    })
+    return UnprocessableError(
+        {
+            "message": "题库题目不足，未抽卷：" + "；".join(lines),
+            "shortages": items,
+        }
+    )
 
 
 async def _run_draw(
@@ -471,26 +531,39 @@ async def _run_draw(
     )
     try:
         # Tens of milliseconds of CPU for a large bank: keep it off the event loop.
-        return await anyio.to_thread.run_sync(partial(
-            draw_papers, candidates, quotas, unit_ids, seed=seed, tolerance=exam.difficulty_tolerance, fixed=fixed,
-            max_shared=exam.max_shared_questions,
-        ))
+        return await anyio.to_thread.run_sync(
+            partial(
+                draw_papers,
+                candidates,
+                quotas,
+                unit_ids,
+                seed=seed,
+                tolerance=exam.difficulty_tolerance,
+                fixed=fixed,
+                max_shared=exam.max_shared_questions,
+            )
+        )
     except BankTooSmallError as exc:
         raise _shortage_error(exc.shortages, await _unit_codes(session, unit_ids)) from exc
     except OverlapCapError as exc:
         codes = await _unit_codes(session, [*exc.units])
         first, second = (codes.get(u, str(u)) for u in exc.units)
-        raise UnprocessableError({
-            "code": "overlap_cap",
-            "field": "max_shared_questions",
-            "message": (
-                f"未能抽取试卷：单位{first}与单位{second}的试卷共有{exc.reached}道相同试题，超过本场考试设定的上限"
-                f"{exc.cap}道；按题库现有题量，两份试卷之间至少要有{exc.floor}道相同试题。"
-                "请放宽重题上限或扩充共享题库，试卷未作任何改动。"
-            ),
-            "max_shared_questions": exc.cap, "reached": exc.reached, "floor": exc.floor,
-            "unit_ids": list(exc.units), "shortages": [],
-        }) from exc
+        raise UnprocessableError(
+            {
+                "code": "overlap_cap",
+                "field": "max_shared_questions",
+                "message": (
+                    f"未能抽取试卷：单位{first}与单位{second}的试卷共有{exc.reached}道相同试题，超过本场考试设定的上限"
+                    f"{exc.cap}道；按题库现有题量，两份试卷之间至少要有{exc.floor}道相同试题。"
+                    "请放宽重题上限或扩充共享题库，试卷未作任何改动。"
+                ),
+                "max_shared_questions": exc.cap,
+                "reached": exc.reached,
+                "floor": exc.floor,
+                "unit_ids": list(exc.units),
+                "shortages": [],
+            }
+        ) from exc
     except DrawError as exc:
         raise UnprocessableError({"message": str(exc), "shortages": []}) from exc
 
@@ -516,10 +589,22 @@ async def draw_exam_papers(
     else:
         exam.drawn_at = now
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="exam.draw", entity="exam", entity_id=exam.id,
-                       detail={"seed": exam.seed, "units": unit_ids, "max_overlap": outcome.max_overlap,
-                               "difficulty_spread": round(outcome.difficulty_spread, 6),
-                               "balanced": outcome.balanced, "swaps": outcome.swaps}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.draw",
+        entity="exam",
+        entity_id=exam.id,
+        detail={
+            "seed": exam.seed,
+            "units": unit_ids,
+            "max_overlap": outcome.max_overlap,
+            "difficulty_spread": round(outcome.difficulty_spread, 6),
+            "balanced": outcome.balanced,
+            "swaps": outcome.swaps,
+        },
+        at=now,
+    )
     return papers
 
 
@@ -539,10 +624,21 @@ async def redraw_unit_paper(
         session, exam_id=exam.id, drawn=outcome.papers, seed=paper_seed, existing={paper.unit_id: paper}, now=now
     )
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="paper.redraw", entity="paper", entity_id=paper.id,
-                       detail={"exam_id": exam.id, "unit_id": paper.unit_id, "seed": paper_seed,
-                               "max_overlap": outcome.max_overlap,
-                               "difficulty_spread": round(outcome.difficulty_spread, 6)}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="paper.redraw",
+        entity="paper",
+        entity_id=paper.id,
+        detail={
+            "exam_id": exam.id,
+            "unit_id": paper.unit_id,
+            "seed": paper_seed,
+            "max_overlap": outcome.max_overlap,
+            "difficulty_spread": round(outcome.difficulty_spread, 6),
+        },
+        at=now,
+    )
     return stored
 
 
@@ -555,8 +651,15 @@ async def discard_papers(session: AsyncSession, *, exam: Exam, principal: Princi
     count = await papers_service.delete_papers(session, exam.id)
     transition(exam, ExamStatus.draft, now)
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="exam.discard_papers", entity="exam",
-                       entity_id=exam.id, detail={"papers": count}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.discard_papers",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"papers": count},
+        at=now,
+    )
 
 
 async def get_exam_paper(session: AsyncSession, exam: Exam, paper_id: int) -> Paper:
@@ -573,13 +676,15 @@ async def papers_drawn(session: AsyncSession, papers: Sequence[Paper]) -> list[P
     versions = await papers_repository.versions_by_id(session, version_ids)
     return [
         PaperDrawn(
-            unit_id=p.unit_id, paper_id=p.id,
+            unit_id=p.unit_id,
+            paper_id=p.id,
             question_ids=[s.question_id for s in slots[p.id]],
             question_versions=[versions[s.question_version_id].version for s in slots[p.id]],
             question_version_ids=[s.question_version_id for s in slots[p.id]],
             expected_difficulty=round(p.expected_difficulty, 6),
             expected_score=round(p.total_points * (1 - p.expected_difficulty), 2),
-            total_points=p.total_points, seed=p.seed,
+            total_points=p.total_points,
+            seed=p.seed,
         )
         for p in papers
     ]
@@ -593,7 +698,7 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
     max_overlap, pair = 0, None
     overlaps: list[PairOverlap] = []
     for i, (unit_a, set_a) in enumerate(sets):
-        for unit_b, set_b in sets[i + 1:]:
+        for unit_b, set_b in sets[i + 1 :]:
             overlap = len(set_a & set_b)
             overlaps.append(PairOverlap(unit_ids=sorted([unit_a, unit_b]), shared=overlap))
             if pair is None or overlap > max_overlap:
@@ -601,11 +706,17 @@ async def papers_summary(session: AsyncSession, exam: Exam) -> PapersSummary:
     values = [p.expected_difficulty for p in papers]
     spread = max(values) - min(values) if values else 0.0
     return PapersSummary(
-        exam_id=exam.id, seed=exam.seed, tolerance=exam.difficulty_tolerance,
-        difficulty_spread=round(spread, 6), balanced=spread <= exam.difficulty_tolerance + 1e-9,
-        max_overlap=max_overlap, max_overlap_units=pair, papers=drawn,
+        exam_id=exam.id,
+        seed=exam.seed,
+        tolerance=exam.difficulty_tolerance,
+        difficulty_spread=round(spread, 6),
+        balanced=spread <= exam.difficulty_tolerance + 1e-9,
+        max_overlap=max_overlap,
+        max_overlap_units=pair,
+        papers=drawn,
         max_shared_questions=exam.max_shared_questions,
-        min_overlap=min((o.shared for o in overlaps), default=0), overlaps=overlaps,
+        min_overlap=min((o.shared for o in overlaps), default=0),
+        overlaps=overlaps,
     )
 
 

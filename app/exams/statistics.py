@@ -22,7 +22,9 @@ from app.papers.models import Paper, PaperSlot
 
 async def exam_question_ids(session: AsyncSession, exam_id: int) -> list[int]:
     query = (
-        select(PaperSlot.question_id).join(Paper, Paper.id == PaperSlot.paper_id).where(Paper.exam_id == exam_id)
+        select(PaperSlot.question_id)
+        .join(Paper, Paper.id == PaperSlot.paper_id)
+        .where(Paper.exam_id == exam_id)
         .distinct()
     )
     return [int(q) for q in (await session.scalars(query)).all()]
@@ -35,33 +37,43 @@ async def refresh_question_statistics(session: AsyncSession, question_ids: Seque
         return 0
     drawn = {
         int(row.question_id): int(row.papers)
-        for row in (await session.execute(
-            select(PaperSlot.question_id, func.count(func.distinct(PaperSlot.paper_id)).label("papers"))
-            .where(PaperSlot.question_id.in_(ids)).group_by(PaperSlot.question_id)
-        )).all()
+        for row in (
+            await session.execute(
+                select(PaperSlot.question_id, func.count(func.distinct(PaperSlot.paper_id)).label("papers"))
+                .where(PaperSlot.question_id.in_(ids))
+                .group_by(PaperSlot.question_id)
+            )
+        ).all()
     }
     x = case((AttemptAnswer.is_correct.is_(True), 1.0), else_=0.0)
     rest = cast(Attempt.score, Float) - func.coalesce(AttemptAnswer.points, 0.0)
     answered: dict[int, Any] = {
         int(row.question_id): row
-        for row in (await session.execute(
-            select(
-                PaperSlot.question_id,
-                func.count().label("n"),
-                func.sum(x).label("sx"),
-                func.sum(rest).label("sr"),
-                func.sum(x * rest).label("sxr"),
-                func.sum(rest * rest).label("srr"),
-                func.max(Attempt.submitted_at).label("last_used_at"),
+        for row in (
+            await session.execute(
+                select(
+                    PaperSlot.question_id,
+                    func.count().label("n"),
+                    func.sum(x).label("sx"),
+                    func.sum(rest).label("sr"),
+                    func.sum(x * rest).label("sxr"),
+                    func.sum(rest * rest).label("srr"),
+                    func.max(Attempt.submitted_at).label("last_used_at"),
+                )
+                .select_from(PaperSlot)
+                .join(Attempt, Attempt.paper_id == PaperSlot.paper_id)
+                .outerjoin(
+                    AttemptAnswer,
+                    (AttemptAnswer.attempt_id == Attempt.id) & (AttemptAnswer.position == PaperSlot.position),
+                )
+                .where(
+                    PaperSlot.question_id.in_(ids),
+                    Attempt.status == AttemptStatus.submitted,
+                    Attempt.score.is_not(None),
+                )
+                .group_by(PaperSlot.question_id)
             )
-            .select_from(PaperSlot)
-            .join(Attempt, Attempt.paper_id == PaperSlot.paper_id)
-            .outerjoin(AttemptAnswer, (AttemptAnswer.attempt_id == Attempt.id)
-                       & (AttemptAnswer.position == PaperSlot.position))
-            .where(PaperSlot.question_id.in_(ids), Attempt.status == AttemptStatus.submitted,
-                   Attempt.score.is_not(None))
-            .group_by(PaperSlot.question_id)
-        )).all()
+        ).all()
     }
     rows = []
     for question_id in ids:
@@ -74,11 +86,17 @@ async def refresh_question_statistics(session: AsyncSession, question_ids: Seque
             # x is 0/1, so Σx² = Σx.
             discrimination = correlation_from_sums(n, sx, sr, sxr, sx, srr)
         flags = item_flags(facility, discrimination) if n >= BANK_MIN_ANSWERS else []
-        rows.append({
-            "id": question_id, "times_drawn": int(drawn.get(question_id, 0)), "times_answered": n,
-            "facility": facility, "discrimination": discrimination,
-            "last_used_at": row.last_used_at if row is not None else None, "stat_flags": encode_flags(flags),
-        })
+        rows.append(
+            {
+                "id": question_id,
+                "times_drawn": int(drawn.get(question_id, 0)),
+                "times_answered": n,
+                "facility": facility,
+                "discrimination": discrimination,
+                "last_used_at": row.last_used_at if row is not None else None,
+                "stat_flags": encode_flags(flags),
+            }
+        )
     await session.execute(update(Question), rows)
     return len(rows)
 

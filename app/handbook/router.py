@@ -15,6 +15,7 @@ from app.handbook.schemas import CoverageReport, HandbookRead, SectionCreate, Se
 
 router = APIRouter(tags=["handbook"])
 
+
 @router.get("/api/units/{unit_id}/handbook", response_model=HandbookRead)
 async def get_handbook(unit_id: int, principal: CurrentPrincipal, session: SessionDep) -> HandbookRead:
     """The unit's handbook: sections in order, each with its legal basis, duty items and questions."""
@@ -22,8 +23,7 @@ async def get_handbook(unit_id: int, principal: CurrentPrincipal, session: Sessi
     return await service.get_handbook(session, unit_id=unit_id)
 
 
-@router.post("/api/units/{unit_id}/handbook/sections", response_model=SectionRead,
-             status_code=status.HTTP_201_CREATED)
+@router.post("/api/units/{unit_id}/handbook/sections", response_model=SectionRead, status_code=status.HTTP_201_CREATED)
 async def create_section(
     unit_id: int, body: SectionCreate, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> SectionRead:
@@ -34,7 +34,11 @@ async def create_section(
 
 @router.patch("/api/units/{unit_id}/handbook/sections/{section_id}", response_model=SectionRead)
 async def update_section(
-    unit_id: int, section_id: int, body: SectionUpdate, principal: CurrentPrincipal, session: SessionDep,
+    unit_id: int,
+    section_id: int,
+    body: SectionUpdate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     clock: ClockDep,
 ) -> SectionRead:
     """Change a section; ``duty_points`` and ``question_ids``, when sent, replace the old links."""
@@ -64,14 +68,21 @@ async def coverage(principal: CurrentPrincipal, session: SessionDep, unit_id: in
     return await service.coverage_report(session, service.readable_units(principal, unit_id))
 
 
-@router.get("/api/units/{unit_id}/handbook/export", response_class=Response,
-            responses=file_responses(DOCX, description="the handbook as .docx"))
+@router.get(
+    "/api/units/{unit_id}/handbook/export",
+    response_class=Response,
+    responses=file_responses(DOCX, description="the handbook as .docx"),
+)
 async def export_handbook(unit_id: int, principal: CurrentPrincipal, session: SessionDep) -> Response:
     """The handbook as a Word document (.docx), with each section's coverage and the gaps at the end."""
     service.ensure_handbook_read(principal, unit_id)
     handbook = await service.get_handbook(session, unit_id=unit_id)
     content = await handbook_docx(handbook, await service.unit_coverage(session, unit_id=unit_id))
     filename = quote(f"{handbook.unit_name}岗位履职手册.docx")
-    return Response(content, media_type=DOCX, headers={
-        "Content-Disposition": f"attachment; filename=unit-{unit_id}-handbook.docx; filename*=UTF-8''{filename}",
-    })
+    return Response(
+        content,
+        media_type=DOCX,
+        headers={
+            "Content-Disposition": f"attachment; filename=unit-{unit_id}-handbook.docx; filename*=UTF-8''{filename}",
+        },
+    )

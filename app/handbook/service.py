@@ -64,9 +64,11 @@ def _field_errors(errors: list[tuple[list[str | int], str]]) -> UnprocessableErr
 async def _checked_duty_points(session: AsyncSession, unit_id: int, points: Sequence[str]) -> list[str]:
     """The points, stripped and without repeats; each must be on the unit's duty list."""
     cleaned = list(dict.fromkeys(p.strip() for p in points))
-    listed = set(await session.scalars(
-        select(UnitDuty.knowledge_point).where(UnitDuty.unit_id == unit_id, UnitDuty.knowledge_point.in_(cleaned))
-    ))
+    listed = set(
+        await session.scalars(
+            select(UnitDuty.knowledge_point).where(UnitDuty.unit_id == unit_id, UnitDuty.knowledge_point.in_(cleaned))
+        )
+    )
     errors: list[tuple[list[str | int], str]] = [
         (["duty_points", index], f"「{point}」不在本单位的职责清单中 (not on the unit's duty list)")
         for index, point in enumerate(cleaned)
@@ -92,8 +94,9 @@ async def _checked_questions(session: AsyncSession, unit_id: int, question_ids: 
         if row is None:
             errors.append((["question_ids", index], f"题目 {question_id} 不存在 (no such question)"))
         elif row.category == POLICY and row.unit_id != unit_id:
-            errors.append((["question_ids", index],
-                           f"题目 {question_id} 属于其他单位的题库 (a policy question of another unit)"))
+            errors.append(
+                (["question_ids", index], f"题目 {question_id} 属于其他单位的题库 (a policy question of another unit)")
+            )
     if errors:
         raise _field_errors(errors)
     return ids
@@ -129,20 +132,29 @@ async def _links(
 
 def _read(section: HandbookSection, duties: dict[int, list[str]], questions: dict[int, list[int]]) -> SectionRead:
     return SectionRead(
-        id=section.id, unit_id=section.unit_id, position=section.position, title=section.title, body=section.body,
-        legal_basis=section.legal_basis, duty_points=duties.get(section.id, []),
-        question_ids=questions.get(section.id, []), updated_at=section.updated_at,
+        id=section.id,
+        unit_id=section.unit_id,
+        position=section.position,
+        title=section.title,
+        body=section.body,
+        legal_basis=section.legal_basis,
+        duty_points=duties.get(section.id, []),
+        question_ids=questions.get(section.id, []),
+        updated_at=section.updated_at,
     )
 
 
 async def get_handbook(session: AsyncSession, *, unit_id: int) -> HandbookRead:
     """The unit's handbook: its sections in order, with their duty items and questions."""
     unit = await org_service.get_unit(session, unit_id)
-    sections = list(await session.scalars(
-        select(HandbookSection).where(HandbookSection.unit_id == unit_id)
-        .order_by(HandbookSection.position, HandbookSection.id)
-        .execution_options(populate_existing=True)
-    ))
+    sections = list(
+        await session.scalars(
+            select(HandbookSection)
+            .where(HandbookSection.unit_id == unit_id)
+            .order_by(HandbookSection.position, HandbookSection.id)
+            .execution_options(populate_existing=True)
+        )
+    )
     duties, questions = await _links(session, [s.id for s in sections])
     return HandbookRead(unit_id=unit.id, unit_name=unit.name, sections=[_read(s, duties, questions) for s in sections])
 
@@ -153,23 +165,27 @@ async def _replace_links(
     if duty_points is not None:
         await session.execute(delete(HandbookSectionDuty).where(HandbookSectionDuty.section_id == section_id))
         if duty_points:
-            await session.execute(insert(HandbookSectionDuty), [
-                {"section_id": section_id, "knowledge_point": point} for point in duty_points
-            ])
+            await session.execute(
+                insert(HandbookSectionDuty),
+                [{"section_id": section_id, "knowledge_point": point} for point in duty_points],
+            )
     if question_ids is not None:
         await session.execute(delete(HandbookSectionQuestion).where(HandbookSectionQuestion.section_id == section_id))
         if question_ids:
-            await session.execute(insert(HandbookSectionQuestion), [
-                {"section_id": section_id, "question_id": question_id} for question_id in question_ids
-            ])
+            await session.execute(
+                insert(HandbookSectionQuestion),
+                [{"section_id": section_id, "question_id": question_id} for question_id in question_ids],
+            )
 
 
 async def _renumber(session: AsyncSession, unit_id: int, placed: HandbookSection, *, moved_down: bool = False) -> None:
     """Positions 1..n again, with ``placed`` at its position: the section there moves down (or up, when
     ``placed`` moved down from an earlier place)."""
-    rows = (await session.execute(
-        select(HandbookSection.id, HandbookSection.position).where(HandbookSection.unit_id == unit_id)
-    )).all()
+    rows = (
+        await session.execute(
+            select(HandbookSection.id, HandbookSection.position).where(HandbookSection.unit_id == unit_id)
+        )
+    ).all()
     ordered = sorted(rows, key=lambda r: (r.position, (r.id == placed.id) == moved_down, r.id))
     changes = [{"id": r.id, "position": n} for n, r in enumerate(ordered, start=1) if r.position != n]
     if changes:
@@ -187,24 +203,48 @@ async def create_section(
     question_ids = await _checked_questions(session, unit_id, data.question_ids)
     last = await session.scalar(select(func.max(HandbookSection.position)).where(HandbookSection.unit_id == unit_id))
     section = HandbookSection(
-        unit_id=unit_id, position=data.position or (last or 0) + 1, title=data.title.strip(), body=data.body,
-        legal_basis=(data.legal_basis or "").strip() or None, updated_by=principal.id, created_at=now, updated_at=now,
+        unit_id=unit_id,
+        position=data.position or (last or 0) + 1,
+        title=data.title.strip(),
+        body=data.body,
+        legal_basis=(data.legal_basis or "").strip() or None,
+        updated_by=principal.id,
+        created_at=now,
+        updated_at=now,
     )
     session.add(section)
     await session.flush()
     await _renumber(session, unit_id, section)
     await _replace_links(session, section.id, duty_points=points, question_ids=question_ids)
-    await record_audit(session, actor_id=principal.id, action="handbook.section.create", entity="unit",
-                       entity_id=unit_id, detail={"section_id": section.id, "title": section.title}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="handbook.section.create",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"section_id": section.id, "title": section.title},
+        at=now,
+    )
     return SectionRead(
-        id=section.id, unit_id=unit_id, position=section.position, title=section.title, body=section.body,
-        legal_basis=section.legal_basis, duty_points=sorted(points), question_ids=sorted(question_ids),
+        id=section.id,
+        unit_id=unit_id,
+        position=section.position,
+        title=section.title,
+        body=section.body,
+        legal_basis=section.legal_basis,
+        duty_points=sorted(points),
+        question_ids=sorted(question_ids),
         updated_at=now,
     )
 
 
 async def update_section(
-    session: AsyncSession, *, unit_id: int, section_id: int, data: SectionUpdate, principal: Principal,
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    section_id: int,
+    data: SectionUpdate,
+    principal: Principal,
     now: datetime,
 ) -> SectionRead:
     """Change a section's text, legal basis, place or links (links given replace the old ones)."""
@@ -231,8 +271,15 @@ async def update_section(
     if data.position is not None:
         await _renumber(session, unit_id, section, moved_down=moved_down)
     await _replace_links(session, section.id, duty_points=points, question_ids=question_ids)
-    await record_audit(session, actor_id=principal.id, action="handbook.section.update", entity="unit",
-                       entity_id=unit_id, detail={"section_id": section.id, "fields": sorted(changes)}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="handbook.section.update",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"section_id": section.id, "fields": sorted(changes)},
+        at=now,
+    )
     duties, questions = await _links(session, [section.id])
     return _read(section, duties, questions)
 
@@ -244,8 +291,15 @@ async def delete_section(
     ensure_handbook_write(principal, unit_id)
     section = await _section_of(session, unit_id, section_id)
     await session.execute(delete(HandbookSection).where(HandbookSection.id == section.id))
-    await record_audit(session, actor_id=principal.id, action="handbook.section.delete", entity="unit",
-                       entity_id=unit_id, detail={"section_id": section.id, "title": section.title}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="handbook.section.delete",
+        entity="unit",
+        entity_id=unit_id,
+        detail={"section_id": section.id, "title": section.title},
+        at=now,
+    )
 
 
 # Coverage ----------------------------------------------------------------------------------------
@@ -263,8 +317,11 @@ def _covering_questions(unit_ids: set[int] | None) -> Subquery:
     by_point = (
         select(HandbookSectionDuty.section_id, Question.id.label("question_id"))
         .join(HandbookSection, HandbookSection.id == HandbookSectionDuty.section_id)
-        .join(Question, (Question.unit_id == HandbookSection.unit_id)
-              & (Question.knowledge_point == HandbookSectionDuty.knowledge_point))
+        .join(
+            Question,
+            (Question.unit_id == HandbookSection.unit_id)
+            & (Question.knowledge_point == HandbookSectionDuty.knowledge_point),
+        )
         .where(Question.status == ACTIVE, Question.category == POLICY)
     )
     if unit_ids is not None:
@@ -322,14 +379,22 @@ async def coverage_report(session: AsyncSession, unit_ids: set[int] | None) -> C
     for unit_id, name in await session.execute(unit_query):
         listed = duties.get(unit_id, [])
         chains = [
-            DutyChain(knowledge_point=point, section_ids=sections_of_point.get((unit_id, point), []),
-                      questions=policy[unit_id].get(point, 0))
+            DutyChain(
+                knowledge_point=point,
+                section_ids=sections_of_point.get((unit_id, point), []),
+                questions=policy[unit_id].get(point, 0),
+            )
             for point in listed
         ]
         unit_sections = sections.get(unit_id, [])
         covered = [
-            SectionCoverage(section_id=section_id, title=title, duty_points=len(points_of_section.get(section_id, [])),
-                            questions=per_section.get(section_id, 0), has_legal_basis=has_basis)
+            SectionCoverage(
+                section_id=section_id,
+                title=title,
+                duty_points=len(points_of_section.get(section_id, [])),
+                questions=per_section.get(section_id, 0),
+                has_legal_basis=has_basis,
+            )
             for section_id, title, has_basis in unit_sections
         ]
         on_list = set(listed)
@@ -339,18 +404,30 @@ async def coverage_report(session: AsyncSession, unit_ids: set[int] | None) -> C
             sections_without_duty=[s.title for s in covered if not s.duty_points],
             sections_without_questions=[s.title for s in covered if not s.questions],
             sections_without_legal_basis=[s.title for s in covered if not s.has_legal_basis],
-            stale_duty_points=sorted({
-                point for section_id, _, _ in unit_sections for point in points_of_section.get(section_id, [])
-                if point not in on_list
-            }),
+            stale_duty_points=sorted(
+                {
+                    point
+                    for section_id, _, _ in unit_sections
+                    for point in points_of_section.get(section_id, [])
+                    if point not in on_list
+                }
+            ),
         )
-        units.append(UnitCoverage(
-            unit_id=unit_id, name=name, duty_points=len(listed), sections=len(unit_sections),
-            policy_questions=sum(policy[unit_id].values()),
-            duties_in_handbook=sum(1 for c in chains if c.section_ids),
-            duties_with_questions=sum(1 for c in chains if c.questions),
-            duties=chains, sections_coverage=covered, gaps=gaps, gap_notes=gap_notes(name, len(listed), gaps),
-        ))
+        units.append(
+            UnitCoverage(
+                unit_id=unit_id,
+                name=name,
+                duty_points=len(listed),
+                sections=len(unit_sections),
+                policy_questions=sum(policy[unit_id].values()),
+                duties_in_handbook=sum(1 for c in chains if c.section_ids),
+                duties_with_questions=sum(1 for c in chains if c.questions),
+                duties=chains,
+                sections_coverage=covered,
+                gaps=gaps,
+                gap_notes=gap_notes(name, len(listed), gaps),
+            )
+        )
     return CoverageReport(units=units)
 
 

@@ -70,17 +70,34 @@ async def cadre_history(session: AsyncSession, *, cadre_id: int, principal: Prin
         raise ForbiddenError("只能查看本单位干部的考试记录 (you may only see your own unit's cadres)")
     staff = not own and principal.has_any(*HISTORY_READERS)
     absent = exists().where(Absence.exam_id == Participant.exam_id, Absence.cadre_id == Participant.cadre_id)
-    exams = (await session.execute(
-        select(Participant.id.label("participant_id"), Participant.ticket_no, Exam.id, Exam.name, Exam.mode,
-               Exam.status, Exam.published_at, absent.label("absent"))
-        .join(Exam, Exam.id == Participant.exam_id)
-        .where(Participant.cadre_id == cadre_id)
-        .order_by(Exam.created_at.desc(), Exam.id.desc())
-    )).all()
+    exams = (
+        await session.execute(
+            select(
+                Participant.id.label("participant_id"),
+                Participant.ticket_no,
+                Exam.id,
+                Exam.name,
+                Exam.mode,
+                Exam.status,
+                Exam.published_at,
+                absent.label("absent"),
+            )
+            .join(Exam, Exam.id == Participant.exam_id)
+            .where(Participant.cadre_id == cadre_id)
+            .order_by(Exam.created_at.desc(), Exam.id.desc())
+        )
+    ).all()
     attempts: dict[int, list[Any]] = {}
     for row in await session.execute(
-        select(Attempt.participant_id, Attempt.id, Attempt.attempt_no, Attempt.status, Attempt.started_at,
-               Attempt.submitted_at, Attempt.score)
+        select(
+            Attempt.participant_id,
+            Attempt.id,
+            Attempt.attempt_no,
+            Attempt.status,
+            Attempt.started_at,
+            Attempt.submitted_at,
+            Attempt.score,
+        )
         .join(Participant, Participant.id == Attempt.participant_id)
         .where(Participant.cadre_id == cadre_id)
         .order_by(Attempt.participant_id, Attempt.attempt_no)
@@ -90,18 +107,28 @@ async def cadre_history(session: AsyncSession, *, cadre_id: int, principal: Prin
     for exam in exams:
         published = results_published(exam)
         visible = staff or exam.mode == PRACTICE or published
-        items.append(HistoryExam(
-            exam_id=exam.id, name=exam.name, mode=exam.mode, status=exam.status, ticket_no=exam.ticket_no,
-            absent=bool(exam.absent), results_published=published,
-            attempts=[
-                HistoryAttempt(
-                    attempt_id=a.id, attempt_no=a.attempt_no, status=a.status, started_at=a.started_at,
-                    submitted_at=a.submitted_at,
-                    score=a.score if visible and a.status == SUBMITTED and a.score is not None else None,
-                )
-                for a in attempts.get(exam.participant_id, [])
-            ],
-        ))
+        items.append(
+            HistoryExam(
+                exam_id=exam.id,
+                name=exam.name,
+                mode=exam.mode,
+                status=exam.status,
+                ticket_no=exam.ticket_no,
+                absent=bool(exam.absent),
+                results_published=published,
+                attempts=[
+                    HistoryAttempt(
+                        attempt_id=a.id,
+                        attempt_no=a.attempt_no,
+                        status=a.status,
+                        started_at=a.started_at,
+                        submitted_at=a.submitted_at,
+                        score=a.score if visible and a.status == SUBMITTED and a.score is not None else None,
+                    )
+                    for a in attempts.get(exam.participant_id, [])
+                ],
+            )
+        )
     return CadreHistory(cadre_id=cadre.id, name=cadre.name, unit_id=cadre.unit_id, exams=items)
 
 
@@ -112,19 +139,31 @@ def _answer_events(cadre_id: int) -> Any:
     """Every graded answer of the cadre to a question — in submitted practice attempts and in review
     drills — as (question_id, is_correct, keys, at)."""
     practice = (
-        select(PaperSlot.question_id.label("question_id"), AttemptAnswer.is_correct.label("is_correct"),
-               AttemptAnswer.keys.label("keys"), Attempt.submitted_at.label("at"))
+        select(
+            PaperSlot.question_id.label("question_id"),
+            AttemptAnswer.is_correct.label("is_correct"),
+            AttemptAnswer.keys.label("keys"),
+            Attempt.submitted_at.label("at"),
+        )
         .select_from(AttemptAnswer)
         .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
         .join(Participant, Participant.id == Attempt.participant_id)
         .join(Exam, Exam.id == Attempt.exam_id)
         .join(PaperSlot, (PaperSlot.paper_id == Attempt.paper_id) & (PaperSlot.position == AttemptAnswer.position))
-        .where(Participant.cadre_id == cadre_id, Exam.mode == PRACTICE, Attempt.status == SUBMITTED,
-               AttemptAnswer.is_correct.is_not(None))
+        .where(
+            Participant.cadre_id == cadre_id,
+            Exam.mode == PRACTICE,
+            Attempt.status == SUBMITTED,
+            AttemptAnswer.is_correct.is_not(None),
+        )
     )
     drills = (
-        select(ReviewDrillAnswer.question_id, ReviewDrillAnswer.is_correct, ReviewDrillAnswer.keys,
-               ReviewDrill.submitted_at)
+        select(
+            ReviewDrillAnswer.question_id,
+            ReviewDrillAnswer.is_correct,
+            ReviewDrillAnswer.keys,
+            ReviewDrill.submitted_at,
+        )
         .join(ReviewDrill, ReviewDrill.id == ReviewDrillAnswer.drill_id)
         .where(ReviewDrill.cadre_id == cadre_id, ReviewDrill.submitted_at.is_not(None))
     )
@@ -139,16 +178,18 @@ async def mistake_book(session: AsyncSession, *, cadre_id: int) -> MistakeBook:
     """The questions the cadre got wrong in practice (or in a drill), the most missed and unmastered first."""
     events = _answer_events(cadre_id)
     wrong = events.c.is_correct.is_(False)
-    summary = (await session.execute(
-        select(
-            events.c.question_id,
-            func.sum(case((wrong, 1), else_=0)).label("times_wrong"),
-            func.max(case((wrong, events.c.at))).label("last_wrong_at"),
-            func.max(case((events.c.is_correct.is_(True), events.c.at))).label("last_right_at"),
+    summary = (
+        await session.execute(
+            select(
+                events.c.question_id,
+                func.sum(case((wrong, 1), else_=0)).label("times_wrong"),
+                func.max(case((wrong, events.c.at))).label("last_wrong_at"),
+                func.max(case((events.c.is_correct.is_(True), events.c.at))).label("last_right_at"),
+            )
+            .group_by(events.c.question_id)
+            .having(func.sum(case((wrong, 1), else_=0)) > 0)
         )
-        .group_by(events.c.question_id)
-        .having(func.sum(case((wrong, 1), else_=0)) > 0)
-    )).all()
+    ).all()
     if not summary:
         return MistakeBook(cadre_id=cadre_id, items=[], total=0, mastered=0)
     ids = [row.question_id for row in summary]
@@ -160,11 +201,17 @@ async def mistake_book(session: AsyncSession, *, cadre_id: int) -> MistakeBook:
     questions = {q.id: q for q in await session.scalars(select(Question).where(Question.id.in_(ids)))}
     items = [
         Mistake(
-            question_id=row.question_id, type=q.type, stem=q.stem,
+            question_id=row.question_id,
+            type=q.type,
+            stem=q.stem,
             options=[OptionRead(key=o["key"], text=o["text"]) for o in q.options],
-            answer=list(q.answer), last_wrong_answer=_keys(last_keys.get(row.question_id)),
-            explanation=q.explanation, legal_basis=q.legal_basis, knowledge_point=q.knowledge_point,
-            times_wrong=int(row.times_wrong), last_wrong_at=row.last_wrong_at,
+            answer=list(q.answer),
+            last_wrong_answer=_keys(last_keys.get(row.question_id)),
+            explanation=q.explanation,
+            legal_basis=q.legal_basis,
+            knowledge_point=q.knowledge_point,
+            times_wrong=int(row.times_wrong),
+            last_wrong_at=row.last_wrong_at,
             mastered=row.last_right_at is not None and row.last_right_at > row.last_wrong_at,
         )
         for row in summary
@@ -181,8 +228,13 @@ def draw_drill(question_ids: Sequence[int], count: int, seed: int) -> list[int]:
 
 
 def _shown(no: int, question: Question) -> DrillQuestion:
-    return DrillQuestion(no=no, question_id=question.id, type=question.type, stem=question.stem,
-                         options=[OptionRead(key=o["key"], text=o["text"]) for o in question.options])
+    return DrillQuestion(
+        no=no,
+        question_id=question.id,
+        type=question.type,
+        stem=question.stem,
+        options=[OptionRead(key=o["key"], text=o["text"]) for o in question.options],
+    )
 
 
 async def _questions(session: AsyncSession, ids: Sequence[int]) -> dict[int, Question]:
@@ -203,8 +255,9 @@ async def create_drill(
     session.add(drill)
     await session.flush()
     questions = await _questions(session, picked)
-    return DrillRead(drill_id=drill.id, created_at=now,
-                     questions=[_shown(no, questions[q]) for no, q in enumerate(picked, start=1)])
+    return DrillRead(
+        drill_id=drill.id, created_at=now, questions=[_shown(no, questions[q]) for no, q in enumerate(picked, start=1)]
+    )
 
 
 async def _own_drill(session: AsyncSession, drill_id: int, cadre_id: int) -> ReviewDrill:
@@ -217,9 +270,11 @@ async def _own_drill(session: AsyncSession, drill_id: int, cadre_id: int) -> Rev
 async def get_drill(session: AsyncSession, *, drill_id: int, cadre_id: int) -> DrillRead:
     drill = await _own_drill(session, drill_id, cadre_id)
     questions = await _questions(session, drill.question_ids)
-    return DrillRead(drill_id=drill.id, created_at=drill.created_at, questions=[
-        _shown(no, questions[q]) for no, q in enumerate(drill.question_ids, start=1) if q in questions
-    ])
+    return DrillRead(
+        drill_id=drill.id,
+        created_at=drill.created_at,
+        questions=[_shown(no, questions[q]) for no, q in enumerate(drill.question_ids, start=1) if q in questions],
+    )
 
 
 def _checked_answer(question: Question, no: str, keys: list[str]) -> str:
@@ -246,24 +301,39 @@ async def submit_drill(
     if outside:
         raise UnprocessableError(field_error("answers", f"没有这些题号 (no such questions): {', '.join(outside)}"))
     questions = await _questions(session, drill.question_ids)
-    given = {no: _checked_answer(questions[q], no, data.answers.get(no, [])) for no, q in numbers.items()
-             if q in questions}
+    given = {
+        no: _checked_answer(questions[q], no, data.answers.get(no, [])) for no, q in numbers.items() if q in questions
+    }
     results = []
     for no, question_id in numbers.items():
         question = questions.get(question_id)
         if question is None:
             continue
         scored = score_answer(question.type, given[no], encode_keys(question.answer), 1.0, "all_or_nothing")
-        results.append(DrillItemResult(
-            no=int(no), question_id=question_id, given=_keys(given[no]), answer=list(question.answer),
-            is_correct=scored.is_correct, explanation=question.explanation, legal_basis=question.legal_basis,
-        ))
+        results.append(
+            DrillItemResult(
+                no=int(no),
+                question_id=question_id,
+                given=_keys(given[no]),
+                answer=list(question.answer),
+                is_correct=scored.is_correct,
+                explanation=question.explanation,
+                legal_basis=question.legal_basis,
+            )
+        )
     if results:
-        await session.execute(insert(ReviewDrillAnswer), [
-            {"drill_id": drill.id, "question_id": r.question_id, "keys": encode_keys(r.given),
-             "is_correct": r.is_correct}
-            for r in results
-        ])
+        await session.execute(
+            insert(ReviewDrillAnswer),
+            [
+                {
+                    "drill_id": drill.id,
+                    "question_id": r.question_id,
+                    "keys": encode_keys(r.given),
+                    "is_correct": r.is_correct,
+                }
+                for r in results
+            ],
+        )
     drill.submitted_at, drill.correct = now, sum(r.is_correct for r in results)
     await session.flush()
     return DrillResult(drill_id=drill.id, submitted_at=now, correct=drill.correct, total=len(results), items=results)
@@ -312,14 +382,23 @@ async def missed_points(
     """The knowledge points the unit's cadres answer wrong most (submitted attempts; counted by SQL)."""
     query = _missed_query(unit_id, mode)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ranked = query.order_by(
-        func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
-        Question.knowledge_point.is_(None), Question.knowledge_point,
-    ).limit(limit).offset(offset)
+    ranked = (
+        query.order_by(
+            func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
+            Question.knowledge_point.is_(None),
+            Question.knowledge_point,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
     items = [
-        MissedPoint(knowledge_point=row.knowledge_point, answers=int(row.answers), wrong=int(row.wrong),
-                    wrong_rate=_percent(int(row.wrong), int(row.answers)), cadres_wrong=int(row.cadres_wrong))
+        MissedPoint(
+            knowledge_point=row.knowledge_point,
+            answers=int(row.answers),
+            wrong=int(row.wrong),
+            wrong_rate=_percent(int(row.wrong), int(row.answers)),
+            cadres_wrong=int(row.cadres_wrong),
+        )
         for row in await session.execute(ranked)
     ]
     return MissedPoints(unit_id=unit_id, items=items, total=int(total))
-

@@ -107,8 +107,7 @@ class BankTooSmallError(DrawError):
 class PapersNotDistinctError(DrawError):
     def __init__(self, unit_ids: tuple[int, int]) -> None:
         super().__init__(
-            f"单位 {unit_ids[0]} 和单位 {unit_ids[1]} 会抽到相同的试卷：题库题目太少，"
-            "无法给每个单位不同的试卷"
+            f"单位 {unit_ids[0]} 和单位 {unit_ids[1]} 会抽到相同的试卷：题库题目太少，无法给每个单位不同的试卷"
         )
         self.unit_ids = unit_ids
 
@@ -339,7 +338,8 @@ def draw_papers(
             in_id_order = qid > last_id
             last_id = qid
     grouped = {
-        key: members for key, members in grouped.items()
+        key: members
+        for key, members in grouped.items()
         if key[0] in types and key[1] in categories and (key[2] is None or key[2] in wanted_units)
     }
 
@@ -349,10 +349,16 @@ def draw_papers(
             key = group_key(quota.type, quota.category, unit_id)
             available = len(grouped.get(key, ()))
             if available < quota.count:
-                shortages.append(Shortage(
-                    type=quota.type, category=quota.category, unit_id=unit_id,
-                    pool="shared" if key[2] is None else "unit", needed=quota.count, available=available,
-                ))
+                shortages.append(
+                    Shortage(
+                        type=quota.type,
+                        category=quota.category,
+                        unit_id=unit_id,
+                        pool="shared" if key[2] is None else "unit",
+                        needed=quota.count,
+                        available=available,
+                    )
+                )
     if shortages:
         raise BankTooSmallError(shortages)
 
@@ -388,7 +394,8 @@ def draw_papers(
 
     total_points = sum(q.points * q.count for q in active_quotas)
     floor = overlap_floor(
-        {key: len(members) for key, members in grouped.items() if key[2] is None}, active_quotas,
+        {key: len(members) for key, members in grouped.items() if key[2] is None},
+        active_quotas,
         len(units) + len(set(fixed) - wanted_units),
     )
     swap_budget = 40 * max(len(units), 1) * max(len(active_quotas), 1)
@@ -406,8 +413,12 @@ def draw_papers(
         for type_ in type_order:
             section = [
                 DrawnSlot(
-                    question_id=c[QID], version_id=c[VID], type=c[TYPE], category=c[CATEGORY],
-                    points=quota.points, difficulty=question_difficulty(c),
+                    question_id=c[QID],
+                    version_id=c[VID],
+                    type=c[TYPE],
+                    category=c[CATEGORY],
+                    points=quota.points,
+                    difficulty=question_difficulty(c),
                 )
                 for quota, picked in zip(active_quotas, paper.picks, strict=True)
                 if quota.type == type_
@@ -471,8 +482,13 @@ def overlap_floor(pool_sizes: Mapping[GroupKey, int], quotas: Sequence[Quota], p
 
 
 def _level_overlaps(
-    papers: dict[int, _UnitPaper], pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
-    overlaps: _Overlaps, floor: int, budget: int,
+    papers: dict[int, _UnitPaper],
+    pools: dict[GroupKey, _Pool],
+    usage: dict[int, int],
+    quotas: Sequence[Quota],
+    overlaps: _Overlaps,
+    floor: int,
+    budget: int,
 ) -> None:
     """Move shared questions away from the pair that shares most, while that pair shares more than
     ``floor``: each swap lowers the pair by one and lifts no other pair of the unit to its level."""
@@ -490,8 +506,11 @@ def _level_overlaps(
             return
         pair = ranked[0]
         top = overlaps.pairs[pair]
-        if any(_ease_pair(papers[u], other, pools, usage, quotas, overlaps, top)
-               for u, other in (pair, pair[::-1]) if u in papers):
+        if any(
+            _ease_pair(papers[u], other, pools, usage, quotas, overlaps, top)
+            for u, other in (pair, pair[::-1])
+            if u in papers
+        ):
             blocked.clear()  # the move may have opened a way for a pair given up on
         else:
             blocked.add(pair)
@@ -499,8 +518,13 @@ def _level_overlaps(
 
 
 def _ease_pair(
-    paper: _UnitPaper, other: int, pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
-    overlaps: _Overlaps, top: int,
+    paper: _UnitPaper,
+    other: int,
+    pools: dict[GroupKey, _Pool],
+    usage: dict[int, int],
+    quotas: Sequence[Quota],
+    overlaps: _Overlaps,
+    top: int,
 ) -> bool:
     """Replace one question ``paper`` shares with ``other`` by one that keeps every pair of the paper's
     unit below ``top``, the closest in difficulty; False when there is none."""
@@ -538,8 +562,16 @@ def _ease_pair(
         return False
     _, quota_index, slot_index, incoming = best
     quota = quotas[quota_index]
-    _replace(paper, quota_index, slot_index, incoming, quota.points, usage,
-             pools[group_key(quota.type, quota.category, paper.unit_id)], overlaps)
+    _replace(
+        paper,
+        quota_index,
+        slot_index,
+        incoming,
+        quota.points,
+        usage,
+        pools[group_key(quota.type, quota.category, paper.unit_id)],
+        overlaps,
+    )
     return True
 
 
@@ -637,14 +669,28 @@ class _Balancer:
             return False
         _, quota_index, slot_index, incoming = best
         quota = self.quotas[quota_index]
-        _replace(paper, quota_index, slot_index, incoming, quota.points, self.usage,
-                 self.pools[group_key(quota.type, quota.category, unit_id)], self.overlaps)
+        _replace(
+            paper,
+            quota_index,
+            slot_index,
+            incoming,
+            quota.points,
+            self.usage,
+            self.pools[group_key(quota.type, quota.category, unit_id)],
+            self.overlaps,
+        )
         return True
 
 
 def _replace(
-    paper: _UnitPaper, quota_index: int, slot_index: int, incoming: Candidate, points: float,
-    usage: dict[int, int], pool: _Pool, overlaps: _Overlaps,
+    paper: _UnitPaper,
+    quota_index: int,
+    slot_index: int,
+    incoming: Candidate,
+    points: float,
+    usage: dict[int, int],
+    pool: _Pool,
+    overlaps: _Overlaps,
 ) -> None:
     outgoing = paper.picks[quota_index][slot_index]
     out_id, in_id = outgoing[QID], incoming[QID]
@@ -683,8 +729,12 @@ def _make_distinct(
 
 
 def _swap_any(
-    paper: _UnitPaper, pools: dict[GroupKey, _Pool], usage: dict[int, int], quotas: Sequence[Quota],
-    seen: Mapping[frozenset[int], int], overlaps: _Overlaps,
+    paper: _UnitPaper,
+    pools: dict[GroupKey, _Pool],
+    usage: dict[int, int],
+    quotas: Sequence[Quota],
+    seen: Mapping[frozenset[int], int],
+    overlaps: _Overlaps,
 ) -> bool:
     """Swap one question for any other of its pool so the paper differs from every paper so far."""
     for quota_index, quota in enumerate(quotas):

@@ -87,10 +87,12 @@ def check_blueprint(
         if type_ not in TYPE_ORDER:
             problems.append((("sections", index, "type"), f"未知题型 {type_!r}"))
         elif type_ in seen_types:
-            problems.append((
-                ("sections", index, "type"),
-                f"题型 {type_!r} 已在第 {seen_types[type_] + 1} 项中设置；每种题型只设一项",
-            ))
+            problems.append(
+                (
+                    ("sections", index, "type"),
+                    f"题型 {type_!r} 已在第 {seen_types[type_] + 1} 项中设置；每种题型只设一项",
+                )
+            )
         else:
             seen_types[type_] = index
         count = section.get("count")
@@ -103,8 +105,12 @@ def check_blueprint(
             problems.append((("sections", index, "points"), "每题分值必须大于 0"))
     unknown = sorted(set(category_split) - set(CATEGORY_ORDER))
     for name in unknown:
-        problems.append((("category_split", name), f"未知知识类别 {name!r}；"
-                                                   "可选 theory（基本理论）、law（基础法律）、policy（部门政策业务）"))
+        problems.append(
+            (
+                ("category_split", name),
+                f"未知知识类别 {name!r}；可选 theory（基本理论）、law（基础法律）、policy（部门政策业务）",
+            )
+        )
     total = Fraction(0)
     for name in CATEGORY_ORDER:
         value = category_split.get(name, 0)
@@ -115,10 +121,12 @@ def check_blueprint(
             problems.append((("category_split", name), "占比不能为负数"))
         total += _fraction(value)
     if not unknown and total != 100:
-        problems.append((
-            ("category_split",),
-            f"各类别占比合计 {float(total):g}%，必须为 100%",
-        ))
+        problems.append(
+            (
+                ("category_split",),
+                f"各类别占比合计 {float(total):g}%，必须为 100%",
+            )
+        )
     return problems
 
 

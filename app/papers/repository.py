@@ -40,23 +40,28 @@ async def load_candidates(
     if wants_policy and set(shared) == SHARED_CATEGORIES:
         conditions.append(or_(questions.category != "policy", questions.unit_id.in_(sorted(unit_ids))))
     elif wants_policy:
-        conditions.append(or_(
-            questions.category.in_(shared),
-            and_(questions.category == "policy", questions.unit_id.in_(sorted(unit_ids))),
-        ))
+        conditions.append(
+            or_(
+                questions.category.in_(shared),
+                and_(questions.category == "policy", questions.unit_id.in_(sorted(unit_ids))),
+            )
+        )
     elif shared:
         conditions.append(questions.category.in_(shared))
     else:
         return []
     facility: Any = observed.c.facility if observed is not None else null()
     query = select(
-        questions.id, questions.current_version_id, questions.type, questions.category, questions.unit_id,
-        questions.difficulty, facility,
+        questions.id,
+        questions.current_version_id,
+        questions.type,
+        questions.category,
+        questions.unit_id,
+        questions.difficulty,
+        facility,
     )
     if observed is not None:
-        query = query.select_from(
-            Question.__table__.outerjoin(observed, observed.c.question_id == questions.id)
-        )
+        query = query.select_from(Question.__table__.outerjoin(observed, observed.c.question_id == questions.id))
     query = query.where(*conditions, questions.current_version_id.is_not(None)).order_by(questions.id)
     # Core, not the ORM: plain rows, without the ORM's per-row loading work.
     connection = await session.connection()

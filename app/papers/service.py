@@ -65,11 +65,11 @@ def evaluate_blueprint(spec: BlueprintSpec) -> tuple[QuotaTable, list[str]]:
         raise UnprocessableError(_problems_detail(problems))
     table = compute_quotas(sections_from(sections), spec.category_split)
     if spec.total_questions is not None and spec.total_questions != table.total_questions:
-        problems.append((("total_questions",), f"各题型合计 {table.total_questions} 题，"
-                                               f"不是 {spec.total_questions} 题"))
+        problems.append(
+            (("total_questions",), f"各题型合计 {table.total_questions} 题，不是 {spec.total_questions} 题")
+        )
     if spec.total_points is not None and abs(spec.total_points - table.total_points) > 1e-9:
-        problems.append((("total_points",), f"各题型合计 {table.total_points:g} 分，"
-                                            f"不是 {spec.total_points:g} 分"))
+        problems.append((("total_points",), f"各题型合计 {table.total_points:g} 分，不是 {spec.total_points:g} 分"))
     if problems:
         raise UnprocessableError(_problems_detail(problems))
     warnings: list[str] = []
@@ -83,8 +83,14 @@ def evaluate_blueprint(spec: BlueprintSpec) -> tuple[QuotaTable, list[str]]:
 
 
 def _preview(
-    *, name: str | None, time_limit_seconds: int, sections: list[dict[str, Any]], category_split: dict[str, Any],
-    multiple_scoring: str, table: QuotaTable, warnings: list[str],
+    *,
+    name: str | None,
+    time_limit_seconds: int,
+    sections: list[dict[str, Any]],
+    category_split: dict[str, Any],
+    multiple_scoring: str,
+    table: QuotaTable,
+    warnings: list[str],
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -105,30 +111,43 @@ def _preview(
 def preview_blueprint(spec: BlueprintSpec) -> BlueprintPreview:
     """The quota table a blueprint would give, without storing it."""
     table, warnings = evaluate_blueprint(spec)
-    return BlueprintPreview.model_validate(_preview(
-        name=spec.name, time_limit_seconds=spec.time_limit_seconds,
-        sections=[s.model_dump(mode="json") for s in spec.sections],
-        category_split={k: spec.category_split.get(k, 0) for k in ("theory", "law", "policy")},
-        multiple_scoring=spec.multiple_scoring, table=table, warnings=warnings,
-    ))
+    return BlueprintPreview.model_validate(
+        _preview(
+            name=spec.name,
+            time_limit_seconds=spec.time_limit_seconds,
+            sections=[s.model_dump(mode="json") for s in spec.sections],
+            category_split={k: spec.category_split.get(k, 0) for k in ("theory", "law", "policy")},
+            multiple_scoring=spec.multiple_scoring,
+            table=table,
+            warnings=warnings,
+        )
+    )
 
 
 def blueprint_read(blueprint: Blueprint) -> BlueprintRead:
     table = compute_quotas(sections_from(blueprint.sections), blueprint.category_split)
-    warnings = [] if abs(table.total_points - 100) < 1e-9 else [
-        f"试卷总分为 {table.total_points:g} 分；成绩与及格线按满分 100 分计算"
-    ]
-    return BlueprintRead.model_validate({
-        **_preview(
-            name=blueprint.name, time_limit_seconds=blueprint.time_limit_seconds, sections=blueprint.sections,
-            category_split=blueprint.category_split, multiple_scoring=blueprint.multiple_scoring, table=table,
-            warnings=warnings,
-        ),
-        "id": blueprint.id,
-        "is_preset": blueprint.is_preset,
-        "created_by": blueprint.created_by,
-        "created_at": blueprint.created_at,
-    })
+    warnings = (
+        []
+        if abs(table.total_points - 100) < 1e-9
+        else [f"试卷总分为 {table.total_points:g} 分；成绩与及格线按满分 100 分计算"]
+    )
+    return BlueprintRead.model_validate(
+        {
+            **_preview(
+                name=blueprint.name,
+                time_limit_seconds=blueprint.time_limit_seconds,
+                sections=blueprint.sections,
+                category_split=blueprint.category_split,
+                multiple_scoring=blueprint.multiple_scoring,
+                table=table,
+                warnings=warnings,
+            ),
+            "id": blueprint.id,
+            "is_preset": blueprint.is_preset,
+            "created_by": blueprint.created_by,
+            "created_at": blueprint.created_at,
+        }
+    )
 
 
 async def create_blueprint(
@@ -150,8 +169,15 @@ async def create_blueprint(
     )
     session.add(blueprint)
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="blueprint.create", entity="blueprint",
-                       entity_id=blueprint.id, detail={"name": blueprint.name, "quotas": blueprint.quotas}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="blueprint.create",
+        entity="blueprint",
+        entity_id=blueprint.id,
+        detail={"name": blueprint.name, "quotas": blueprint.quotas},
+        at=now,
+    )
     return blueprint
 
 
@@ -173,9 +199,11 @@ async def list_presets(session: AsyncSession) -> list[PresetRead]:
     for key, spec in PRESETS.items():
         preview = preview_blueprint(BlueprintSpec.model_validate(spec))
         stored = await repository.preset_blueprint(session, spec["name"])
-        presets.append(PresetRead.model_validate(
-            {**preview.model_dump(), "key": key, "blueprint_id": stored.id if stored else None}
-        ))
+        presets.append(
+            PresetRead.model_validate(
+                {**preview.model_dump(), "key": key, "blueprint_id": stored.id if stored else None}
+            )
+        )
     return presets
 
 
@@ -208,14 +236,16 @@ def build_paper_content(
     answer_key: dict[str, list[str]] = {}
     for no, slot in enumerate(paper.slots, start=1):
         version = versions[slot.version_id]
-        content.append({
-            "no": no,
-            "type": version.type,
-            "category": version.category,
-            "points": slot.points,
-            "stem": version.stem,
-            "options": _served_options(version),
-        })
+        content.append(
+            {
+                "no": no,
+                "type": version.type,
+                "category": version.category,
+                "points": slot.points,
+                "stem": version.stem,
+                "options": _served_options(version),
+            }
+        )
         answer_key[str(no)] = [str(k) for k in version.answer]
     return content, answer_key
 
@@ -251,8 +281,12 @@ async def store_papers(
     await session.flush()
     rows = [
         {
-            "paper_id": paper.id, "position": no, "question_id": slot.question_id,
-            "question_version_id": slot.version_id, "type": slot.type, "category": slot.category,
+            "paper_id": paper.id,
+            "position": no,
+            "question_id": slot.question_id,
+            "question_version_id": slot.version_id,
+            "type": slot.type,
+            "category": slot.category,
             "points": slot.points,
         }
         for paper, drawn_paper in zip(papers, drawn, strict=True)
@@ -299,18 +333,33 @@ async def paper_detail(session: AsyncSession, paper: Paper) -> PaperDetail:
     for slot in slots:
         version = versions[slot.question_version_id]
         item = by_no[slot.position]
-        questions.append(PaperSlotDetail(
-            no=slot.position, type=QuestionType(item["type"]), category=Category(item["category"]),
-            points=slot.points, stem=item["stem"], options=item["options"],
-            answer=list(paper.answer_key.get(str(slot.position), [])),
-            question_id=slot.question_id, question_version_id=slot.question_version_id, version=version.version,
-            difficulty=version.difficulty, knowledge_point=version.knowledge_point,
-            explanation=version.explanation, legal_basis=version.legal_basis,
-        ))
+        questions.append(
+            PaperSlotDetail(
+                no=slot.position,
+                type=QuestionType(item["type"]),
+                category=Category(item["category"]),
+                points=slot.points,
+                stem=item["stem"],
+                options=item["options"],
+                answer=list(paper.answer_key.get(str(slot.position), [])),
+                question_id=slot.question_id,
+                question_version_id=slot.question_version_id,
+                version=version.version,
+                difficulty=version.difficulty,
+                knowledge_point=version.knowledge_point,
+                explanation=version.explanation,
+                legal_basis=version.legal_basis,
+            )
+        )
     return PaperDetail(
-        paper_id=paper.id, exam_id=paper.exam_id, unit_id=paper.unit_id, seed=paper.seed,
-        expected_difficulty=paper.expected_difficulty, total_points=paper.total_points,
-        created_at=paper.created_at, questions=questions,
+        paper_id=paper.id,
+        exam_id=paper.exam_id,
+        unit_id=paper.unit_id,
+        seed=paper.seed,
+        expected_difficulty=paper.expected_difficulty,
+        total_points=paper.total_points,
+        created_at=paper.created_at,
+        questions=questions,
     )
 
 

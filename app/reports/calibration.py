@@ -123,9 +123,14 @@ def calibrate(person_keys: IntArray, item_keys: IntArray, correct: npt.NDArray[n
     component = np.where(calibrated, labels, -1)
     mean_ability = float(theta[fitted_persons].mean() * shrink) if fitted_persons.any() else 0.0
     return Calibration(
-        items=items.astype(np.int64), difficulty=difficulty, standard_error=standard_error,
-        component=component.astype(np.int64), mean_ability=mean_ability, persons=int(fitted_persons.sum()),
-        responses=len(y), extreme_items=extreme,
+        items=items.astype(np.int64),
+        difficulty=difficulty,
+        standard_error=standard_error,
+        component=component.astype(np.int64),
+        mean_ability=mean_ability,
+        persons=int(fitted_persons.sum()),
+        responses=len(y),
+        extreme_items=extreme,
     )
 
 

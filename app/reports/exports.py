@@ -21,12 +21,34 @@ from app.org.models import RANK_LABELS, Rank
 from app.reports.numbers import round_half_up, to_decimal
 from app.reports.schemas import ExamReport, IndividualRow
 
-UNIT_HEADERS = ["名次", "单位", "参考人数", "缺考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)", "满分人数",
-                "不及格人数"]
+UNIT_HEADERS = [
+    "名次",
+    "单位",
+    "参考人数",
+    "缺考人数",
+    "平均分",
+    "及格率(%)",
+    "优秀率(%)",
+    "满分率(%)",
+    "满分人数",
+    "不及格人数",
+]
 INDIVIDUAL_HEADERS = ["单位", "姓名", "职级", "得分", "百分制得分", "交卷时间"]
 RANK_HEADERS = ["职级", "参考人数", "平均分", "及格率(%)", "优秀率(%)", "满分率(%)"]
-ITEM_HEADERS = ["单位", "试卷", "题号", "试题ID", "题型", "类别", "分值", "作答人数", "通过率(%)", "点二列相关",
-                "高低分组区分度", "标记"]
+ITEM_HEADERS = [
+    "单位",
+    "试卷",
+    "题号",
+    "试题ID",
+    "题型",
+    "类别",
+    "分值",
+    "作答人数",
+    "通过率(%)",
+    "点二列相关",
+    "高低分组区分度",
+    "标记",
+]
 FLAG_LABELS = {"negative_discrimination": "区分度为负", "too_hard": "过难", "too_easy": "过易"}
 TWO_DECIMALS = to_decimal(0.01)
 
@@ -41,16 +63,25 @@ def _rank_label(rank: str) -> str:
 
 def unit_rows(report: ExamReport) -> list[list[Any]]:
     return [
-        [u.position, u.name, u.sat, u.absent, u.average, u.pass_rate, u.excellence_rate, u.full_rate, u.full_count,
-         u.fail_count]
+        [
+            u.position,
+            u.name,
+            u.sat,
+            u.absent,
+            u.average,
+            u.pass_rate,
+            u.excellence_rate,
+            u.full_rate,
+            u.full_count,
+            u.fail_count,
+        ]
         for u in report.units
     ]
 
 
 def individual_rows(individuals: Sequence[IndividualRow]) -> list[list[Any]]:
     return [
-        [i.unit_name, i.cadre_name, _rank_label(i.rank), i.points, i.score,
-         local_time_text(i.submitted_at)]
+        [i.unit_name, i.cadre_name, _rank_label(i.rank), i.points, i.score, local_time_text(i.submitted_at)]
         for i in individuals
     ]
 
@@ -101,10 +132,20 @@ def _category_label(value: str) -> str:
 
 def item_rows(items: dict[str, Any], unit_names: dict[int, str]) -> list[list[Any]]:
     return [
-        [unit_names.get(paper["unit_id"], paper["unit_id"]), paper["paper_id"], item["position"], item["question_id"],
-         _type_label(item["type"]), _category_label(item["category"]), item["points"], item["attempts"],
-         _rounded(item["facility"], percent=True), _rounded(item["point_biserial"]), _rounded(item["upper_lower"]),
-         "、".join(FLAG_LABELS.get(flag, flag) for flag in item["flags"])]
+        [
+            unit_names.get(paper["unit_id"], paper["unit_id"]),
+            paper["paper_id"],
+            item["position"],
+            item["question_id"],
+            _type_label(item["type"]),
+            _category_label(item["category"]),
+            item["points"],
+            item["attempts"],
+            _rounded(item["facility"], percent=True),
+            _rounded(item["point_biserial"]),
+            _rounded(item["upper_lower"]),
+            "、".join(FLAG_LABELS.get(flag, flag) for flag in item["flags"]),
+        ]
         for paper in items["papers"]
         for item in paper["items"]
     ]
@@ -114,9 +155,7 @@ def _workbook(sheets: list[tuple[str, list[str], list[list[Any]]]]) -> bytes:
     return write_workbook([SheetSpec(name, headers, rows, default_width=14) for name, headers, rows in sheets])
 
 
-async def report_workbook(
-    report: ExamReport, individuals: Sequence[IndividualRow], items: dict[str, Any]
-) -> bytes:
+async def report_workbook(report: ExamReport, individuals: Sequence[IndividualRow], items: dict[str, Any]) -> bytes:
     """The .xlsx export; ``individuals`` and ``items`` are already scoped to what the caller may see."""
     names = {u.unit_id: u.name for u in report.units}
     sheets = [
@@ -136,8 +175,22 @@ def csv_bytes(headers: list[str], rows: list[list[Any]]) -> bytes:
 
 # Long format for other tools: stable English headers, one row per examinee and question.
 RESPONSE_HEADERS = [
-    "exam_id", "unit_code", "unit_name", "rank", "examinee", "question_id", "question_version", "type",
-    "paper_no", "shown_no", "paper_answer", "shown_answer", "paper_key", "shown_key", "correct", "score",
+    "exam_id",
+    "unit_code",
+    "unit_name",
+    "rank",
+    "examinee",
+    "question_id",
+    "question_version",
+    "type",
+    "paper_no",
+    "shown_no",
+    "paper_answer",
+    "shown_answer",
+    "paper_key",
+    "shown_key",
+    "correct",
+    "score",
     "max_score",
 ]
 
@@ -165,12 +218,27 @@ def response_rows(exam_id: int, rows: Sequence[Any], secret: str) -> list[list[A
             shown_answer, shown_key = row.keys, key
         else:
             shown_key = key
-        out.append([
-            exam_id, row.unit_code, row.unit_name, _rank_label(row.rank),
-            examinee_pseudonym(secret, exam_id, row.participant_id), row.question_id, row.question_version,
-            row.type, row.position, shown_numbers.get(row.position, row.position), row.keys if answered else None,
-            shown_answer, key, shown_key, 1 if row.is_correct else 0, float(row.points or 0), float(row.max_points),
-        ])
+        out.append(
+            [
+                exam_id,
+                row.unit_code,
+                row.unit_name,
+                _rank_label(row.rank),
+                examinee_pseudonym(secret, exam_id, row.participant_id),
+                row.question_id,
+                row.question_version,
+                row.type,
+                row.position,
+                shown_numbers.get(row.position, row.position),
+                row.keys if answered else None,
+                shown_answer,
+                key,
+                shown_key,
+                1 if row.is_correct else 0,
+                float(row.points or 0),
+                float(row.max_points),
+            ]
+        )
     return out
 
 

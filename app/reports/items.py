@@ -182,11 +182,16 @@ def analyse(responses: Responses) -> dict[str, Any]:
             item = paper.correct[:, j]
             rest = paper.totals - paper.earned[:, j]
             column_keys = [row[j] for row in paper.keys]
-            items.append({
-                "position": slot.position, "question_id": slot.question_id, "type": slot.type,
-                "category": slot.category, "points": slot.points,
-                **_item_figures(item, rest, paper.totals, paper.attempt_ids, column_keys),
-            })
+            items.append(
+                {
+                    "position": slot.position,
+                    "question_id": slot.question_id,
+                    "type": slot.type,
+                    "category": slot.category,
+                    "points": slot.points,
+                    **_item_figures(item, rest, paper.totals, paper.attempt_ids, column_keys),
+                }
+            )
             bucket = pooled.setdefault(
                 slot.question_id,
                 {"slot": slot, "papers": [], "item": [], "rest": [], "totals": [], "ids": [], "keys": []},
@@ -197,22 +202,35 @@ def analyse(responses: Responses) -> dict[str, Any]:
             bucket["totals"].append(paper.totals)
             bucket["ids"].extend(paper.attempt_ids)
             bucket["keys"].extend(column_keys)
-        papers.append({
-            "paper_id": paper.paper_id, "unit_id": paper.unit_id, "attempts": len(paper.attempt_ids),
-            "items_count": len(paper.slots), "kr20": kr20(paper.correct),
-            "mean_points": float(paper.totals.mean()) if len(paper.totals) else None, "items": items,
-        })
+        papers.append(
+            {
+                "paper_id": paper.paper_id,
+                "unit_id": paper.unit_id,
+                "attempts": len(paper.attempt_ids),
+                "items_count": len(paper.slots),
+                "kr20": kr20(paper.correct),
+                "mean_points": float(paper.totals.mean()) if len(paper.totals) else None,
+                "items": items,
+            }
+        )
     questions = []
     for question_id, bucket in sorted(pooled.items()):
         slot = bucket["slot"]
-        questions.append({
-            "question_id": question_id, "type": slot.type, "category": slot.category,
-            "papers": bucket["papers"],
-            **_item_figures(
-                np.concatenate(bucket["item"]), np.concatenate(bucket["rest"]), np.concatenate(bucket["totals"]),
-                bucket["ids"], bucket["keys"],
-            ),
-        })
+        questions.append(
+            {
+                "question_id": question_id,
+                "type": slot.type,
+                "category": slot.category,
+                "papers": bucket["papers"],
+                **_item_figures(
+                    np.concatenate(bucket["item"]),
+                    np.concatenate(bucket["rest"]),
+                    np.concatenate(bucket["totals"]),
+                    bucket["ids"],
+                    bucket["keys"],
+                ),
+            }
+        )
     return {"papers": papers, "questions": questions}
 
 
@@ -285,16 +303,21 @@ def _calibrated_papers(
         expectations[paper.id] = expectation
         error = score_error(calibration, expectation)
         result[paper.id] = {
-            "estimable": True, "reason": None, "expected_score": float(expectation.score),
+            "estimable": True,
+            "reason": None,
+            "expected_score": float(expectation.score),
             "standard_error": float(error),
             "interval": [float(expectation.score - Z_95 * error), float(expectation.score + Z_95 * error)],
             "components": paper_components,
         }
     linked = len(components) == 1 and len(expectations) == len(papers) > 0
     summary: dict[str, Any] = {
-        "method": "rasch_jml", "questions": int(np.isfinite(calibration.difficulty).sum()),
-        "examinees": calibration.persons, "responses": calibration.responses,
-        "reference_ability": calibration.mean_ability, "linked": linked,
+        "method": "rasch_jml",
+        "questions": int(np.isfinite(calibration.difficulty).sum()),
+        "examinees": calibration.persons,
+        "responses": calibration.responses,
+        "reference_ability": calibration.mean_ability,
+        "linked": linked,
     }
     if expectations and not linked:
         summary["reason"] = (
@@ -316,7 +339,8 @@ def _calibrated_papers(
             offset = expectation.score - baseline
             error = difference_error(calibration, expectation, centre)
             result[paper_id].update(
-                offset=float(offset), offset_interval=[float(offset - Z_95 * error), float(offset + Z_95 * error)],
+                offset=float(offset),
+                offset_interval=[float(offset - Z_95 * error), float(offset + Z_95 * error)],
                 offset_significant=bool(abs(offset) > Z_95 * error),
             )
         summary["mean_expected_score"] = baseline
@@ -348,25 +372,29 @@ async def fairness(session: AsyncSession, exam_id: int) -> dict[str, Any]:
         offset = rasch.get("offset") if summary["linked"] else None
         adjusted = average - offset if average is not None and offset is not None else None
         estimable = bool(rasch.get("estimable")) and summary["linked"] and adjusted is not None
-        rows.append({
-            "unit_id": unit.unit_id, "name": unit.name, "position": unit.position, "sat": unit.sat,
-            "average": unit.average, "paper_id": paper.id if paper is not None else None,
-            "drawn_difficulty": paper.expected_difficulty if paper is not None else None,
-            "observed_facility": figures.get("observed_facility"),
-            "own_facility": figures.get("own_facility"),
-            "facility_expected_score": figures.get("observed_expected_score"),
-            "paper_expected_score": rasch.get("expected_score"),
-            "paper_expected_score_interval": rasch.get("interval"),
-            "paper_offset": offset,
-            "paper_offset_interval": rasch.get("offset_interval") if summary["linked"] else None,
-            "paper_offset_significant": rasch.get("offset_significant") if summary["linked"] else None,
-            "adjusted_average": published(to_decimal(adjusted)) if adjusted is not None else None,
-            "adjusted_average_raw": adjusted,
-            "estimable": estimable,
-            "reason": None if estimable else (
-                rasch.get("reason") or summary.get("reason") or "该单位无人完成考试"
-            ),
-        })
+        rows.append(
+            {
+                "unit_id": unit.unit_id,
+                "name": unit.name,
+                "position": unit.position,
+                "sat": unit.sat,
+                "average": unit.average,
+                "paper_id": paper.id if paper is not None else None,
+                "drawn_difficulty": paper.expected_difficulty if paper is not None else None,
+                "observed_facility": figures.get("observed_facility"),
+                "own_facility": figures.get("own_facility"),
+                "facility_expected_score": figures.get("observed_expected_score"),
+                "paper_expected_score": rasch.get("expected_score"),
+                "paper_expected_score_interval": rasch.get("interval"),
+                "paper_offset": offset,
+                "paper_offset_interval": rasch.get("offset_interval") if summary["linked"] else None,
+                "paper_offset_significant": rasch.get("offset_significant") if summary["linked"] else None,
+                "adjusted_average": published(to_decimal(adjusted)) if adjusted is not None else None,
+                "adjusted_average_raw": adjusted,
+                "estimable": estimable,
+                "reason": None if estimable else (rasch.get("reason") or summary.get("reason") or "该单位无人完成考试"),
+            }
+        )
     # Ranked on the published one-decimal figure: float noise never splits or joins a tie.
     adjusted_rows = sorted((r for r in rows if r["estimable"]), key=lambda r: -r["adjusted_average"])
     for index, row in enumerate(adjusted_rows):
@@ -375,6 +403,8 @@ async def fairness(session: AsyncSession, exam_id: int) -> dict[str, Any]:
     for row in rows:
         row.setdefault("adjusted_position", None)
     return {
-        "exam_id": report.exam_id, "calibration": summary,
-        "mean_paper_expected_score": summary.get("mean_expected_score"), "units": rows,
+        "exam_id": report.exam_id,
+        "calibration": summary,
+        "mean_paper_expected_score": summary.get("mean_expected_score"),
+        "units": rows,
     }

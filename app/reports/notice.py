@@ -157,9 +157,15 @@ def _overall(report: ExamReport, round_label: str, unit_count: int) -> str:
         clauses.append("90分及以上超过总人数一半")
     elif o.sat > 1 and o.excellent_count * 2 == o.sat:
         clauses.append("90分及以上占总人数一半")
-    clauses.append(_rates_clause([
-        ("及格率", _pct(o.pass_rate)), ("优秀率(90分及以上)", _pct(o.excellence_rate)), ("满分率", _pct(o.full_rate)),
-    ]))
+    clauses.append(
+        _rates_clause(
+            [
+                ("及格率", _pct(o.pass_rate)),
+                ("优秀率(90分及以上)", _pct(o.excellence_rate)),
+                ("满分率", _pct(o.full_rate)),
+            ]
+        )
+    )
     return text + "，".join(clauses) + "。"
 
 
@@ -169,9 +175,7 @@ def _unit_figure(unit: UnitRow) -> str:
 
 def _reverse_positions(ranked: Sequence[UnitRow]) -> dict[int, int]:
     """Competition positions counted from the bottom (the worst unit is 1)."""
-    return {
-        u.unit_id: 1 + sum(1 for other in ranked if (other.average or 0) < (u.average or 0)) for u in ranked
-    }
+    return {u.unit_id: 1 + sum(1 for other in ranked if (other.average or 0) < (u.average or 0)) for u in ranked}
 
 
 def _tied_note(group: Sequence[UnitRow], positions: dict[int, int], prefix: str, limit: int) -> str:
@@ -205,15 +209,13 @@ def _ranking(ranked: list[UnitRow]) -> str:
         (u for u in ranked if reverse[u.unit_id] <= limit and u.unit_id not in named),
         key=lambda u: (reverse[u.unit_id], ranked.index(u)),
     )
-    text = (
-        f"从单位情况看，考试成绩排在{_places(limit, True)}的是{_join([_unit_figure(u) for u in top])}"
-        + _tied_note(top, positions, "", limit)
+    text = f"从单位情况看，考试成绩排在{_places(limit, True)}的是{_join([_unit_figure(u) for u in top])}" + _tied_note(
+        top, positions, "", limit
     )
     if bottom:
         places = min(limit, len(bottom))
-        text += (
-            f"，排在{_places(places, False)}的是{_join([_unit_figure(u) for u in bottom])}"
-            + _tied_note(bottom, reverse, "倒数", places)
+        text += f"，排在{_places(places, False)}的是{_join([_unit_figure(u) for u in bottom])}" + _tied_note(
+            bottom, reverse, "倒数", places
         )
     return text + "。"
 
@@ -295,6 +297,7 @@ def _sign(value: float) -> int:
 
 def same_order(rows: Sequence[RankRow]) -> bool:
     """Whether the printed excellence rates order the ranks exactly as the printed averages do (every pair)."""
+
     def order(a: float | None, b: float | None) -> int:
         return _sign(_printed(a) - _printed(b))
 
@@ -308,7 +311,8 @@ def lower_pass_rates(rows: Sequence[RankRow]) -> list[str]:
     clauses = []
     for better in rows:
         below = [
-            other for other in rows
+            other
+            for other in rows
             if _printed(better.average) > _printed(other.average)
             and _printed(better.pass_rate) < _printed(other.pass_rate)
         ]
@@ -316,9 +320,7 @@ def lower_pass_rates(rows: Sequence[RankRow]) -> list[str]:
             continue
         slight = all(_printed(other.pass_rate) - _printed(better.pass_rate) < 1 for other in below)
         others = "、".join(RANK_LABELS[Rank(other.rank)] for other in below)
-        clauses.append(
-            f"{RANK_LABELS[Rank(better.rank)]}干部的及格率{'略低于' if slight else '低于'}{others}干部"
-        )
+        clauses.append(f"{RANK_LABELS[Rank(better.rank)]}干部的及格率{'略低于' if slight else '低于'}{others}干部")
     return clauses
 
 
@@ -331,9 +333,9 @@ def _discipline(report: ExamReport) -> str:
     rows = [row for row in report.discipline if any(row.incidents.model_dump().values())]
     if not rows:
         return "从考风考纪看，各单位和干部能够严于律己、自觉守纪，未发现违纪现象。"
-    kinds = _incident_kinds([
-        phrase for kind, phrase in INCIDENT_PHRASES.items() if any(getattr(row.incidents, kind) for row in rows)
-    ])
+    kinds = _incident_kinds(
+        [phrase for kind, phrase in INCIDENT_PHRASES.items() if any(getattr(row.incidents, kind) for row in rows)]
+    )
     units = [names.get(row.unit_id, str(row.unit_id)) for row in rows]
     total = len(report.units)
     if len(rows) >= total:
@@ -341,10 +343,7 @@ def _discipline(report: ExamReport) -> str:
         return f"从考风考纪看，{who}存在{kinds}。"
     if len(rows) * 2 < total:
         some = "个别单位" if len(rows) == 1 else "一些单位"
-        return (
-            "从考风考纪看，多数单位和干部能够严于律己、自觉守纪。"
-            f"但也有{some}({_join(units)})干部存在{kinds}。"
-        )
+        return f"从考风考纪看，多数单位和干部能够严于律己、自觉守纪。但也有{some}({_join(units)})干部存在{kinds}。"
     return f"从考风考纪看，{len(rows)}家单位({_join(units)})干部存在{kinds}。"
 
 

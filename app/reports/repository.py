@@ -179,13 +179,9 @@ async def slots_by_paper_category(session: AsyncSession, exam_id: int) -> Rows:
 
 async def paper_shapes(session: AsyncSession, exam_id: int) -> Rows:
     """Per paper: its unit, drawn difficulty, total points and number of slots."""
-    slot_count = (
-        select(func.count()).where(PaperSlot.paper_id == Paper.id).correlate(Paper).scalar_subquery()
-    )
+    slot_count = select(func.count()).where(PaperSlot.paper_id == Paper.id).correlate(Paper).scalar_subquery()
     query = (
-        select(
-            Paper.id, Paper.unit_id, Paper.expected_difficulty, Paper.total_points, slot_count.label("slots")
-        )
+        select(Paper.id, Paper.unit_id, Paper.expected_difficulty, Paper.total_points, slot_count.label("slots"))
         .where(Paper.exam_id == exam_id)
         .order_by(Paper.unit_id)
     )
@@ -237,8 +233,14 @@ async def counted_attempt_rows(session: AsyncSession, exam_id: int) -> Rows:
 
 async def exam_slots(session: AsyncSession, exam_id: int) -> Rows:
     query = (
-        select(PaperSlot.paper_id, PaperSlot.position, PaperSlot.question_id, PaperSlot.type, PaperSlot.category,
-               PaperSlot.points)
+        select(
+            PaperSlot.paper_id,
+            PaperSlot.position,
+            PaperSlot.question_id,
+            PaperSlot.type,
+            PaperSlot.category,
+            PaperSlot.points,
+        )
         .join(Paper, Paper.id == PaperSlot.paper_id)
         .where(Paper.exam_id == exam_id)
         .order_by(PaperSlot.paper_id, PaperSlot.position)
@@ -271,9 +273,7 @@ async def counted_answers(session: AsyncSession, exam_id: int) -> Rows:
     return (await session.execute(query)).all()
 
 
-async def practice_by_unit(
-    session: AsyncSession, unit_ids: set[int] | None
-) -> tuple[Rows, Rows, Rows]:
+async def practice_by_unit(session: AsyncSession, unit_ids: set[int] | None) -> tuple[Rows, Rows, Rows]:
     """Practice exams per unit, submitted practice attempts (and the practice exams they sat) per unit, and
     active cadres per unit."""
     exams_query = (
@@ -283,17 +283,13 @@ async def practice_by_unit(
         .group_by(ExamUnit.unit_id)
     )
     attempts_query = (
-        select(
-            Attempt.unit_id, func.count().label("attempts"), func.count(func.distinct(Attempt.exam_id)).label("sat")
-        )
+        select(Attempt.unit_id, func.count().label("attempts"), func.count(func.distinct(Attempt.exam_id)).label("sat"))
         .join(Exam, Exam.id == Attempt.exam_id)
         .where(Exam.mode == ExamMode.practice, Attempt.status == AttemptStatus.submitted)
         .group_by(Attempt.unit_id)
     )
     cadres_query = (
-        select(Cadre.unit_id, func.count().label("cadres"))
-        .where(Cadre.is_active.is_(True))
-        .group_by(Cadre.unit_id)
+        select(Cadre.unit_id, func.count().label("cadres")).where(Cadre.is_active.is_(True)).group_by(Cadre.unit_id)
     )
     if unit_ids is not None:
         exams_query = exams_query.where(ExamUnit.unit_id.in_(unit_ids))
@@ -348,9 +344,9 @@ async def duty_coverage(session: AsyncSession, unit_ids: set[int] | None) -> Row
         .correlate(UnitDuty)
         .exists()
     )
-    query = select(
-        UnitDuty.unit_id, UnitDuty.knowledge_point, case((covered, 1), else_=0).label("covered")
-    ).order_by(UnitDuty.unit_id, UnitDuty.id)
+    query = select(UnitDuty.unit_id, UnitDuty.knowledge_point, case((covered, 1), else_=0).label("covered")).order_by(
+        UnitDuty.unit_id, UnitDuty.id
+    )
     if unit_ids is not None:
         query = query.where(UnitDuty.unit_id.in_(unit_ids))
     return (await session.execute(query)).all()
@@ -393,11 +389,22 @@ async def raw_responses(session: AsyncSession, exam_id: int, unit_id: int | None
     counted = counted_attempts(exam_id)
     query = (
         select(
-            counted.c.attempt_id, counted.c.participant_id, counted.c.rank, Unit.code.label("unit_code"),
-            Unit.name.label("unit_name"), PaperSlot.position, PaperSlot.question_id, PaperSlot.type,
-            PaperSlot.points.label("max_points"), QuestionVersion.version.label("question_version"),
-            AttemptAnswer.keys, AttemptAnswer.is_correct, AttemptAnswer.points,
-            Attempt.question_order, Attempt.option_orders, Paper.answer_key,
+            counted.c.attempt_id,
+            counted.c.participant_id,
+            counted.c.rank,
+            Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"),
+            PaperSlot.position,
+            PaperSlot.question_id,
+            PaperSlot.type,
+            PaperSlot.points.label("max_points"),
+            QuestionVersion.version.label("question_version"),
+            AttemptAnswer.keys,
+            AttemptAnswer.is_correct,
+            AttemptAnswer.points,
+            Attempt.question_order,
+            Attempt.option_orders,
+            Paper.answer_key,
         )
         .select_from(counted)
         .join(Unit, Unit.id == counted.c.unit_id)

@@ -61,7 +61,8 @@ async def exam_individuals(
 
 
 @router.get(
-    "/api/exams/{exam_id}/report/notice", response_class=PlainTextResponse,
+    "/api/exams/{exam_id}/report/notice",
+    response_class=PlainTextResponse,
     responses=file_responses("text/markdown", "text/html", DOCX, description="the notice as Markdown, HTML or .docx"),
 )
 async def exam_notice(
@@ -75,17 +76,23 @@ async def exam_notice(
     print page (``html``) or as a Word document (``docx``)."""
     exam = await service.get_exam(session, exam_id)
     notice = build_notice(
-        await _visible_report(session, exam_id, principal), round_label=round_label[:16],
-        office=exam.notice_office, issued_on=exam.notice_date,
+        await _visible_report(session, exam_id, principal),
+        round_label=round_label[:16],
+        office=exam.notice_office,
+        issued_on=exam.notice_date,
     )
     if format is NoticeFormat.html:
         return HTMLResponse(render_notice(notice, html=True))
     if format is NoticeFormat.docx:
         body = await anyio.to_thread.run_sync(notice_docx, notice)
-        return Response(body, media_type=DOCX_TYPE, headers={
-            "Content-Disposition": f"attachment; filename=\"exam-{exam_id}-notice.docx\"; "
-                                   f"filename*=UTF-8''{quote(notice.title)}.docx",
-        })
+        return Response(
+            body,
+            media_type=DOCX_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="exam-{exam_id}-notice.docx"; '
+                f"filename*=UTF-8''{quote(notice.title)}.docx",
+            },
+        )
     return PlainTextResponse(render_notice(notice, html=False), media_type="text/markdown; charset=utf-8")
 
 
@@ -128,7 +135,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get(
-    "/api/exams/{exam_id}/report/export", response_class=Response,
+    "/api/exams/{exam_id}/report/export",
+    response_class=Response,
     responses=file_responses(XLSX, CSV, description="the report as .xlsx or .csv"),
 )
 async def export_report(
@@ -169,7 +177,8 @@ async def export_report(
 
 
 @router.get(
-    "/api/exams/{exam_id}/report/responses", response_class=Response,
+    "/api/exams/{exam_id}/report/responses",
+    response_class=Response,
     responses=file_responses(CSV, XLSX, description="the raw responses in long format as .csv or .xlsx"),
 )
 async def export_responses(
@@ -192,6 +201,10 @@ async def export_responses(
     else:
         body = await exports.responses_workbook(rows)
         media_type = XLSX_TYPE
-    return Response(body, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="exam-{exam_id}-responses.{format}"',
-    })
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="exam-{exam_id}-responses.{format}"',
+        },
+    )

@@ -113,16 +113,20 @@ async def build_exam_report(session: AsyncSession, exam_id: int) -> ExamReport:
     extra = {row.unit_id for row in [*score_rows, *absence_rows, *incident_rows]}
     others = list(await repository.units_by_id(session, extra - known))
     report = assemble_report(
-        exam_id=exam.id, exam_name=exam.name, mode=exam.mode, paper=await _paper_summary(session, exam),
-        score_rows=score_rows, absence_rows=absence_rows, incident_rows=incident_rows,
-        participating=participating, others=others,
+        exam_id=exam.id,
+        exam_name=exam.name,
+        mode=exam.mode,
+        paper=await _paper_summary(session, exam),
+        score_rows=score_rows,
+        absence_rows=absence_rows,
+        incident_rows=incident_rows,
+        participating=participating,
+        others=others,
     )
     attempts_by_paper: dict[tuple[int, int], int] = defaultdict(int)
     for row in score_rows:
         attempts_by_paper[(row.unit_id, row.paper_id)] += int(row.sat)
-    report.categories = await _categories(
-        session, exam_id, attempts_by_paper, [row.unit_id for row in report.units]
-    )
+    report.categories = await _categories(session, exam_id, attempts_by_paper, [row.unit_id for row in report.units])
     return report
 
 
@@ -393,18 +397,20 @@ async def practice_report(session: AsyncSession, unit_ids: set[int] | None) -> d
     for unit in await repository.all_units(session, unit_ids):
         count, cadre_count = attempts_by_unit.get(unit.id, 0), cadres_by_unit.get(unit.id, 0)
         per_cadre = Decimal(count) / Decimal(cadre_count) if cadre_count else None
-        rows.append({
-            "unit_id": unit.id,
-            "name": unit.name,
-            "practice_exams": exams_by_unit.get(unit.id, 0),
-            "practice_exams_sat": sat_by_unit.get(unit.id, 0),
-            "attempts": count,
-            "active_cadres": cadre_count,
-            "attempts_per_cadre": published(per_cadre),
-            "attempts_per_cadre_raw": raw(per_cadre),
-            "below_target": per_cadre is None or per_cadre < PRACTICE_TARGET,
-            "ran_none": sat_by_unit.get(unit.id, 0) == 0,
-        })
+        rows.append(
+            {
+                "unit_id": unit.id,
+                "name": unit.name,
+                "practice_exams": exams_by_unit.get(unit.id, 0),
+                "practice_exams_sat": sat_by_unit.get(unit.id, 0),
+                "attempts": count,
+                "active_cadres": cadre_count,
+                "attempts_per_cadre": published(per_cadre),
+                "attempts_per_cadre_raw": raw(per_cadre),
+                "below_target": per_cadre is None or per_cadre < PRACTICE_TARGET,
+                "ran_none": sat_by_unit.get(unit.id, 0) == 0,
+            }
+        )
     return {
         "target_attempts_per_cadre": float(PRACTICE_TARGET),
         "units": rows,
@@ -431,16 +437,18 @@ async def bank_report(session: AsyncSession, unit_ids: set[int] | None) -> dict[
         bank = banks[unit.id]
         points = duties.get(unit.id, [])
         covered = sum(1 for _, is_covered in points if is_covered)
-        rows.append({
-            "unit_id": unit.id,
-            "name": unit.name,
-            "policy_questions": bank["total"],
-            "by_type": bank["by_type"],
-            "explanation_share": published(share(bank["explained"], bank["total"])),
-            "legal_basis_share": published(share(bank["based"], bank["total"])),
-            "duty_points": len(points),
-            "duty_points_covered": covered,
-            "duty_coverage": published(share(covered, len(points))),
-            "uncovered_duty_points": [point for point, is_covered in points if not is_covered],
-        })
+        rows.append(
+            {
+                "unit_id": unit.id,
+                "name": unit.name,
+                "policy_questions": bank["total"],
+                "by_type": bank["by_type"],
+                "explanation_share": published(share(bank["explained"], bank["total"])),
+                "legal_basis_share": published(share(bank["based"], bank["total"])),
+                "duty_points": len(points),
+                "duty_points_covered": covered,
+                "duty_coverage": published(share(covered, len(points))),
+                "uncovered_duty_points": [point for point, is_covered in points if not is_covered],
+            }
+        )
     return {"units": rows}

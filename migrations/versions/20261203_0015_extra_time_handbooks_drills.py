@@ -57,8 +57,10 @@ def upgrade() -> None:
         sa.Column("section_id", sa.Integer(), nullable=False),
         sa.Column("knowledge_point", sa.String(length=255), nullable=False),
         sa.ForeignKeyConstraint(
-            ["section_id"], ["handbook_sections.id"],
-            name=op.f("fk_handbook_section_duties_section_id_handbook_sections"), ondelete="CASCADE",
+            ["section_id"],
+            ["handbook_sections.id"],
+            name=op.f("fk_handbook_section_duties_section_id_handbook_sections"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("section_id", "knowledge_point", name=op.f("pk_handbook_section_duties")),
     )
@@ -68,26 +70,32 @@ def upgrade() -> None:
         sa.Column("section_id", sa.Integer(), nullable=False),
         sa.Column("question_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["section_id"], ["handbook_sections.id"],
-            name=op.f("fk_handbook_section_questions_section_id_handbook_sections"), ondelete="CASCADE",
+            ["section_id"],
+            ["handbook_sections.id"],
+            name=op.f("fk_handbook_section_questions_section_id_handbook_sections"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["question_id"], ["questions.id"],
-            name=op.f("fk_handbook_section_questions_question_id_questions"), ondelete="CASCADE",
+            ["question_id"],
+            ["questions.id"],
+            name=op.f("fk_handbook_section_questions_question_id_questions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("section_id", "question_id", name=op.f("pk_handbook_section_questions")),
     )
     with op.batch_alter_table("handbook_section_questions") as batch:
         batch.create_index(batch.f("ix_handbook_section_questions_question_id"), ["question_id"], unique=False)
 
-
     op.create_table(
         "review_drills",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("cadre_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("question_ids", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-                  nullable=False),
+        sa.Column(
+            "question_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
@@ -110,11 +118,15 @@ def upgrade() -> None:
         sa.Column("keys", sa.String(length=16), nullable=False),
         sa.Column("is_correct", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["drill_id"], ["review_drills.id"], name=op.f("fk_review_drill_answers_drill_id_review_drills"),
+            ["drill_id"],
+            ["review_drills.id"],
+            name=op.f("fk_review_drill_answers_drill_id_review_drills"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["question_id"], ["questions.id"], name=op.f("fk_review_drill_answers_question_id_questions"),
+            ["question_id"],
+            ["questions.id"],
+            name=op.f("fk_review_drill_answers_question_id_questions"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("drill_id", "question_id", name=op.f("pk_review_drill_answers")),

@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column("seat", sa.String(length=32), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["participant_id"], ["participants.id"], name=op.f("fk_ticket_places_participant_id_participants"),
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_ticket_places_participant_id_participants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("participant_id", name=op.f("pk_ticket_places")),

@@ -15,7 +15,7 @@ from app.org.models import Unit
 from tests.bank.factories_bank import portable, upload
 from tests.factories import headers_for, make_unit, question_data, unique
 
-TRICKY_TEXTS = ("=HYPERLINK(\"http://x\")", "+1", "-5%", "@SUM(A1)", "'引号开头")
+TRICKY_TEXTS = ('=HYPERLINK("http://x")', "+1", "-5%", "@SUM(A1)", "'引号开头")
 TRICKY_OPTIONS = [{"key": k, "text": t} for k, t in zip("ABCDE", TRICKY_TEXTS, strict=True)]
 
 

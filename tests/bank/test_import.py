@@ -213,9 +213,7 @@ async def test_permissions_are_checked_row_by_row(client: httpx2.AsyncClient, se
         assert forbidden.status_code == 403
 
 
-async def test_a_repeat_with_another_answer_rejects_the_file(
-    client: httpx2.AsyncClient, session: AsyncSession
-) -> None:
+async def test_a_repeat_with_another_answer_rejects_the_file(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     headers = await headers_for(session, Role.bank_editor)
     rows = [single_row("重复的题目"), single_row("其他题目"), single_row(" 重复的题目。", "C")]
     response = await upload(client, headers, "dup.xlsx", xlsx_bytes(rows))

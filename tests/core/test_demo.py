@@ -44,7 +44,8 @@ async def test_demo_loads_once(tmp_path: Path) -> None:
                 select(Exam.name, Exam.status).where(Exam.status.in_(["closed", "published"]))
             )).all())  # fmt: skip
             graded = await session.scalar(
-                select(func.count(Attempt.id)).where(Attempt.score.is_not(None), Attempt.status == "submitted")
+                select(func.count(Attempt.id))
+                .where(Attempt.score.is_not(None), Attempt.status == "submitted")
                 .select_from(Attempt)
                 .where(Attempt.status == "submitted", Attempt.score.is_not(None))
             )

@@ -43,9 +43,10 @@ async def app_client(settings: Settings, database: Database, clock: FrozenClock)
     """A client of an app started as a server starts it (its lifespan runs), each request in its own session."""
     application = create_app(settings, database=database, clock=clock, background=False)
     transport = httpx2.ASGITransport(app=application)
-    async with application.router.lifespan_context(application), httpx2.AsyncClient(
-        transport=transport, base_url="http://t"
-    ) as http:
+    async with (
+        application.router.lifespan_context(application),
+        httpx2.AsyncClient(transport=transport, base_url="http://t") as http,
+    ):
         yield http
 
 
@@ -55,9 +56,7 @@ async def test_ready_when_the_database_answers_at_this_codes_schema(client: http
     assert response.json() == {"status": "ready", "schema": sorted(expected_schema_revisions())}
 
 
-async def test_not_ready_on_a_schema_other_than_this_codes(
-    client: httpx2.AsyncClient, session: AsyncSession
-) -> None:
+async def test_not_ready_on_a_schema_other_than_this_codes(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     await session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     response = await client.get("/api/ready")
     assert response.status_code == 503

@@ -54,9 +54,7 @@ async def _state(url: str) -> tuple[list[str], int]:
 @pytest.mark.real_commit
 def test_three_servers_and_one_with_two_workers_start_together(fresh_database_url: str, tmp_path: Path) -> None:
     environment = {"EXAMBANK_ADMIN_USERNAME": ADMIN["username"], "EXAMBANK_ADMIN_PASSWORD": ADMIN["password"]}
-    servers = [
-        start_server(fresh_database_url, tmp_path, workers=workers, **environment) for workers in (1, 1, 1, 2)
-    ]
+    servers = [start_server(fresh_database_url, tmp_path, workers=workers, **environment) for workers in (1, 1, 1, 2)]
     with running(servers):
         for server in servers:
             wait_healthy(server)

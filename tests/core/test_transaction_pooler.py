@@ -90,9 +90,7 @@ async def _workload(database: Database, rounds: int) -> list[BaseException]:
         finally:
             raw.close()
 
-    results = await asyncio.gather(
-        *(job(i) for i in range(rounds) for job in (orm, pooled)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(job(i) for i in range(rounds) for job in (orm, pooled)), return_exceptions=True)
     return [result for result in results if isinstance(result, BaseException)]
 
 

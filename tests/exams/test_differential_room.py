@@ -108,7 +108,11 @@ Script = Callable[[Run], Awaitable[None]]
 
 
 async def _both_ways(
-    script: Script, app: LaneApplication, client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock,
+    script: Script,
+    app: LaneApplication,
+    client: httpx2.AsyncClient,
+    session: AsyncSession,
+    clock: FrozenClock,
     **setup_options: Any,
 ) -> Run:
     """Run ``script`` with the lane on, then (the clock set back) with it off; assert both agree."""

@@ -51,12 +51,14 @@ async def test_who_may_record_absences(client: httpx2.AsyncClient, session: Asyn
     await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     for role in (Role.examinee, Role.supervisor, Role.bank_editor):
         headers = await headers_for(session, role, unit_id=unit.id)
-        response = await client.post(f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"},
-                                     headers=headers)
+        response = await client.post(
+            f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"}, headers=headers
+        )
         assert response.status_code == 403, role
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=unit.id)
-    response = await client.post(f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"},
-                                 headers=unit_admin)
+    response = await client.post(
+        f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"}, headers=unit_admin
+    )
     assert response.status_code == 403
     assert (await client.get(f"/api/exams/{exam.id}/absences", headers=unit_admin)).status_code == 200
 
@@ -73,11 +75,13 @@ async def test_no_absence_after_a_submitted_attempt_or_publication(
     await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     [paper] = (await client.post(f"/api/exams/{exam.id}/papers", headers=organiser)).json()
     await start_attempt(session, exam.id, paper["paper_id"], unit.id, cadres[0], status="submitted")
-    response = await client.post(f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"},
-                                 headers=organiser)
+    response = await client.post(
+        f"/api/exams/{exam.id}/absences", json={"cadre_id": cadres[0], "reason": "因病"}, headers=organiser
+    )
     assert response.status_code == 409 and "已交卷" in response.json()["detail"]
     published = await exam_with_units(session, unit, status=ExamStatus.published)
     await client.post(f"/api/exams/{published.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
-    response = await client.post(f"/api/exams/{published.id}/absences", json={"cadre_id": cadres[1], "reason": "因病"},
-                                 headers=organiser)
+    response = await client.post(
+        f"/api/exams/{published.id}/absences", json={"cadre_id": cadres[1], "reason": "因病"}, headers=organiser
+    )
     assert response.status_code == 409

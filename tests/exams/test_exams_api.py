@@ -26,8 +26,13 @@ async def setup_exam(
     blueprint = await make_blueprint(session, SMALL_SECTIONS, time_limit_seconds=1200, multiple_scoring="partial")
     if stock:
         await stock_bank(session, unit_ids, sections=SMALL_SECTIONS, shared_factor=units)
-    body = {"name": "2026年基本理论+考试", "blueprint_id": blueprint.id, "mode": "formal", "unit_ids": unit_ids,
-            **extra}
+    body = {
+        "name": "2026年基本理论+考试",
+        "blueprint_id": blueprint.id,
+        "mode": "formal",
+        "unit_ids": unit_ids,
+        **extra,
+    }
     response = await client.post("/api/exams", json=body, headers=organiser)
     assert response.status_code == 201, response.text
     return organiser, response.json(), unit_ids
@@ -85,23 +90,35 @@ async def test_who_may_create_exams(client: httpx2.AsyncClient, session: AsyncSe
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=own.id)
 
     def body(mode: str, unit_ids: list[int]) -> dict[str, Any]:
-        return {"name": "练习", "blueprint_id": blueprint.id, "mode": mode, "unit_ids": unit_ids, "max_attempts": 5,
-                "required_attempts": 2, "required_score": 80} if mode == "practice" else {
-                "name": "督导考试", "blueprint_id": blueprint.id, "mode": mode, "unit_ids": unit_ids}
+        return (
+            {
+                "name": "练习",
+                "blueprint_id": blueprint.id,
+                "mode": mode,
+                "unit_ids": unit_ids,
+                "max_attempts": 5,
+                "required_attempts": 2,
+                "required_score": 80,
+            }
+            if mode == "practice"
+            else {"name": "督导考试", "blueprint_id": blueprint.id, "mode": mode, "unit_ids": unit_ids}
+        )
 
     practice = await client.post("/api/exams", json=body("practice", [own.id]), headers=unit_admin)
     assert practice.status_code == 201, practice.text
     assert practice.json()["owner_unit_id"] == own.id and practice.json()["max_attempts"] == 5
     assert (await client.post("/api/exams", json=body("practice", [other.id]), headers=unit_admin)).status_code == 403
-    assert (await client.post("/api/exams", json=body("practice", [own.id, other.id]),
-                              headers=unit_admin)).status_code == 403
+    assert (
+        await client.post("/api/exams", json=body("practice", [own.id, other.id]), headers=unit_admin)
+    ).status_code == 403
     assert (await client.post("/api/exams", json=body("formal", [own.id]), headers=unit_admin)).status_code == 403
     for role in (Role.examinee, Role.proctor, Role.supervisor, Role.bank_editor):
         headers = await headers_for(session, role, unit_id=own.id)
         assert (await client.post("/api/exams", json=body("formal", [own.id]), headers=headers)).status_code == 403
     organiser = await headers_for(session, Role.organiser)
-    assert (await client.post("/api/exams", json=body("practice", [own.id, other.id]),
-                              headers=organiser)).status_code == 201
+    assert (
+        await client.post("/api/exams", json=body("practice", [own.id, other.id]), headers=organiser)
+    ).status_code == 201
 
 
 async def test_visibility_of_exams(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -157,22 +174,33 @@ async def test_patch_follows_the_state(client: httpx2.AsyncClient, session: Asyn
     exam_id = exam["id"]
     extra_unit = await make_unit(session)
     other_blueprint = await make_blueprint(session, SMALL_SECTIONS, time_limit_seconds=900)
-    draft = await client.patch(f"/api/exams/{exam_id}", headers=organiser, json={
-        "name": "改名", "unit_ids": [*unit_ids[:2], extra_unit.id], "blueprint_id": other_blueprint.id, "seed": 7,
-    })
+    draft = await client.patch(
+        f"/api/exams/{exam_id}",
+        headers=organiser,
+        json={
+            "name": "改名",
+            "unit_ids": [*unit_ids[:2], extra_unit.id],
+            "blueprint_id": other_blueprint.id,
+            "seed": 7,
+        },
+    )
     assert draft.status_code == 200, draft.text
     assert draft.json()["unit_ids"] == sorted([*unit_ids[:2], extra_unit.id])
     assert draft.json()["time_limit_seconds"] == 900 and draft.json()["seed"] == 7
     await client.patch(f"/api/exams/{exam_id}", headers=organiser, json={"unit_ids": unit_ids[:2]})
-    bad_window = await client.patch(f"/api/exams/{exam_id}", headers=organiser, json={
-        "opens_at": "2026-09-11T00:00:00Z", "closes_at": "2026-09-10T00:00:00Z"})
+    bad_window = await client.patch(
+        f"/api/exams/{exam_id}",
+        headers=organiser,
+        json={"opens_at": "2026-09-11T00:00:00Z", "closes_at": "2026-09-10T00:00:00Z"},
+    )
     assert bad_window.status_code == 422
     assert (await client.post(f"/api/exams/{exam_id}/papers", headers=organiser)).status_code == 201
 
     refused = await client.patch(f"/api/exams/{exam_id}", headers=organiser, json={"unit_ids": unit_ids, "seed": 1})
     assert refused.status_code == 409 and "seed" in refused.json()["detail"] and "unit_ids" in refused.json()["detail"]
-    allowed = await client.patch(f"/api/exams/{exam_id}", headers=organiser,
-                                 json={"shuffle_questions": False, "time_limit_seconds": 1500})
+    allowed = await client.patch(
+        f"/api/exams/{exam_id}", headers=organiser, json={"shuffle_questions": False, "time_limit_seconds": 1500}
+    )
     assert allowed.status_code == 200 and allowed.json()["time_limit_seconds"] == 1500
 
     papers = (await client.get(f"/api/exams/{exam_id}/papers", headers=organiser)).json()["papers"]
@@ -183,8 +211,9 @@ async def test_patch_follows_the_state(client: httpx2.AsyncClient, session: Asyn
     later = (clock.now() + timedelta(hours=5)).isoformat()
     extended = await client.patch(f"/api/exams/{exam_id}", headers=organiser, json={"closes_at": later})
     assert extended.status_code == 200, extended.text
-    past = await client.patch(f"/api/exams/{exam_id}", headers=organiser,
-                              json={"closes_at": (clock.now() - timedelta(minutes=1)).isoformat()})
+    past = await client.patch(
+        f"/api/exams/{exam_id}", headers=organiser, json={"closes_at": (clock.now() - timedelta(minutes=1)).isoformat()}
+    )
     assert past.status_code == 422
 
 

@@ -49,14 +49,13 @@ async def test_draw_returns_one_distinct_paper_per_unit(client: httpx2.AsyncClie
     assert all("answer" not in item and "explanation" not in item for item in paper.content)
     assert set(paper.answer_key) == {str(n) for n in range(1, 16)}
     assert paper.content[-1]["options"] == [{"key": "T", "text": "正确"}, {"key": "F", "text": "错误"}]
-    slots = (await session.scalars(select(PaperSlot).where(PaperSlot.paper_id == paper.id)
-                                   .order_by(PaperSlot.position))).all()
+    slots = (
+        await session.scalars(select(PaperSlot).where(PaperSlot.paper_id == paper.id).order_by(PaperSlot.position))
+    ).all()
     assert [s.question_id for s in slots] == papers[0]["question_ids"]
 
 
-async def test_policy_questions_come_from_the_units_own_bank(
-    client: httpx2.AsyncClient, session: AsyncSession
-) -> None:
+async def test_policy_questions_come_from_the_units_own_bank(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     organiser, exam, _ = await setup_exam(client, session, units=2)
     papers = (await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
     for paper in papers:
@@ -77,8 +76,10 @@ async def test_same_seed_same_papers_different_seed_different(
     second = (await client.post("/api/exams", json=body, headers=organiser)).json()
     third = (await client.post("/api/exams", json={**body, "seed": 100}, headers=organiser)).json()
     drawn = [
-        {p["unit_id"]: p["question_ids"] for p in (await client.post(f"/api/exams/{e['id']}/papers",
-                                                                     headers=organiser)).json()}
+        {
+            p["unit_id"]: p["question_ids"]
+            for p in (await client.post(f"/api/exams/{e['id']}/papers", headers=organiser)).json()
+        }
         for e in (first, second, third)
     ]
     assert drawn[0] == drawn[1]
@@ -99,8 +100,11 @@ async def test_papers_keep_their_version_after_a_question_edit(
     before = (await client.get(f"/api/exams/{exam['id']}/papers/{paper['paper_id']}", headers=organiser)).json()
     old_stem = before["questions"][0]["stem"]
     admin = await headers_for(session, Role.admin)
-    edited = await client.patch(f"/api/questions/{question_id}", headers=admin,
-                                json={"stem": "改过的题干：依据宪法，下列说法正确的是", "answer": ["A"]})
+    edited = await client.patch(
+        f"/api/questions/{question_id}",
+        headers=admin,
+        json={"stem": "改过的题干：依据宪法，下列说法正确的是", "answer": ["A"]},
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["version"] == 2
     after = (await client.get(f"/api/exams/{exam['id']}/papers/{paper['paper_id']}", headers=organiser)).json()
@@ -163,21 +167,26 @@ async def test_preview_with_key_and_export_for_organisers_only(
     supervisor = await headers_for(session, Role.supervisor)
     assert (await client.get(f"/api/exams/{exam['id']}/papers", headers=supervisor)).status_code == 200
     assert (await client.get(f"/api/exams/{exam['id']}/papers", headers=unit_admin)).status_code == 403
-    other_exam = (await client.post("/api/exams", headers=organiser, json={
-        "name": "另一场", "blueprint_id": exam["blueprint_id"], "mode": "formal", "unit_ids": unit_ids})).json()
-    assert (await client.get(f"/api/exams/{other_exam['id']}/papers/{paper['paper_id']}",
-                             headers=organiser)).status_code == 404
+    other_exam = (
+        await client.post(
+            "/api/exams",
+            headers=organiser,
+            json={"name": "另一场", "blueprint_id": exam["blueprint_id"], "mode": "formal", "unit_ids": unit_ids},
+        )
+    ).json()
+    assert (
+        await client.get(f"/api/exams/{other_exam['id']}/papers/{paper['paper_id']}", headers=organiser)
+    ).status_code == 404
 
 
-async def test_redraw_one_paper_and_refusals_once_started(
-    client: httpx2.AsyncClient, session: AsyncSession
-) -> None:
+async def test_redraw_one_paper_and_refusals_once_started(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     organiser, exam, unit_ids = await setup_exam(client, session, units=3)
     await stock_bank(session, unit_ids, sections=SMALL_SECTIONS, shared_factor=3, spare=3)
     papers = {p["unit_id"]: p for p in (await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()}
     target = papers[unit_ids[0]]
-    redraw = await client.post(f"/api/exams/{exam['id']}/papers/{target['paper_id']}/redraw", headers=organiser,
-                               json={"seed": 5})
+    redraw = await client.post(
+        f"/api/exams/{exam['id']}/papers/{target['paper_id']}/redraw", headers=organiser, json={"seed": 5}
+    )
     assert redraw.status_code == 200, redraw.text
     new = redraw.json()
     assert new["paper_id"] == target["paper_id"] and new["seed"] == 5
@@ -210,8 +219,9 @@ async def test_discard_papers_returns_to_draft(client: httpx2.AsyncClient, sessi
     assert (await client.delete(f"/api/exams/{exam['id']}/papers", headers=organiser)).status_code == 409
     extra = await make_unit(session)
     await stock_bank(session, [extra.id], sections=SMALL_SECTIONS)
-    changed = await client.patch(f"/api/exams/{exam['id']}", headers=organiser,
-                                 json={"unit_ids": [*unit_ids, extra.id]})
+    changed = await client.patch(
+        f"/api/exams/{exam['id']}", headers=organiser, json={"unit_ids": [*unit_ids, extra.id]}
+    )
     assert changed.status_code == 200
     assert len((await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()) == 3
 
@@ -221,11 +231,22 @@ async def test_eighteen_units_from_the_preset(client: httpx2.AsyncClient, sessio
     organiser = await headers_for(session, Role.organiser)
     unit_ids = [(await make_unit(session)).id for _ in range(18)]
     blueprint = (await client.post("/api/blueprints/presets/jiben_lilun_plus", headers=organiser)).json()
-    await stock_bank(session, unit_ids, sections=PRESET_SECTIONS, shared_factor=6, spare=6,
-                     difficulties=[1, 2, 3, 3, 4, 5])
-    exam = (await client.post("/api/exams", headers=organiser, json={
-        "name": "2026年第一轮", "blueprint_id": blueprint["id"], "mode": "formal", "unit_ids": unit_ids,
-        "difficulty_tolerance": 0.02})).json()
+    await stock_bank(
+        session, unit_ids, sections=PRESET_SECTIONS, shared_factor=6, spare=6, difficulties=[1, 2, 3, 3, 4, 5]
+    )
+    exam = (
+        await client.post(
+            "/api/exams",
+            headers=organiser,
+            json={
+                "name": "2026年第一轮",
+                "blueprint_id": blueprint["id"],
+                "mode": "formal",
+                "unit_ids": unit_ids,
+                "difficulty_tolerance": 0.02,
+            },
+        )
+    ).json()
     papers = (await client.post(f"/api/exams/{exam['id']}/papers", headers=organiser)).json()
     assert len(papers) == 18 and all(len(p["question_ids"]) == 45 for p in papers)
     assert len({frozenset(p["question_ids"]) for p in papers}) == 18
@@ -255,14 +276,24 @@ async def test_observed_correct_rates_reach_the_draw(client: httpx2.AsyncClient,
         assert attempt_row is not None
         attempt_row.graded_at = graded
         # Slot 1 is answered right by 3 in 4; slot 2 wrongly by all; the other slots are left blank.
-        session.add(AttemptAnswer(attempt_id=attempt.id, position=1, keys="B", seq=1, saved_at=graded,
-                                  is_correct=n % 4 != 0, points=0))
-        session.add(AttemptAnswer(attempt_id=attempt.id, position=2, keys="A", seq=1, saved_at=graded,
-                                  is_correct=False, points=0))
+        session.add(
+            AttemptAnswer(
+                attempt_id=attempt.id, position=1, keys="B", seq=1, saved_at=graded, is_correct=n % 4 != 0, points=0
+            )
+        )
+        session.add(
+            AttemptAnswer(
+                attempt_id=attempt.id, position=2, keys="A", seq=1, saved_at=graded, is_correct=False, points=0
+            )
+        )
         await session.commit()
-    candidates = await load_candidates(session, types=["single", "multiple", "judge"],
-                                       categories=["theory", "law", "policy"], unit_ids=unit_ids,
-                                       observed=observed_facility())
+    candidates = await load_candidates(
+        session,
+        types=["single", "multiple", "judge"],
+        categories=["theory", "law", "policy"],
+        unit_ids=unit_ids,
+        observed=observed_facility(),
+    )
     facility = {c[0]: c[6] for c in candidates}
     first, second, third = paper["question_ids"][:3]
     assert facility[first] == pytest.approx(22 / 30)  # n % 4 != 0 for 22 of n = 0..29

@@ -57,8 +57,9 @@ async def test_listed_cadres_get_tickets_and_can_log_in(client: httpx2.AsyncClie
     ok = await login(client, issued[0]["ticket_no"], issued[0]["pin"])
     assert ok.status_code == 200, ok.text
     assert ok.json()["user"]["roles"] == ["examinee"] and ok.json()["user"]["unit_id"] == unit.id
-    assert (await login(client, issued[1]["ticket_no"], "000000" if issued[1]["pin"] != "000000" else "111111")
-            ).status_code == 401
+    assert (
+        await login(client, issued[1]["ticket_no"], "000000" if issued[1]["pin"] != "000000" else "111111")
+    ).status_code == 401
     examinee = {"Authorization": f"Bearer {ok.json()['access_token']}"}
     assert [e["id"] for e in (await client.get("/api/exams", headers=examinee)).json()] == [exam.id]
     assert (await client.get(f"/api/exams/{exam.id}", headers=examinee)).status_code == 200
@@ -67,8 +68,9 @@ async def test_listed_cadres_get_tickets_and_can_log_in(client: httpx2.AsyncClie
     assert [t["ticket_no"] for t in tickets] == [i["ticket_no"] for i in issued]
     assert all("pin" not in t for t in tickets)
     assert (await login(client, issued[0]["ticket_no"], issued[0]["pin"])).status_code == 200
-    again = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres[:2]},
-                               headers=organiser)).json()
+    again = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres[:2]}, headers=organiser)
+    ).json()
     assert [(i["created"], i["pin"]) for i in again] == [(False, None), (False, None)]
     user = await session.scalar(select(User).where(User.username == issued[0]["ticket_no"]))
     assert user is not None and user.password_hash.startswith("hmac-sha256$")
@@ -100,9 +102,9 @@ async def test_stratified_sample_minimums_and_warnings(client: httpx2.AsyncClien
     normal = await make_unit(session)
     large = await make_unit(session, large=True)
     small = await make_unit(session)
-    await roster(session, normal, 2, 20, 48)   # 70 cadres
-    await roster(session, large, 3, 30, 67)    # 100 cadres
-    await roster(session, small, 1, 6, 13)     # 20 cadres
+    await roster(session, normal, 2, 20, 48)  # 70 cadres
+    await roster(session, large, 3, 30, 67)  # 100 cadres
+    await roster(session, small, 1, 6, 13)  # 20 cadres
     exam = await exam_with_units(session, normal, large, small)
     organiser = await headers_for(session, Role.organiser)
     spec = {"ratio": 0.1, "minimum": 30, "large_minimum": 50, "seed": 2026}
@@ -140,8 +142,9 @@ async def test_sample_is_reproducible_from_the_exam_seed(client: httpx2.AsyncCli
     third = await exam_with_units(session, unit, seed=78)
     chosen = []
     for exam in (first, second, third):
-        response = await client.post(f"/api/exams/{exam.id}/participants", json={"sample": {"ratio": 0.2}},
-                                     headers=organiser)
+        response = await client.post(
+            f"/api/exams/{exam.id}/participants", json={"sample": {"ratio": 0.2}}, headers=organiser
+        )
         assert response.status_code == 201, response.text
         chosen.append(sorted(i["cadre_id"] for i in response.json()))
     assert chosen[0] == chosen[1] != chosen[2]
@@ -153,14 +156,16 @@ async def test_reissue_replaces_the_pin_and_ends_sessions(client: httpx2.AsyncCl
     cadres = await roster(session, unit, 0, 1, 1)
     exam = await exam_with_units(session, unit)
     organiser = await headers_for(session, Role.organiser)
-    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
-                                headers=organiser)).json()
+    issued = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+    ).json()
     first = issued[0]
     token = (await login(client, first["ticket_no"], first["pin"])).json()["access_token"]
     examinee = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/api/auth/me", headers=examinee)).status_code == 200
-    response = await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"cadre_ids": [first["cadre_id"]]},
-                                 headers=organiser)
+    response = await client.post(
+        f"/api/exams/{exam.id}/tickets/reissue", json={"cadre_ids": [first["cadre_id"]]}, headers=organiser
+    )
     assert response.status_code == 200, response.text
     [renewed] = response.json()
     assert renewed["ticket_no"] == first["ticket_no"] and re.fullmatch(r"\d{6}", renewed["pin"])
@@ -173,8 +178,9 @@ async def test_reissue_replaces_the_pin_and_ends_sessions(client: httpx2.AsyncCl
     single = await client.post(f"/api/exams/{exam.id}/tickets/{issued[1]['ticket_no']}/reissue", headers=organiser)
     assert single.status_code == 200 and single.json()["cadre_id"] == issued[1]["cadre_id"]
     assert (await login(client, issued[1]["ticket_no"], single.json()["pin"])).status_code == 200
-    unknown = await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"cadre_ids": [999_999]},
-                                headers=organiser)
+    unknown = await client.post(
+        f"/api/exams/{exam.id}/tickets/reissue", json={"cadre_ids": [999_999]}, headers=organiser
+    )
     assert unknown.status_code == 422
 
 
@@ -185,14 +191,16 @@ async def test_reissue_unlocks_a_locked_ticket(
     cadres = await roster(session, unit, 0, 0, 1)
     exam = await exam_with_units(session, unit)
     organiser = await headers_for(session, Role.organiser)
-    [item] = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
-                                headers=organiser)).json()
+    [item] = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+    ).json()
     wrong = "999999" if item["pin"] != "999999" else "888888"
     for _ in range(5):
         await login(client, item["ticket_no"], wrong)
     assert (await login(client, item["ticket_no"], item["pin"])).status_code == 429
-    [renewed] = (await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"all": True},
-                                   headers=organiser)).json()
+    [renewed] = (
+        await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"all": True}, headers=organiser)
+    ).json()
     assert (await login(client, item["ticket_no"], renewed["pin"])).status_code == 200
 
 
@@ -207,8 +215,9 @@ async def test_ticket_exports(client: httpx2.AsyncClient, session: AsyncSession)
     rows = CalamineWorkbook.from_filelike(io.BytesIO(plain.content)).get_sheet_by_index(0).to_python()
     assert rows[2] == ["准考证号", "姓名", "职级", "单位代码", "单位", "工号"]
     assert rows[3][0].startswith(f"{exam.id:04d}-") and rows[3][4] == "省公安厅" and rows[3][2] == "厅级"
-    with_pins = await client.post(f"/api/exams/{exam.id}/tickets/reissue?format=xlsx", json={"unit_id": unit.id},
-                                  headers=organiser)
+    with_pins = await client.post(
+        f"/api/exams/{exam.id}/tickets/reissue?format=xlsx", json={"unit_id": unit.id}, headers=organiser
+    )
     assert with_pins.status_code == 200, with_pins.text
     rows = CalamineWorkbook.from_filelike(io.BytesIO(with_pins.content)).get_sheet_by_index(0).to_python()
     assert rows[2][-1] == "密码 (PIN)" and len(rows) == 6
@@ -226,8 +235,7 @@ async def test_ticket_visibility(client: httpx2.AsyncClient, session: AsyncSessi
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=own.id)
     mine = await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)
     assert mine.status_code == 200 and {t["unit_id"] for t in mine.json()} == {own.id}
-    assert (await client.get(f"/api/exams/{exam.id}/tickets?unit_id={other.id}",
-                             headers=unit_admin)).status_code == 403
+    assert (await client.get(f"/api/exams/{exam.id}/tickets?unit_id={other.id}", headers=unit_admin)).status_code == 403
     # Re-issuing is the organiser's: the unit admin of a formal exam may only list.
     assert (await client.post(f"/api/exams/{exam.id}/tickets/reissue", headers=unit_admin)).status_code == 403
     listed = (await client.get(f"/api/exams/{exam.id}/participants", headers=unit_admin)).json()
@@ -239,8 +247,9 @@ async def test_ticket_visibility(client: httpx2.AsyncClient, session: AsyncSessi
     stranger = await headers_for(session, Role.unit_admin, unit_id=(await make_unit(session)).id)
     assert (await client.get(f"/api/exams/{exam.id}/tickets", headers=stranger)).status_code == 404
     for headers in (unit_admin, proctor, examinee):
-        response = await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres[:1]},
-                                     headers=headers)
+        response = await client.post(
+            f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres[:1]}, headers=headers
+        )
         assert response.status_code == 403
         response = await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"all": True}, headers=headers)
         assert response.status_code == 403
@@ -252,12 +261,23 @@ async def test_unit_admin_runs_his_own_practice_exam(client: httpx2.AsyncClient,
     await stock_bank(session, [unit.id], sections=SMALL_SECTIONS)
     blueprint = await make_blueprint(session, SMALL_SECTIONS)
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=unit.id)
-    exam = (await client.post("/api/exams", headers=unit_admin, json={
-        "name": "本单位练习", "blueprint_id": blueprint.id, "mode": "practice", "unit_ids": [unit.id],
-        "max_attempts": 3})).json()
+    exam = (
+        await client.post(
+            "/api/exams",
+            headers=unit_admin,
+            json={
+                "name": "本单位练习",
+                "blueprint_id": blueprint.id,
+                "mode": "practice",
+                "unit_ids": [unit.id],
+                "max_attempts": 3,
+            },
+        )
+    ).json()
     assert (await client.post(f"/api/exams/{exam['id']}/papers", headers=unit_admin)).status_code == 201
-    response = await client.post(f"/api/exams/{exam['id']}/participants", json={"cadre_ids": cadres},
-                                 headers=unit_admin)
+    response = await client.post(
+        f"/api/exams/{exam['id']}/participants", json={"cadre_ids": cadres}, headers=unit_admin
+    )
     assert response.status_code == 201 and len(response.json()) == 5
 
 
@@ -271,8 +291,9 @@ async def test_no_new_participants_after_close(
     response = await client.post(f"/api/exams/{ended.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
     assert response.status_code == 409 and "不能再增加考生" in response.json()["detail"]
     closed = await exam_with_units(session, unit, status=ExamStatus.closed)
-    response = await client.post(f"/api/exams/{closed.id}/participants", json={"sample": {"ratio": 0.5}},
-                                 headers=organiser)
+    response = await client.post(
+        f"/api/exams/{closed.id}/participants", json={"sample": {"ratio": 0.5}}, headers=organiser
+    )
     assert response.status_code == 409
     reissue = await client.post(f"/api/exams/{closed.id}/tickets/reissue", json={"all": True}, headers=organiser)
     assert reissue.status_code == 409
@@ -285,8 +306,9 @@ async def test_remove_participant_before_start_only(client: httpx2.AsyncClient, 
     blueprint = await make_blueprint(session, SMALL_SECTIONS)
     exam = await make_exam(session, blueprint, [unit.id])
     organiser = await headers_for(session, Role.organiser)
-    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
-                                headers=organiser)).json()
+    issued = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+    ).json()
     removed = await client.delete(f"/api/exams/{exam.id}/participants/{cadres[0]}", headers=organiser)
     assert removed.status_code == 204
     assert (await login(client, issued[0]["ticket_no"], issued[0]["pin"])).status_code == 401
@@ -297,8 +319,9 @@ async def test_remove_participant_before_start_only(client: httpx2.AsyncClient, 
     refused = await client.delete(f"/api/exams/{exam.id}/participants/{cadres[1]}", headers=organiser)
     assert refused.status_code == 409 and "已开始考试" in refused.json()["detail"]
     # A new participant continues the unit's numbering instead of reusing a removed ticket.
-    again = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": [cadres[0]]},
-                               headers=organiser)).json()
+    again = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": [cadres[0]]}, headers=organiser)
+    ).json()
     assert again[0]["ticket_no"].split("-")[2] == "0003"
     assert await session.scalar(select(Participant.id).where(Participant.cadre_id == cadres[0])) is not None
 
@@ -310,8 +333,9 @@ async def test_listing_tickets_twice_changes_nothing_and_every_pin_works(
     cadres = await roster(session, unit, 0, 1, 2)
     exam = await exam_with_units(session, unit)
     organiser = await headers_for(session, Role.organiser)
-    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
-                                headers=organiser)).json()
+    issued = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+    ).json()
     hashes = sorted(await session.scalars(select(User.password_hash).where(User.username.like(f"{exam.id:04d}-%"))))
     audits = await session.scalar(sql("SELECT COUNT(*) FROM audit_log"))
     first = await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)
@@ -332,8 +356,9 @@ async def test_reissue_without_a_body_renews_every_pin(client: httpx2.AsyncClien
     cadres = await roster(session, unit, 0, 1, 2)
     exam = await exam_with_units(session, unit)
     organiser = await headers_for(session, Role.organiser)
-    issued = (await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres},
-                                headers=organiser)).json()
+    issued = (
+        await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+    ).json()
     response = await client.post(f"/api/exams/{exam.id}/tickets/reissue", headers=organiser)
     assert response.status_code == 200, response.text
     renewed = {t["ticket_no"]: t["pin"] for t in response.json()}
@@ -342,8 +367,9 @@ async def test_reissue_without_a_body_renews_every_pin(client: httpx2.AsyncClien
         if item["pin"] != renewed[item["ticket_no"]]:
             assert (await login(client, item["ticket_no"], item["pin"])).status_code == 401
         assert (await login(client, item["ticket_no"], renewed[item["ticket_no"]])).status_code == 200
-    both = await client.post(f"/api/exams/{exam.id}/tickets/reissue", json={"all": True, "unit_id": unit.id},
-                             headers=organiser)
+    both = await client.post(
+        f"/api/exams/{exam.id}/tickets/reissue", json={"all": True, "unit_id": unit.id}, headers=organiser
+    )
     assert both.status_code == 422
 
 

@@ -43,7 +43,8 @@ async def _patch(
 ) -> httpx2.Response:
     return await client.patch(
         f"/api/exams/{setup.exam.id}/participants/{examinee.cadre.id}",
-        json={"extra_time_seconds": seconds, "reason": "视力障碍，延时"}, headers=headers,
+        json={"extra_time_seconds": seconds, "reason": "视力障碍，延时"},
+        headers=headers,
     )
 
 
@@ -57,7 +58,10 @@ async def _deadline(session: AsyncSession, attempt_id: int) -> datetime:
 
 @pytest.mark.parametrize("path", ["lane", "route"])
 async def test_extra_time_granted_before_the_start(
-    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch,
+    client: httpx2.AsyncClient,
+    session: AsyncSession,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
     path: str,
 ) -> None:
     now = clock.now()
@@ -169,8 +173,9 @@ async def test_extra_time_runs_past_the_closing_time(
     assert status == "submitted"
 
     # Moving the exam's closing time keeps each examinee's extra time on top of it.
-    moved = await client.patch(f"/api/exams/{setup.exam.id}", json={"closes_at": _iso(now + timedelta(minutes=30))},
-                               headers=organiser)
+    moved = await client.patch(
+        f"/api/exams/{setup.exam.id}", json={"closes_at": _iso(now + timedelta(minutes=30))}, headers=organiser
+    )
     assert moved.status_code == 200, moved.text
     assert await _deadline(session, ids[running.cadre.id]) == now + timedelta(minutes=30 + 10)
 
@@ -189,13 +194,19 @@ async def test_bad_extra_time_is_refused_and_changes_nothing(
     assert absurd.status_code == 422 and "3600" in absurd.json()["detail"][0]["msg"]
     assert (await _patch(client, setup, examinee, organiser, 3600)).status_code == 200
     assert (await _patch(client, setup, examinee, organiser, 0)).status_code == 200
-    stranger = await client.patch(f"/api/exams/{setup.exam.id}/participants/999999", json={"extra_time_seconds": 60},
-                                  headers=organiser)
+    stranger = await client.patch(
+        f"/api/exams/{setup.exam.id}/participants/999999", json={"extra_time_seconds": 60}, headers=organiser
+    )
     assert stranger.status_code == 404
     for role in (Role.proctor, Role.supervisor, Role.examinee):
         assert (await _patch(client, setup, examinee, await headers_for(session, role), 60)).status_code == 403
-    assert (await client.patch(f"/api/exams/{setup.exam.id}/participants/{examinee.cadre.id}",
-                               json={"extra_time_seconds": "lots"}, headers=organiser)).status_code == 422
+    assert (
+        await client.patch(
+            f"/api/exams/{setup.exam.id}/participants/{examinee.cadre.id}",
+            json={"extra_time_seconds": "lots"},
+            headers=organiser,
+        )
+    ).status_code == 422
     assert (await client.post(f"/api/exams/{setup.exam.id}/close", headers=organiser)).status_code == 200
     closed = await _patch(client, setup, examinee, organiser, 60)
     assert closed.status_code == 409 and "考试已结束" in closed.json()["detail"]

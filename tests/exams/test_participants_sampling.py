@@ -51,8 +51,9 @@ def test_small_roster_takes_everyone_and_says_so() -> None:
 
 def test_large_units_use_the_large_minimum() -> None:
     roster = roster_of(1, 5, 95, 200) + roster_of(2, 5, 95, 200, start=1000)
-    samples = sample_participants(roster, large_units={1: False, 2: True}, ratio=0.05, minimum=30,
-                                  large_minimum=50, seed=3)
+    samples = sample_participants(
+        roster, large_units={1: False, 2: True}, ratio=0.05, minimum=30, large_minimum=50, seed=3
+    )
     assert len(samples[1].selected) == 30
     assert samples[1].targets == {"ting": 1, "chu": 9, "ke": 20}
     assert len(samples[2].selected) == 50
@@ -64,14 +65,16 @@ def test_sample_is_reproducible_and_seed_dependent() -> None:
     roster = roster_of(1, 4, 60, 140) + roster_of(2, 2, 30, 40, start=500)
     units = {1: False, 2: False}
     first = sample_participants(roster, large_units=units, ratio=0.15, minimum=30, large_minimum=50, seed=11)
-    again = sample_participants(list(reversed(roster)), large_units=units, ratio=0.15, minimum=30,
-                                large_minimum=50, seed=11)
+    again = sample_participants(
+        list(reversed(roster)), large_units=units, ratio=0.15, minimum=30, large_minimum=50, seed=11
+    )
     other = sample_participants(roster, large_units=units, ratio=0.15, minimum=30, large_minimum=50, seed=12)
     assert first == again
     assert first[1].selected != other[1].selected
     # Each unit draws from its own stream: another unit's roster does not change this unit's sample.
-    alone = sample_participants(roster_of(1, 4, 60, 140), large_units={1: False}, ratio=0.15, minimum=30,
-                                large_minimum=50, seed=11)
+    alone = sample_participants(
+        roster_of(1, 4, 60, 140), large_units={1: False}, ratio=0.15, minimum=30, large_minimum=50, seed=11
+    )
     assert alone[1].selected == first[1].selected
 
 
@@ -79,8 +82,9 @@ def test_already_participating_cadres_are_kept_and_counted() -> None:
     roster = roster_of(1, 2, 40, 60)
     first = sample_participants(roster, large_units={1: False}, ratio=0.2, minimum=10, large_minimum=50, seed=1)
     kept = set(first[1].selected[:5])
-    second = sample_participants(roster, large_units={1: False}, ratio=0.2, minimum=10, large_minimum=50, seed=99,
-                                 already=kept)
+    second = sample_participants(
+        roster, large_units={1: False}, ratio=0.2, minimum=10, large_minimum=50, seed=99, already=kept
+    )
     assert kept <= set(second[1].selected)
     assert len(second[1].selected) == len(first[1].selected)
     assert second[1].kept == 5

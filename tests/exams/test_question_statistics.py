@@ -82,8 +82,9 @@ async def test_closing_flags_questions_and_the_flag_list_filters_and_retires(
     retired = await client.post("/api/questions/retire", json={"question_ids": [easy, inverted]}, headers=editor)
     assert retired.status_code == 200, retired.text
     assert [item["status"] for item in retired.json()] == ["retired", "retired"]
-    active = (await client.get("/api/questions", params={"flag": "any", "status": "active", "limit": 500},
-                               headers=editor)).json()
+    active = (
+        await client.get("/api/questions", params={"flag": "any", "status": "active", "limit": 500}, headers=editor)
+    ).json()
     assert {easy, inverted}.isdisjoint({item["id"] for item in active["items"]})
     assert hard in {item["id"] for item in active["items"]}
     examinee = await headers_for(session, Role.examinee)

@@ -37,8 +37,13 @@ async def test_the_unit_admin_writes_his_handbook_and_others_read_it(
     unit, admin = await _unit_with_duties(client, session)
     policy = await make_question(session, "single", "policy", unit.id, knowledge_point=DUTIES[0])
     theory = await make_question(session, "judge", "theory")
-    path, body = _section(unit.id, "行政许可", legal_basis="《行政许可法》第二条", duty_points=[DUTIES[0]],
-                          question_ids=[policy.id, theory.id])
+    path, body = _section(
+        unit.id,
+        "行政许可",
+        legal_basis="《行政许可法》第二条",
+        duty_points=[DUTIES[0]],
+        question_ids=[policy.id, theory.id],
+    )
     first = await client.post(path, json=body, headers=admin)
     assert first.status_code == 201, first.text
     assert first.json()["position"] == 1 and first.json()["question_ids"] == sorted([policy.id, theory.id])
@@ -61,8 +66,9 @@ async def test_the_unit_admin_writes_his_handbook_and_others_read_it(
 
     path, body = _section(unit.id, "附则")
     third = (await client.post(path, json=body, headers=admin)).json()
-    moved = await client.patch(f"/api/units/{unit.id}/handbook/sections/{second.json()['id']}", headers=admin,
-                               json={"position": 3})
+    moved = await client.patch(
+        f"/api/units/{unit.id}/handbook/sections/{second.json()['id']}", headers=admin, json={"position": 3}
+    )
     assert moved.status_code == 200 and moved.json()["position"] == 3
     handbook = (await client.get(f"/api/units/{unit.id}/handbook", headers=admin)).json()
     assert [(s["title"], s["position"]) for s in handbook["sections"]] == [("行政许可", 1), ("附则", 2), ("总则", 3)]
@@ -71,18 +77,24 @@ async def test_the_unit_admin_writes_his_handbook_and_others_read_it(
     assert [s["title"] for s in handbook["sections"]] == ["附则", "行政许可", "总则"]
 
     section_id = first.json()["id"]
-    changed = await client.patch(f"/api/units/{unit.id}/handbook/sections/{section_id}", headers=admin,
-                                 json={"duty_points": [DUTIES[1]], "legal_basis": None, "title": "许可与检查"})
+    changed = await client.patch(
+        f"/api/units/{unit.id}/handbook/sections/{section_id}",
+        headers=admin,
+        json={"duty_points": [DUTIES[1]], "legal_basis": None, "title": "许可与检查"},
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["duty_points"] == [DUTIES[1]] and changed.json()["legal_basis"] is None
     assert changed.json()["question_ids"] == sorted([policy.id, theory.id])  # not sent: kept
-    elsewhere = await client.patch(f"/api/units/999999/handbook/sections/{section_id}", json={"title": "x"},
-                                   headers=admin)
+    elsewhere = await client.patch(
+        f"/api/units/999999/handbook/sections/{section_id}", json={"title": "x"}, headers=admin
+    )
     assert elsewhere.status_code == 403
-    assert (await client.delete(f"/api/units/{unit.id}/handbook/sections/{section_id}", headers=admin)
-            ).status_code == 204
-    assert (await client.delete(f"/api/units/{unit.id}/handbook/sections/{section_id}", headers=admin)
-            ).status_code == 404
+    assert (
+        await client.delete(f"/api/units/{unit.id}/handbook/sections/{section_id}", headers=admin)
+    ).status_code == 204
+    assert (
+        await client.delete(f"/api/units/{unit.id}/handbook/sections/{section_id}", headers=admin)
+    ).status_code == 404
 
 
 async def test_bad_links_are_refused_by_field_and_change_nothing(
@@ -99,7 +111,8 @@ async def test_bad_links_are_refused_by_field_and_change_nothing(
     assert "不存在的职责" in detail[0]["msg"] and "职责清单" in detail[0]["msg"]
     reply = await client.post(path, json={**body, "duty_points": []}, headers=admin)
     assert [(e["loc"], "其他单位" in e["msg"] or "不存在" in e["msg"]) for e in reply.json()["detail"]] == [
-        (["body", "question_ids", 0], True), (["body", "question_ids", 1], True),
+        (["body", "question_ids", 0], True),
+        (["body", "question_ids", 1], True),
     ]
     assert (await client.post(path, json={"title": "", "body": ""}, headers=admin)).status_code == 422
     count = await session.scalar(select(func.count()).select_from(HandbookSection).where(
@@ -130,7 +143,9 @@ async def test_coverage_names_the_gaps_from_duty_list_to_handbook_to_bank(
         {"knowledge_point": DUTIES[2], "section_ids": [], "questions": 0},
     ]
     assert {s["title"]: s["questions"] for s in coverage["sections_coverage"]} == {
-        "行政许可": 3, "执法检查": 0, "廉政要求": 0,
+        "行政许可": 3,
+        "执法检查": 0,
+        "廉政要求": 0,
     }
     assert coverage["gaps"] == {
         "duties_without_section": [DUTIES[2]],

@@ -38,8 +38,9 @@ async def sit(
     answers = {
         str(shown): letters_for(start, shown, wrong.get(paper, RIGHT[paper])) for shown, paper in paper_of.items()
     }
-    saved = await client.put(f"/api/attempts/{start['attempt_id']}/answers", json={"seq": 1, "answers": answers},
-                             headers=examinee.headers)
+    saved = await client.put(
+        f"/api/attempts/{start['attempt_id']}/answers", json={"seq": 1, "answers": answers}, headers=examinee.headers
+    )
     assert saved.status_code == 200, saved.text
     submitted = await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=examinee.headers)
     assert submitted.status_code == 200, submitted.text
@@ -87,8 +88,9 @@ async def test_the_mistake_book_and_a_drill_drawn_from_it(
     bad = await client.post(path, json={"answers": {numbers[qid[6]]: ["A"]}}, headers=cadre.headers)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "answers", numbers[qid[6]]]
     assert "没有选项" in bad.json()["detail"][0]["msg"]
-    result = await client.post(path, json={"answers": {numbers[qid[6]]: ["F"], numbers[qid[4]]: ["A"]}},
-                               headers=cadre.headers)
+    result = await client.post(
+        path, json={"answers": {numbers[qid[6]]: ["F"], numbers[qid[4]]: ["A"]}}, headers=cadre.headers
+    )
     assert result.status_code == 200, result.text
     body = result.json()
     assert (body["correct"], body["total"]) == (1, 2)
@@ -101,8 +103,9 @@ async def test_the_mistake_book_and_a_drill_drawn_from_it(
     items = {item["question_id"]: item for item in book["items"]}
     assert items[qid[6]]["mastered"] is True and items[qid[4]]["times_wrong"] == 3
     # Someone else's drill is not his to see.
-    assert (await client.get(f"/api/me/mistakes/drills/{drill.json()['drill_id']}",
-                             headers=setup.examinees[1].headers)).status_code == 404
+    assert (
+        await client.get(f"/api/me/mistakes/drills/{drill.json()['drill_id']}", headers=setup.examinees[1].headers)
+    ).status_code == 404
     staff = await headers_for(session, Role.organiser)
     assert (await client.get("/api/me/mistakes", headers=staff)).status_code == 403
 
@@ -170,8 +173,9 @@ async def test_unit_admins_see_the_knowledge_points_missed_most(
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["total"] == 3
-    assert [(i["knowledge_point"], i["answers"], i["wrong"], i["wrong_rate"], i["cadres_wrong"])
-            for i in body["items"]] == [("民法典", 6, 3, 50.0, 2), ("党章", 6, 2, 33.3, 1), ("宪法", 6, 1, 16.7, 1)]
+    assert [
+        (i["knowledge_point"], i["answers"], i["wrong"], i["wrong_rate"], i["cadres_wrong"]) for i in body["items"]
+    ] == [("民法典", 6, 3, 50.0, 2), ("党章", 6, 2, 33.3, 1), ("宪法", 6, 1, 16.7, 1)]
     page = (await client.get(f"/api/units/{unit_id}/missed-points?limit=2&offset=1", headers=admin)).json()
     assert [i["knowledge_point"] for i in page["items"]] == ["党章", "宪法"] and page["total"] == 3
     formal_only = (await client.get(f"/api/units/{unit_id}/missed-points?mode=formal", headers=admin)).json()

@@ -37,8 +37,12 @@ async def make_blueprint(
     split = dict(split or PRESET_SPLIT)
     table = compute_quotas(sections_from(sections), split)
     values: dict[str, Any] = {
-        "name": unique("组卷规则"), "time_limit_seconds": 1800, "sections": list(sections), "category_split": split,
-        "quotas": quota_rows(table), "multiple_scoring": "all_or_nothing",
+        "name": unique("组卷规则"),
+        "time_limit_seconds": 1800,
+        "sections": list(sections),
+        "category_split": split,
+        "quotas": quota_rows(table),
+        "multiple_scoring": "all_or_nothing",
     }
     values.update(overrides)
     blueprint = Blueprint(**values)
@@ -62,19 +66,28 @@ async def add_questions(
     cleans = []
     for index in range(count):
         difficulty = difficulties[index % len(difficulties)] if difficulties else 3
-        data = question_data(type, category, unit_id, difficulty=difficulty,
-                             stem=f"第{next(_seq)}题：依据有关规定，下列说法正确的是")
+        data = question_data(
+            type, category, unit_id, difficulty=difficulty, stem=f"第{next(_seq)}题：依据有关规定，下列说法正确的是"
+        )
         clean, problems = normalise_question(data)
         assert clean is not None, problems
         cleans.append(clean)
-    ids = list((await session.scalars(
-        insert(Question).returning(Question.id, sort_by_parameter_order=True),
-        [{**question_row(c), "version": 1} for c in cleans],
-    )).all())
-    version_ids = list((await session.scalars(
-        insert(QuestionVersion).returning(QuestionVersion.id, sort_by_parameter_order=True),
-        [{"question_id": qid, "version": 1, **c.content()} for qid, c in zip(ids, cleans, strict=True)],
-    )).all())
+    ids = list(
+        (
+            await session.scalars(
+                insert(Question).returning(Question.id, sort_by_parameter_order=True),
+                [{**question_row(c), "version": 1} for c in cleans],
+            )
+        ).all()
+    )
+    version_ids = list(
+        (
+            await session.scalars(
+                insert(QuestionVersion).returning(QuestionVersion.id, sort_by_parameter_order=True),
+                [{"question_id": qid, "version": 1, **c.content()} for qid, c in zip(ids, cleans, strict=True)],
+            )
+        ).all()
+    )
     await session.execute(
         update(Question), [{"id": qid, "current_version_id": vid} for qid, vid in zip(ids, version_ids, strict=True)]
     )
@@ -99,20 +112,37 @@ async def stock_bank(
             continue
         if quota.category == "policy":
             for unit_id in unit_ids:
-                await add_questions(session, type=quota.type, category="policy", unit_id=unit_id,
-                                    count=quota.count + spare, difficulties=difficulties)
+                await add_questions(
+                    session,
+                    type=quota.type,
+                    category="policy",
+                    unit_id=unit_id,
+                    count=quota.count + spare,
+                    difficulties=difficulties,
+                )
         else:
-            await add_questions(session, type=quota.type, category=quota.category,
-                                count=int(quota.count * shared_factor) + spare, difficulties=difficulties)
+            await add_questions(
+                session,
+                type=quota.type,
+                category=quota.category,
+                count=int(quota.count * shared_factor) + spare,
+                difficulties=difficulties,
+            )
 
 
-async def make_exam(
-    session: AsyncSession, blueprint: Blueprint, unit_ids: Sequence[int], **overrides: Any
-) -> Exam:
+async def make_exam(session: AsyncSession, blueprint: Blueprint, unit_ids: Sequence[int], **overrides: Any) -> Exam:
     values: dict[str, Any] = {
-        "name": unique("考试"), "blueprint_id": blueprint.id, "mode": "formal", "status": "draft", "seed": 12345,
-        "time_limit_seconds": blueprint.time_limit_seconds, "multiple_scoring": blueprint.multiple_scoring,
-        "difficulty_tolerance": 0.02, "max_attempts": 1, "shuffle_questions": True, "shuffle_options": True,
+        "name": unique("考试"),
+        "blueprint_id": blueprint.id,
+        "mode": "formal",
+        "status": "draft",
+        "seed": 12345,
+        "time_limit_seconds": blueprint.time_limit_seconds,
+        "multiple_scoring": blueprint.multiple_scoring,
+        "difficulty_tolerance": 0.02,
+        "max_attempts": 1,
+        "shuffle_questions": True,
+        "shuffle_options": True,
     }
     values.update(overrides)
     exam = Exam(**values)
@@ -123,8 +153,9 @@ async def make_exam(
     return exam
 
 
-async def start_attempt(session: AsyncSession, exam_id: int, paper_id: int, unit_id: int, cadre_id: int,
-                        *, status: str = "in_progress") -> Attempt:
+async def start_attempt(
+    session: AsyncSession, exam_id: int, paper_id: int, unit_id: int, cadre_id: int, *, status: str = "in_progress"
+) -> Attempt:
     """An attempt row as the attempts service would write it (enough for the lifecycle checks)."""
     from sqlalchemy import select
 
@@ -133,14 +164,25 @@ async def start_attempt(session: AsyncSession, exam_id: int, paper_id: int, unit
     )
     if participant is None:
         user = await make_user(session)
-        participant = Participant(exam_id=exam_id, cadre_id=cadre_id, unit_id=unit_id, rank="ke",
-                                  ticket_no=unique("T"), user_id=user.id)
+        participant = Participant(
+            exam_id=exam_id, cadre_id=cadre_id, unit_id=unit_id, rank="ke", ticket_no=unique("T"), user_id=user.id
+        )
         session.add(participant)
         await session.flush()
     now = datetime(2026, 9, 10, 1, 0, tzinfo=UTC)
-    attempt = Attempt(exam_id=exam_id, participant_id=participant.id, paper_id=paper_id, unit_id=unit_id,
-                      status=status, started_at=now, deadline_at=now + timedelta(minutes=30), shuffle_seed=1,
-                      question_order=[], option_orders={}, submitted_at=now if status == "submitted" else None)
+    attempt = Attempt(
+        exam_id=exam_id,
+        participant_id=participant.id,
+        paper_id=paper_id,
+        unit_id=unit_id,
+        status=status,
+        started_at=now,
+        deadline_at=now + timedelta(minutes=30),
+        shuffle_seed=1,
+        question_order=[],
+        option_orders={},
+        submitted_at=now if status == "submitted" else None,
+    )
     session.add(attempt)
     await session.commit()
     return attempt

@@ -36,9 +36,15 @@ async def test_create_blueprint_returns_the_quota_table(client: httpx2.AsyncClie
     assert body["total_points"] == 100
     assert body["multiple_scoring"] == "all_or_nothing"
     assert quota_map(body) == {
-        ("single", "theory"): 8, ("single", "law"): 4, ("single", "policy"): 8,
-        ("multiple", "theory"): 4, ("multiple", "law"): 2, ("multiple", "policy"): 4,
-        ("judge", "theory"): 6, ("judge", "law"): 3, ("judge", "policy"): 6,
+        ("single", "theory"): 8,
+        ("single", "law"): 4,
+        ("single", "policy"): 8,
+        ("multiple", "theory"): 4,
+        ("multiple", "law"): 2,
+        ("multiple", "policy"): 4,
+        ("judge", "theory"): 6,
+        ("judge", "law"): 3,
+        ("judge", "policy"): 6,
     }
     assert body["rounded"] is False and body["rounding_note"] is None
     fetched = await client.get(f"/api/blueprints/{body['id']}", headers=headers)
@@ -67,8 +73,10 @@ async def test_presets_list_the_jiben_lilun_plus_blueprint(client: httpx2.AsyncC
 async def test_preview_reports_rounding_without_saving(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     headers = await headers_for(session, Role.organiser)
     before = len((await client.get("/api/blueprints", headers=headers)).json())
-    body = {**PRESET_BODY, "sections": [{"type": "single", "count": 7, "points": 10}, {"type": "judge", "count": 6,
-                                                                                        "points": 5}]}
+    body = {
+        **PRESET_BODY,
+        "sections": [{"type": "single", "count": 7, "points": 10}, {"type": "judge", "count": 6, "points": 5}],
+    }
     response = await client.post("/api/blueprints/preview", json=body, headers=headers)
     assert response.status_code == 200, response.text
     preview = response.json()
@@ -85,8 +93,10 @@ async def test_preview_reports_rounding_without_saving(client: httpx2.AsyncClien
         ({"category_split": {"theory": 60, "law": -20, "policy": 60}}, ["body", "category_split", "law"]),
         ({"sections": [{"type": "single", "count": 0, "points": 2}]}, ["body", "sections", 0, "count"]),
         ({"sections": [{"type": "single", "count": 5, "points": 0}]}, ["body", "sections", 0, "points"]),
-        ({"sections": [{"type": "single", "count": 5, "points": 2}, {"type": "single", "count": 5, "points": 2}]},
-         ["body", "sections", 1, "type"]),
+        (
+            {"sections": [{"type": "single", "count": 5, "points": 2}, {"type": "single", "count": 5, "points": 2}]},
+            ["body", "sections", 1, "type"],
+        ),
         ({"sections": []}, ["body", "sections"]),
         ({"time_limit_seconds": -5}, ["body", "time_limit_seconds"]),
         ({"total_points": 90}, ["body", "total_points"]),

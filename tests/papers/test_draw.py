@@ -178,10 +178,17 @@ def draw_cases(draw: st.DrawFn) -> tuple[list[Candidate], list[Quota], list[int]
     units = sorted(draw(st.sets(st.integers(1, 50), min_size=unit_count, max_size=unit_count)))
     types = draw(st.lists(st.sampled_from(["single", "multiple", "judge"]), min_size=1, max_size=3, unique=True))
     sections = [Section(t, draw(st.integers(1, 8)), draw(st.sampled_from([1.0, 2.0, 3.0]))) for t in types]
-    split = draw(st.sampled_from([
-        {"theory": 40, "law": 20, "policy": 40}, {"theory": 100}, {"policy": 100}, {"theory": 50, "policy": 50},
-        {"theory": 34, "law": 33, "policy": 33},
-    ]))
+    split = draw(
+        st.sampled_from(
+            [
+                {"theory": 40, "law": 20, "policy": 40},
+                {"theory": 100},
+                {"policy": 100},
+                {"theory": 50, "policy": 50},
+                {"theory": 34, "law": 33, "policy": 33},
+            ]
+        )
+    )
     quotas = list(compute_quotas(sections, split).quotas)
     candidates: list[Candidate] = []
     qid = 0
@@ -208,8 +215,13 @@ def test_any_drawn_paper_meets_its_quotas_with_its_own_policy_questions(
     except BankTooSmallError as exc:
         for shortage in exc.shortages:
             assert shortage.available < shortage.needed
-            pool = [c for c in candidates if c[2] == shortage.type and c[3] == shortage.category
-                    and (shortage.category != "policy" or c[4] == shortage.unit_id)]
+            pool = [
+                c
+                for c in candidates
+                if c[2] == shortage.type
+                and c[3] == shortage.category
+                and (shortage.category != "policy" or c[4] == shortage.unit_id)
+            ]
             assert len(pool) == shortage.available
         return
     except PapersNotDistinctError:

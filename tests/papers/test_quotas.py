@@ -19,9 +19,15 @@ def test_preset_quota_table() -> None:
     table = compute_quotas(sections_from(preset["sections"]), preset["category_split"])
     counts = {(q.type, q.category): q.count for q in table.quotas}
     assert counts == {
-        ("single", "theory"): 8, ("single", "law"): 4, ("single", "policy"): 8,
-        ("multiple", "theory"): 4, ("multiple", "law"): 2, ("multiple", "policy"): 4,
-        ("judge", "theory"): 6, ("judge", "law"): 3, ("judge", "policy"): 6,
+        ("single", "theory"): 8,
+        ("single", "law"): 4,
+        ("single", "policy"): 8,
+        ("multiple", "theory"): 4,
+        ("multiple", "law"): 2,
+        ("multiple", "policy"): 4,
+        ("judge", "theory"): 6,
+        ("judge", "law"): 3,
+        ("judge", "policy"): 6,
     }
     assert table.total_questions == 45
     assert table.total_points == 100
@@ -34,11 +40,11 @@ def test_preset_quota_table() -> None:
     ("total", "weights", "expected"),
     [
         (10, [40, 20, 40], [4, 2, 4]),
-        (7, [40, 20, 40], [3, 1, 3]),       # 2.8/1.4/2.8: the two .8 remainders win
-        (1, [40, 20, 40], [1, 0, 0]),       # tie between theory and policy: theory first
-        (2, [40, 20, 40], [1, 0, 1]),       # 0.8/0.4/0.8
+        (7, [40, 20, 40], [3, 1, 3]),  # 2.8/1.4/2.8: the two .8 remainders win
+        (1, [40, 20, 40], [1, 0, 0]),  # tie between theory and policy: theory first
+        (2, [40, 20, 40], [1, 0, 1]),  # 0.8/0.4/0.8
         (3, [1, 1, 1], [1, 1, 1]),
-        (4, [1, 1, 1], [2, 1, 1]),          # equal remainders: theory, then law, then policy
+        (4, [1, 1, 1], [2, 1, 1]),  # equal remainders: theory, then law, then policy
         (5, [1, 1, 1], [2, 2, 1]),
         (3, [0, 50, 50], [0, 2, 1]),
         (11, [33.3, 33.3, 33.4], [4, 3, 4]),  # 3.663/3.663/3.674: policy, then theory (tie with law)
@@ -77,12 +83,12 @@ def test_check_blueprint_names_each_field() -> None:
     fields = _fields(problems)
     assert ("time_limit_seconds",) in fields
     assert ("sections", 0, "count") in fields
-    assert ("sections", 1, "type") in fields     # duplicate type
+    assert ("sections", 1, "type") in fields  # duplicate type
     assert ("sections", 1, "points") in fields
     assert ("sections", 2, "count") in fields
     assert ("sections", 2, "points") in fields
-    assert ("category_split", "law") in fields   # negative
-    assert ("category_split",) in fields         # sums to 80
+    assert ("category_split", "law") in fields  # negative
+    assert ("category_split",) in fields  # sums to 80
 
 
 def test_check_blueprint_refuses_no_sections_and_bad_sum() -> None:
@@ -92,7 +98,11 @@ def test_check_blueprint_refuses_no_sections_and_bad_sum() -> None:
 
 
 def test_check_blueprint_accepts_the_preset() -> None:
-    assert check_blueprint(
-        time_limit_seconds=1800, sections=PRESET_JIBEN_LILUN_PLUS["sections"],
-        category_split=PRESET_JIBEN_LILUN_PLUS["category_split"],
-    ) == []
+    assert (
+        check_blueprint(
+            time_limit_seconds=1800,
+            sections=PRESET_JIBEN_LILUN_PLUS["sections"],
+            category_split=PRESET_JIBEN_LILUN_PLUS["category_split"],
+        )
+        == []
+    )

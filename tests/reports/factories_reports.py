@@ -128,17 +128,32 @@ async def make_paper(
         seed=next(_serial),
         expected_difficulty=expected_difficulty,
         total_points=total,
-        content=[{"no": n, "type": s.type, "category": s.category, "points": s.points,
-                  "options": [] if s.type == "judge" else [{"key": k, "text": f"选项{k}"} for k in "ABCD"]}
-                 for n, s in enumerate(slots, 1)],
+        content=[
+            {
+                "no": n,
+                "type": s.type,
+                "category": s.category,
+                "points": s.points,
+                "options": [] if s.type == "judge" else [{"key": k, "text": f"选项{k}"} for k in "ABCD"],
+            }
+            for n, s in enumerate(slots, 1)
+        ],
         answer_key={str(n): list(s.answer) for n, s in enumerate(slots, 1)},
     )
     session.add(paper)
     await session.flush()
     for n, (spec, question) in enumerate(zip(slots, questions, strict=True), 1):
-        session.add(PaperSlot(paper_id=paper.id, position=n, question_id=question.id,
-                              question_version_id=question.current_version_id, type=spec.type,
-                              category=spec.category, points=spec.points))
+        session.add(
+            PaperSlot(
+                paper_id=paper.id,
+                position=n,
+                question_id=question.id,
+                question_version_id=question.current_version_id,
+                type=spec.type,
+                category=spec.category,
+                points=spec.points,
+            )
+        )
     await session.commit()
     return paper
 
@@ -148,21 +163,58 @@ async def seat_examinees(session: AsyncSession, exam: Exam, paper: Paper, seats:
     if not seats:
         return []
     tag = next(_serial)
-    cadre_ids = list((await session.scalars(
-        insert(Cadre).returning(Cadre.id, sort_by_parameter_order=True),
-        [{"unit_id": paper.unit_id, "name": seat.name or f"干部{tag}-{i}", "rank": seat.rank,
-          "employee_no": f"R{tag}-{i}", "is_active": True} for i, seat in enumerate(seats)],
-    )).all())
-    user_ids = list((await session.scalars(
-        insert(User).returning(User.id, sort_by_parameter_order=True),
-        [{"username": f"t{exam.id}-{tag}-{i}", "password_hash": "-", "roles": ["examinee"],
-          "unit_id": paper.unit_id, "is_active": True} for i in range(len(seats))],
-    )).all())
-    participant_ids = list((await session.scalars(
-        insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
-        [{"exam_id": exam.id, "cadre_id": cadre_ids[i], "unit_id": paper.unit_id, "rank": seat.rank,
-          "ticket_no": f"T{exam.id}-{tag}-{i}", "user_id": user_ids[i]} for i, seat in enumerate(seats)],
-    )).all())
+    cadre_ids = list(
+        (
+            await session.scalars(
+                insert(Cadre).returning(Cadre.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "unit_id": paper.unit_id,
+                        "name": seat.name or f"干部{tag}-{i}",
+                        "rank": seat.rank,
+                        "employee_no": f"R{tag}-{i}",
+                        "is_active": True,
+                    }
+                    for i, seat in enumerate(seats)
+                ],
+            )
+        ).all()
+    )
+    user_ids = list(
+        (
+            await session.scalars(
+                insert(User).returning(User.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "username": f"t{exam.id}-{tag}-{i}",
+                        "password_hash": "-",
+                        "roles": ["examinee"],
+                        "unit_id": paper.unit_id,
+                        "is_active": True,
+                    }
+                    for i in range(len(seats))
+                ],
+            )
+        ).all()
+    )
+    participant_ids = list(
+        (
+            await session.scalars(
+                insert(Participant).returning(Participant.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "exam_id": exam.id,
+                        "cadre_id": cadre_ids[i],
+                        "unit_id": paper.unit_id,
+                        "rank": seat.rank,
+                        "ticket_no": f"T{exam.id}-{tag}-{i}",
+                        "user_id": user_ids[i],
+                    }
+                    for i, seat in enumerate(seats)
+                ],
+            )
+        ).all()
+    )
     attempt_rows: list[dict[str, Any]] = []
     owners: list[int] = []
     for i, seat in enumerate(seats):
@@ -171,22 +223,31 @@ async def seat_examinees(session: AsyncSession, exam: Exam, paper: Paper, seats:
             attempt_rows.append(_attempt_row(exam, paper, participant_ids[i], number, score, "submitted"))
             owners.append(i)
         if seat.in_progress:
-            attempt_rows.append(_attempt_row(exam, paper, participant_ids[i], len(history) + 1, None,
-                                             "in_progress"))
+            attempt_rows.append(_attempt_row(exam, paper, participant_ids[i], len(history) + 1, None, "in_progress"))
             owners.append(-1)
     attempt_ids: list[int] = []
     if attempt_rows:
-        attempt_ids = list((await session.scalars(
-            insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows
-        )).all())
+        attempt_ids = list(
+            (
+                await session.scalars(insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows)
+            ).all()
+        )
     counted: dict[int, int] = {}
     for owner, attempt_id in zip(owners, attempt_ids, strict=True):
         if owner >= 0:
             counted[owner] = attempt_id  # the last submitted one wins, as in the report
     answer_rows = [
-        {"attempt_id": counted[i], "position": position, "keys": answer.keys, "seq": 1, "saved_at": SAT_AT,
-         "points": answer.points, "is_correct": answer.is_correct}
-        for i, seat in enumerate(seats) if i in counted
+        {
+            "attempt_id": counted[i],
+            "position": position,
+            "keys": answer.keys,
+            "seq": 1,
+            "saved_at": SAT_AT,
+            "points": answer.points,
+            "is_correct": answer.is_correct,
+        }
+        for i, seat in enumerate(seats)
+        if i in counted
         for position, answer in seat.answers.items()
     ]
     if answer_rows:
@@ -195,16 +256,26 @@ async def seat_examinees(session: AsyncSession, exam: Exam, paper: Paper, seats:
     return [Seated(participant_ids[i], cadre_ids[i], user_ids[i], counted.get(i)) for i in range(len(seats))]
 
 
-def _attempt_row(exam: Exam, paper: Paper, participant_id: int, number: int, score: float | None,
-                 status: str) -> dict[str, Any]:
+def _attempt_row(
+    exam: Exam, paper: Paper, participant_id: int, number: int, score: float | None, status: str
+) -> dict[str, Any]:
     started = SAT_AT + timedelta(hours=number)
     return {
-        "exam_id": exam.id, "participant_id": participant_id, "paper_id": paper.id, "unit_id": paper.unit_id,
-        "attempt_no": number, "status": status, "started_at": started,
+        "exam_id": exam.id,
+        "participant_id": participant_id,
+        "paper_id": paper.id,
+        "unit_id": paper.unit_id,
+        "attempt_no": number,
+        "status": status,
+        "started_at": started,
         "deadline_at": started + timedelta(seconds=1800),
         "submitted_at": started + timedelta(seconds=1500) if status == "submitted" else None,
-        "submit_reason": "examinee" if status == "submitted" else None, "last_seq": 1, "shuffle_seed": 1,
-        "question_order": [], "option_orders": {}, "score": score,
+        "submit_reason": "examinee" if status == "submitted" else None,
+        "last_seq": 1,
+        "shuffle_seed": 1,
+        "question_order": [],
+        "option_orders": {},
+        "score": score,
         "graded_at": started + timedelta(seconds=1500) if score is not None else None,
     }
 

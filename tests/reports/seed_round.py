@@ -44,8 +44,7 @@ UNITS = (
     UnitSpec("省发改委", 30, 2730, 8, 22, 0, 170, "CTCKCCCKKCCKKCCCKKKKCCKCKKKKKK"),
     UnitSpec("省检察院", 30, 2700, 5, 20, 0, 170, "CCCTKKCKKCKCCCKKCCKKKKKCKCCKCK"),
     UnitSpec("省住建厅", 30, 2670, 3, 18, 0, 170, "CCTKKCKCCKCCKKKKKKCCCKKCKCKCCK"),
-    UnitSpec("省公安厅", 52, 4558, 4, 28, 0, 300,
-             "CKCCKKCCCCKCKKCCCKKCCKCKKCKKCKKKKTKCKKCKCKCKKCCKKCCK"),
+    UnitSpec("省公安厅", 52, 4558, 4, 28, 0, 300, "CKCCKKCCCCKCKKCCCKKCCKCKKCKKCKKKKTKCKKCKCKCKKCCKKCCK"),
     UnitSpec("省工商局", 30, 2610, 2, 16, 0, 170, "CCKKKKCCCKKKKKCCTCCKCKKCKKCKCC"),
     UnitSpec("省商务厅", 30, 2595, 2, 14, 1, 170, "CCKCKCKCCKCKKCKTKKKCKCKCKCCKKC"),
     UnitSpec("省人社厅", 30, 2580, 1, 14, 1, 170, "CKCKCKKKCKCCCKKKTCCCKCCKKKKCKC"),
@@ -55,8 +54,7 @@ UNITS = (
     UnitSpec("省司法厅", 30, 2520, 0, 12, 1, 170, "KCKKCKCKKKCCKCKTKCCCKCKCKKCKCC"),
     UnitSpec("省农信社", 30, 2463, 1, 9, 2, 171, "CKTCCKKCCCKCKCCKCKKCCKCKKKKCKK"),
     UnitSpec("省安监局", 30, 2439, 0, 8, 1, 170, "KCCKCKKCCCTKCCKKCCKKKCCKCKKCKK"),
-    UnitSpec("省法院", 50, 3695, 0, 3, 4, 280,
-             "TKCCKKCKCKCCCKKKKKKCKCCCKKCKCCKKKCKKCKKCCKCCCKKCCK"),
+    UnitSpec("省法院", 50, 3695, 0, 3, 4, 280, "TKCCKKCKCKCCCKKKKKKCKCCCKKCKCCKKKCKKCKKCCKCCCKKCCK"),
 )
 
 ABSENCES = (("省交通厅", "因病"),)
@@ -105,5 +103,8 @@ def unit_examinees(spec: UnitSpec) -> list[tuple[str, int]]:
 
 def reachable(score: int) -> bool:
     """Whether 2 × (single + judge right) + 3 × (multiple right) can make ``score`` on the 45-question paper."""
-    return any((score - 3 * multiple) % 2 == 0 and 0 <= (score - 3 * multiple) // 2 <= 35
-               for multiple in range(11) if score - 3 * multiple >= 0)
+    return any(
+        (score - 3 * multiple) % 2 == 0 and 0 <= (score - 3 * multiple) // 2 <= 35
+        for multiple in range(11)
+        if score - 3 * multiple >= 0
+    )

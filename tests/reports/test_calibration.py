@@ -17,8 +17,9 @@ from tests.factories import headers_for
 from tests.reports.factories_reports import Answer, Seat, SlotSpec, make_exam, make_paper, make_units, seat_examinees
 
 
-def simulate(papers: dict[int, list[int]], difficulty: np.ndarray, sitters: int, seed: int,
-             ability_shift: float = 0.3) -> tuple[list[int], list[int], list[bool], list[float]]:
+def simulate(
+    papers: dict[int, list[int]], difficulty: np.ndarray, sitters: int, seed: int, ability_shift: float = 0.3
+) -> tuple[list[int], list[int], list[bool], list[float]]:
     rng = np.random.default_rng(seed)
     persons, items, correct, abilities = [], [], [], []
     person = 0
@@ -53,8 +54,9 @@ def test_planted_difficulties_and_paper_differences_are_recovered_within_their_i
         reference = calibration.mean_ability
         true_reference = float(np.mean(abilities)) - planted.mean()
 
-        def true_score(questions: list[int], true_reference: float = true_reference,
-                       centred: np.ndarray = centred) -> float:
+        def true_score(
+            questions: list[int], true_reference: float = true_reference, centred: np.ndarray = centred
+        ) -> float:
             return 100 * float(np.mean([1 / (1 + math.exp(centred[q] - true_reference)) for q in questions]))
 
         expected = {u: paper_expectation(calibration, [(q, 2.0) for q in qs], reference) for u, qs in papers.items()}
@@ -108,8 +110,9 @@ async def test_fairness_adjusts_only_once_practice_links_the_papers(
             # Unit B's paper is harder by a logit.
             planted[spec.question.id] = (n - 4.5) / 4.5 + (1.0 if unit_id == unit_b.id else 0.0)
     for unit_id, paper in papers.items():
-        await seat_examinees(session, exam, paper, [_seat(rng, specs[unit_id], planted, rng.gauss(0, 1))
-                                                    for _ in range(60)])
+        await seat_examinees(
+            session, exam, paper, [_seat(rng, specs[unit_id], planted, rng.gauss(0, 1)) for _ in range(60)]
+        )
     headers = await headers_for(session, Role.supervisor)
     url = f"/api/exams/{exam.id}/fairness"
     disjoint = (await client.get(url, headers=headers)).json()
@@ -123,8 +126,9 @@ async def test_fairness_adjusts_only_once_practice_links_the_papers(
     practice = await make_exam(session, [unit_a], name="练习", mode="practice")
     both = [SlotSpec("single", "theory", 10, "B", question=s.question) for s in specs[unit_a.id] + specs[unit_b.id]]
     practice_paper = await make_paper(session, practice, unit_a, both)
-    await seat_examinees(session, practice, practice_paper, [_seat(rng, both, planted, rng.gauss(0, 1))
-                                                            for _ in range(150)])
+    await seat_examinees(
+        session, practice, practice_paper, [_seat(rng, both, planted, rng.gauss(0, 1)) for _ in range(150)]
+    )
     linked = (await client.get(url, headers=headers)).json()
     assert linked["calibration"]["linked"] is True and linked["calibration"]["reason"] is None
     rows = {row["unit_id"]: row for row in linked["units"]}

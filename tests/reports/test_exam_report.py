@@ -48,12 +48,27 @@ async def build_hand_exam(session: AsyncSession) -> dict[str, Any]:
     )
     exam = await make_exam(session, [a, b, c, d, e])
     papers = {unit.id: await make_paper(session, exam, unit) for unit in (a, b, c, d, e)}
-    seated_a = await seat_examinees(session, exam, papers[a.id], [
-        Seat("ting", 100), Seat("chu", 90), Seat("ke", 60), Seat("ke", 50),
-    ])
-    await seat_examinees(session, exam, papers[b.id], [
-        Seat("chu", 80, earlier_scores=[10]), Seat("ke", 70), Seat("ke", None, in_progress=True),
-    ])
+    seated_a = await seat_examinees(
+        session,
+        exam,
+        papers[a.id],
+        [
+            Seat("ting", 100),
+            Seat("chu", 90),
+            Seat("ke", 60),
+            Seat("ke", 50),
+        ],
+    )
+    await seat_examinees(
+        session,
+        exam,
+        papers[b.id],
+        [
+            Seat("chu", 80, earlier_scores=[10]),
+            Seat("ke", 70),
+            Seat("ke", None, in_progress=True),
+        ],
+    )
     await seat_examinees(session, exam, papers[c.id], [Seat("chu", 87.4), Seat("ke", 87.5)])
     seated_e = await seat_examinees(session, exam, papers[e.id], [Seat("ke", 40)])
     absence = await record_absence(session, exam, d, "因病")
@@ -79,12 +94,20 @@ async def test_hand_computed_report(client: httpx2.AsyncClient, session: AsyncSe
     scores = [100, 90, 60, 50, 80, 70, 87.4, 87.5, 40]
     overall = report["overall"]
     assert overall == {
-        "sat": 9, "absent": 1, "by_rank": {"ting": 1, "chu": 3, "ke": 5},
-        "headcount": 580, "headcount_share": 1.6,  # 9 / 580 = 1.55 %
+        "sat": 9,
+        "absent": 1,
+        "by_rank": {"ting": 1, "chu": 3, "ke": 5},
+        "headcount": 580,
+        "headcount_share": 1.6,  # 9 / 580 = 1.55 %
         "average": 73.9,  # 664.9 / 9 = 73.877…
         "stdev": float(round_half_up(Decimal(str(statistics.pstdev(scores))))),
-        "pass_count": 7, "pass_rate": 77.8, "excellent_count": 2, "excellence_rate": 22.2,
-        "full_count": 1, "full_rate": 11.1, "fail_count": 2,
+        "pass_count": 7,
+        "pass_rate": 77.8,
+        "excellent_count": 2,
+        "excellence_rate": 22.2,
+        "full_count": 1,
+        "full_rate": 11.1,
+        "fail_count": 2,
     }
     assert report["raw"]["overall"]["average"] == pytest.approx(664.9 / 9)
 
@@ -93,19 +116,38 @@ async def test_hand_computed_report(client: httpx2.AsyncClient, session: AsyncSe
     assert ranks["ting"] | {} == ranks["ting"]
     assert (ranks["ting"]["sat"], ranks["ting"]["average"], ranks["ting"]["full_rate"]) == (1, 100.0, 100.0)
     assert (ranks["chu"]["sat"], ranks["chu"]["average"], ranks["chu"]["excellence_rate"]) == (3, 85.8, 33.3)
-    assert (ranks["ke"]["sat"], ranks["ke"]["average"], ranks["ke"]["pass_rate"], ranks["ke"]["excellence_rate"]) \
-        == (5, 61.5, 60.0, 0.0)
+    assert (ranks["ke"]["sat"], ranks["ke"]["average"], ranks["ke"]["pass_rate"], ranks["ke"]["excellence_rate"]) == (
+        5,
+        61.5,
+        60.0,
+        0.0,
+    )
 
     # C 87.45 (half-up 87.5), then A and B tied on 75.0 (position 2 both, by name), E 40, D nobody.
     units = report["units"]
     assert [(u["unit_id"], u["position"], u["average"]) for u in units] == [
-        (c.id, 1, 87.5), (b.id, 2, 75.0), (a.id, 2, 75.0), (e.id, 4, 40.0), (d.id, None, None),
+        (c.id, 1, 87.5),
+        (b.id, 2, 75.0),
+        (a.id, 2, 75.0),
+        (e.id, 4, 40.0),
+        (d.id, None, None),
     ]
     row_a = units[2]
     assert row_a == {
-        "unit_id": a.id, "name": "单位甲", "sat": 4, "absent": 0, "average": 75.0, "pass_rate": 75.0,
-        "excellence_rate": 50.0, "full_rate": 25.0, "pass_count": 3, "excellent_count": 2, "full_count": 1,
-        "fail_count": 1, "headcount": 100, "position": 2,
+        "unit_id": a.id,
+        "name": "单位甲",
+        "sat": 4,
+        "absent": 0,
+        "average": 75.0,
+        "pass_rate": 75.0,
+        "excellence_rate": 50.0,
+        "full_rate": 25.0,
+        "pass_count": 3,
+        "excellent_count": 2,
+        "full_count": 1,
+        "fail_count": 1,
+        "headcount": 100,
+        "position": 2,
     }
     row_d = units[4]
     assert (row_d["sat"], row_d["absent"], row_d["pass_rate"], row_d["fail_count"]) == (0, 1, None, 0)
@@ -156,7 +198,10 @@ async def test_paper_not_out_of_100_is_judged_on_the_100_scale(
     report = await get_report(client, session, exam.id)
     overall = report["overall"]
     assert (overall["average"], overall["pass_count"], overall["excellent_count"], overall["full_count"]) == (
-        77.3, 3, 2, 1,  # 60, 90, 100, 59 on the 100 scale
+        77.3,
+        3,
+        2,
+        1,  # 60, 90, 100, 59 on the 100 scale
     )
 
 
@@ -183,12 +228,14 @@ async def test_regrade_through_the_grading_service_changes_the_ranking(
     assert shared.question is not None
     fixed = await client.patch(f"/api/questions/{shared.question.id}", json={"answer": ["C"]}, headers=admin)
     assert fixed.status_code == 200, fixed.text
-    regraded = await client.post(f"/api/exams/{exam.id}/regrade", json={"question_id": shared.question.id},
-                                 headers=admin)
+    regraded = await client.post(
+        f"/api/exams/{exam.id}/regrade", json={"question_id": shared.question.id}, headers=admin
+    )
     assert regraded.status_code == 200, regraded.text
 
     after = await get_report(client, session, exam.id)
     assert [(u["unit_id"], u["position"], u["average"]) for u in after["units"]] == [
-        (second.id, 1, 100.0), (first.id, 2, 50.0),
+        (second.id, 1, 100.0),
+        (first.id, 2, 50.0),
     ]
     assert after["spread"] == {"best_unit_id": second.id, "worst_unit_id": first.id, "gap": 50.0}

@@ -21,7 +21,16 @@ EVIL_UNIT = '=HYPERLINK("http://evil.example","点击")'
 
 def test_neutralise() -> None:
     assert [neutralise(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=x", "省法院", "", -1, 2.5, None)] == [
-        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\t=x", "省法院", "", -1, 2.5, None,
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "'\t=x",
+        "省法院",
+        "",
+        -1,
+        2.5,
+        None,
     ]
 
 
@@ -30,11 +39,15 @@ async def build(session: AsyncSession) -> dict[str, int]:
     exam = await make_exam(session, [evil, plain])
     slots = [SlotSpec("single", "theory", 50, "B"), SlotSpec("judge", "law", 50, "T")]
     paper = await make_paper(session, exam, evil, slots)
-    await seat_examinees(session, exam, paper, [
-        Seat("ke", 100, name="+cmd|' /C calc'!A0",
-             answers={1: Answer("B", 50, True), 2: Answer("T", 50, True)}),
-        Seat("chu", 50, name="-2+3", answers={1: Answer("A", 0, False), 2: Answer("T", 50, True)}),
-    ])
+    await seat_examinees(
+        session,
+        exam,
+        paper,
+        [
+            Seat("ke", 100, name="+cmd|' /C calc'!A0", answers={1: Answer("B", 50, True), 2: Answer("T", 50, True)}),
+            Seat("chu", 50, name="-2+3", answers={1: Answer("A", 0, False), 2: Answer("T", 50, True)}),
+        ],
+    )
     other_paper = await make_paper(session, exam, plain)
     await seat_examinees(session, exam, other_paper, [Seat("ting", 90, name="@张三"), Seat("ke", 80, name="李四")])
     return {"exam": exam.id, "evil": evil.id, "plain": plain.id}

@@ -47,20 +47,37 @@ def upper_lower(people: list[dict[str, Any]], slot: int) -> float:
 async def build_item_exam(session: AsyncSession) -> dict[str, Any]:
     unit_a, unit_b = await make_units(session, ["单位甲", "单位乙"], [50, 50])
     exam = await make_exam(session, [unit_a, unit_b])
-    shared = [SlotSpec("single", "theory", 2, "B"), SlotSpec("multiple", "theory", 3, "AC"),
-              SlotSpec("judge", "law", 2, "T")]
-    paper_a = await make_paper(session, exam, unit_a, [*shared, SlotSpec("single", "law", 2, "C"),
-                                                        SlotSpec("judge", "policy", 2, "F")], expected_difficulty=0.6)
+    shared = [
+        SlotSpec("single", "theory", 2, "B"),
+        SlotSpec("multiple", "theory", 3, "AC"),
+        SlotSpec("judge", "law", 2, "T"),
+    ]
+    paper_a = await make_paper(
+        session,
+        exam,
+        unit_a,
+        [*shared, SlotSpec("single", "law", 2, "C"), SlotSpec("judge", "policy", 2, "F")],
+        expected_difficulty=0.6,
+    )
     # ``shared`` now holds the questions created for A's paper, so B's paper carries the same three.
-    paper_b = await make_paper(session, exam, unit_b, [*shared, SlotSpec("single", "policy", 2, "D"),
-                                                        SlotSpec("judge", "policy", 2, "T")], expected_difficulty=0.7)
+    paper_b = await make_paper(
+        session,
+        exam,
+        unit_b,
+        [*shared, SlotSpec("single", "policy", 2, "D"), SlotSpec("judge", "policy", 2, "T")],
+        expected_difficulty=0.7,
+    )
     rng = random.Random(7)
     people: dict[int, list[dict[str, Any]]] = {paper_a.id: [], paper_b.id: []}
     for paper, unit, size, skill in ((paper_a, unit_a, 9, 0.75), (paper_b, unit_b, 7, 0.5)):
-        specs = [*shared, *(
-            [SlotSpec("single", "law", 2, "C"), SlotSpec("judge", "policy", 2, "F")] if paper is paper_a
-            else [SlotSpec("single", "policy", 2, "D"), SlotSpec("judge", "policy", 2, "T")]
-        )]
+        specs = [
+            *shared,
+            *(
+                [SlotSpec("single", "law", 2, "C"), SlotSpec("judge", "policy", 2, "F")]
+                if paper is paper_a
+                else [SlotSpec("single", "policy", 2, "D"), SlotSpec("judge", "policy", 2, "T")]
+            ),
+        ]
         seats = []
         for _ in range(size):
             answers: dict[int, Answer] = {}
@@ -78,15 +95,23 @@ async def build_item_exam(session: AsyncSession) -> dict[str, Any]:
             seats.append(Seat("ke", total, answers=answers))
         seated = await seat_examinees(session, exam, paper, seats)
         for seat, who in zip(seats, seated, strict=True):
-            people[paper.id].append({
-                "attempt_id": who.attempt_id, "total": seat.score, "unit_id": unit.id,
-                "correct": [1 if seat.answers.get(p) and seat.answers[p].is_correct else 0 for p in range(1, 6)],
-                "earned": [seat.answers[p].points if p in seat.answers else 0 for p in range(1, 6)],
-                "keys": [seat.answers[p].keys if p in seat.answers else None for p in range(1, 6)],
-            })
-    return {"exam": exam, "papers": {paper_a.id: specs_of(paper_a.id, shared, "a"),
-                                     paper_b.id: specs_of(paper_b.id, shared, "b")},
-            "people": people, "units": (unit_a, unit_b), "paper_units": {paper_a.id: unit_a.id, paper_b.id: unit_b.id}}
+            people[paper.id].append(
+                {
+                    "attempt_id": who.attempt_id,
+                    "total": seat.score,
+                    "unit_id": unit.id,
+                    "correct": [1 if seat.answers.get(p) and seat.answers[p].is_correct else 0 for p in range(1, 6)],
+                    "earned": [seat.answers[p].points if p in seat.answers else 0 for p in range(1, 6)],
+                    "keys": [seat.answers[p].keys if p in seat.answers else None for p in range(1, 6)],
+                }
+            )
+    return {
+        "exam": exam,
+        "papers": {paper_a.id: specs_of(paper_a.id, shared, "a"), paper_b.id: specs_of(paper_b.id, shared, "b")},
+        "people": people,
+        "units": (unit_a, unit_b),
+        "paper_units": {paper_a.id: unit_a.id, paper_b.id: unit_b.id},
+    }
 
 
 def specs_of(_paper_id: int, shared: list[SlotSpec], which: str) -> list[tuple[str, float]]:
@@ -127,8 +152,10 @@ async def test_item_analysis_matches_plain_loops(client: httpx2.AsyncClient, ses
         totals = [sum(p["correct"]) for p in people]
         mean_total = sum(totals) / n
         variance = sum((t - mean_total) ** 2 for t in totals) / n
-        pq = sum((sum(p["correct"][j] for p in people) / n) * (1 - sum(p["correct"][j] for p in people) / n)
-                 for j in range(5))
+        pq = sum(
+            (sum(p["correct"][j] for p in people) / n) * (1 - sum(p["correct"][j] for p in people) / n)
+            for j in range(5)
+        )
         assert paper["kr20"] == pytest.approx(5 / 4 * (1 - pq / variance))
 
     everyone = [p for group in built["people"].values() for p in group]
@@ -184,8 +211,9 @@ async def test_category_rates_and_fairness(client: httpx2.AsyncClient, session: 
             assert fairness["calibration"]["linked"] is True
             low, high = row["paper_expected_score_interval"]
             assert low < row["paper_expected_score"] < high
-            assert row["paper_offset"] == pytest.approx(row["paper_expected_score"]
-                                                        - fairness["mean_paper_expected_score"])
+            assert row["paper_offset"] == pytest.approx(
+                row["paper_expected_score"] - fairness["mean_paper_expected_score"]
+            )
             assert row["adjusted_average_raw"] == pytest.approx(average - row["paper_offset"])
             assert row["adjusted_average"] == round(row["adjusted_average_raw"] + 1e-9, 1)
         else:

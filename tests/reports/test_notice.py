@@ -60,9 +60,7 @@ async def test_seed_round_notice_in_markdown_and_html(client: httpx2.AsyncClient
         assert sentence in html.text, sentence
 
 
-async def test_notice_escapes_html_and_handles_a_clean_exam(
-    client: httpx2.AsyncClient, session: AsyncSession
-) -> None:
+async def test_notice_escapes_html_and_handles_a_clean_exam(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     unit_a, unit_b = await make_units(session, ['<script>alert("x")</script>局', "省某厅"], [100, 100])
     exam = await make_exam(session, [unit_a, unit_b], name="<i>练兵</i>")
     for unit, scores in ((unit_a, [100, 95]), (unit_b, [70, 80])):
@@ -93,8 +91,12 @@ async def test_notice_opens_with_the_paper_when_all_papers_share_a_shape(
     markdown = (await client.get(f"/api/exams/{built['exam'].id}/report/notice", headers=headers)).text
     assert "## 一、试卷情况\n\n考试试卷共5道题、11分，限时30分钟，题型为单选、多选和判断。" in markdown
     report = (await client.get(f"/api/exams/{built['exam'].id}/report", headers=headers)).json()
-    assert report["paper"] == {"questions": 5, "total_points": 11.0, "time_limit_minutes": 30,
-                               "types": ["single", "multiple", "judge"]}
+    assert report["paper"] == {
+        "questions": 5,
+        "total_points": 11.0,
+        "time_limit_minutes": 30,
+        "types": ["single", "multiple", "judge"],
+    }
     assert report["mode"] == "formal"
 
 
@@ -130,8 +132,12 @@ async def test_notice_as_a_document_signed_by_the_exam_settings(
     assert texts[-2:] == ["省作风办", "2018年10月11日"]
     assert paragraphs[0].alignment == 1 and paragraphs[-1].alignment == 2  # centred title, signature on the right
     # East Asian text carries its own font name (the Latin one does not apply to Chinese characters).
-    assert paragraphs[2].runs[0]._element.rPr.rFonts.get(
-        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia") == "仿宋_GB2312"
+    assert (
+        paragraphs[2]
+        .runs[0]
+        ._element.rPr.rFonts.get("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}eastAsia")
+        == "仿宋_GB2312"
+    )
 
     page = await client.get(url, params={"format": "html", "round_label": "首轮"}, headers=headers)
     assert '<p class="signature">省作风办</p>' in page.text and "2018年10月11日" in page.text

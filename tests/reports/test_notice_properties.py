@@ -80,11 +80,20 @@ def _score_rows(round_: Round) -> list[SimpleNamespace]:
             for position, low in enumerate(repository.BANDS):
                 high = repository.BANDS[position - 1] if position else 101
                 bands[f"band_{low}"] = sum(1 for s in scores if low <= s < high)
-            rows.append(SimpleNamespace(
-                unit_id=index + 1, rank=rank, paper_id=index + 1, sat=len(scores), total=float(sum(scores)),
-                total_of_squares=float(sum(s * s for s in scores)), pass_count=sum(s >= 60 for s in scores),
-                excellent_count=sum(s >= 90 for s in scores), full_count=sum(s >= 100 for s in scores), **bands,
-            ))
+            rows.append(
+                SimpleNamespace(
+                    unit_id=index + 1,
+                    rank=rank,
+                    paper_id=index + 1,
+                    sat=len(scores),
+                    total=float(sum(scores)),
+                    total_of_squares=float(sum(s * s for s in scores)),
+                    pass_count=sum(s >= 60 for s in scores),
+                    excellent_count=sum(s >= 90 for s in scores),
+                    full_count=sum(s >= 100 for s in scores),
+                    **bands,
+                )
+            )
     return rows
 
 
@@ -95,12 +104,20 @@ def report_of(round_: Round) -> ExamReport:
     ]
     incidents = Counter((unit + 1, kind) for unit, kind in round_.incidents)
     return assemble_report(
-        exam_id=1, exam_name=round_.name, mode="formal", paper=None, score_rows=_score_rows(round_),
-        absence_rows=[SimpleNamespace(cadre_id=1000 + i, unit_id=unit + 1, reason=reason)
-                      for i, (unit, reason) in enumerate(round_.absences)],
-        incident_rows=[SimpleNamespace(unit_id=unit_id, kind=kind, incidents=n)
-                       for (unit_id, kind), n in sorted(incidents.items())],
-        participating=units, others=[],
+        exam_id=1,
+        exam_name=round_.name,
+        mode="formal",
+        paper=None,
+        score_rows=_score_rows(round_),
+        absence_rows=[
+            SimpleNamespace(cadre_id=1000 + i, unit_id=unit + 1, reason=reason)
+            for i, (unit, reason) in enumerate(round_.absences)
+        ],
+        incident_rows=[
+            SimpleNamespace(unit_id=unit_id, kind=kind, incidents=n) for (unit_id, kind), n in sorted(incidents.items())
+        ],
+        participating=units,
+        others=[],
     )
 
 
@@ -127,15 +144,13 @@ def check_everywhere(report: ExamReport, text: str, title: str) -> None:
     assert title.count("基本理论+") <= 1, title
     for bad in ("看，但", "排在前一位", "排在后一位", "等1家", "等0家", "—", "零"):
         assert bad not in text, (bad, text)
-    assert not re.search(r"等(\d+)家单位", text) or all(
-        int(n) >= 2 for n in re.findall(r"等(\d+)家单位", text)
-    )
+    assert not re.search(r"等(\d+)家单位", text) or all(int(n) >= 2 for n in re.findall(r"等(\d+)家单位", text))
 
 
 def check_overall(report: ExamReport, text: str) -> None:
     o = report.overall
     assert f"共考试{o.sat}人" in text
-    rates = text[text.index("及格率"):] if "及格率" in text else ""
+    rates = text[text.index("及格率") :] if "及格率" in text else ""
     values = [pct(o.pass_rate), pct(o.excellence_rate), pct(o.full_rate)]
     printed = re.findall(r"\d+(?:\.\d)?%", rates)
     # Every rate is stated, and no figure twice.
@@ -235,12 +250,13 @@ def check_ranks(report: ExamReport, paragraph: str) -> None:
             assert pct(row.excellence_rate) in paragraph
     pairs = {
         (RANK_NAMES[a.rank], RANK_NAMES[b.rank])
-        for a in rows for b in rows
+        for a in rows
+        for b in rows
         if _printed(a.average) > _printed(b.average) and _printed(a.pass_rate) < _printed(b.pass_rate)
     }
     assert ("但" in paragraph) == bool(pairs), paragraph
     if pairs:
-        turn = paragraph[paragraph.index("但"):]
+        turn = paragraph[paragraph.index("但") :]
         stated = set()
         rank = "(?:厅级|处级|科级)"
         for better, worse in re.findall(f"({rank})干部的及格率(?:略)?低于({rank}(?:、{rank})*)干部", turn):
@@ -302,8 +318,12 @@ def test_every_sentence_holds_for_generated_rounds(round_: Round) -> None:
 
 
 def _fixed(scores: list[list[tuple[str, int]]], **extra: Any) -> Round:
-    return Round(name=extra.get("name", "首批专项督导考试"), scores=scores,
-                 incidents=extra.get("incidents", []), absences=extra.get("absences", []))
+    return Round(
+        name=extra.get("name", "首批专项督导考试"),
+        scores=scores,
+        incidents=extra.get("incidents", []),
+        absences=extra.get("absences", []),
+    )
 
 
 def test_the_rounds_of_the_issue() -> None:
@@ -311,8 +331,11 @@ def test_the_rounds_of_the_issue() -> None:
     ting = [("ting", s) for s in (95, 60, 55, 50, 52, 60, 51)]
     chu = [("chu", s) for s in (95, 90, 70, 70, 60, 70, 68)]
     ke = [("ke", s) for s in [90] + [64] * 23 + [60]]
-    round_ = _fixed([ting + chu[:3], chu[3:] + ke[:12], ke[12:]], incidents=[(0, "whispering"), (1, "peeking")],
-                    name="演示：基本理论+考试")
+    round_ = _fixed(
+        [ting + chu[:3], chu[3:] + ke[:12], ke[12:]],
+        incidents=[(0, "whispering"), (1, "peeking")],
+        name="演示：基本理论+考试",
+    )
     report = report_of(round_)
     notice = build_notice(report)
     text = {s.heading: s.text for s in notice.sections}
@@ -332,8 +355,11 @@ def test_all_four_units_failing_is_said_of_all() -> None:
 
 
 def test_one_unit_is_named_in_the_singular() -> None:
-    round_ = _fixed([[("ke", 100)] * 11 + [("chu", 40)], [("ke", 70)] * 3, [("ke", 75)] * 3],
-                    incidents=[(1, "copying")], absences=[(2, "因病")])
+    round_ = _fixed(
+        [[("ke", 100)] * 11 + [("chu", 40)], [("ke", 70)] * 3, [("ke", 75)] * 3],
+        incidents=[(1, "copying")],
+        absences=[(2, "因病")],
+    )
     text = {s.heading: s.text for s in build_notice(report_of(round_)).sections}
     assert "单位AA干部成绩比较突出，成绩满分人数超10人" in text["单位情况"]
     assert "单位AA有1名干部考试成绩不及格" in text["单位情况"]

@@ -24,7 +24,9 @@ async def test_practice_exams_never_drawn_or_sat_leave_ran_none_true(
 
     body = (await client.get("/api/reports/practice", headers=await headers_for(session, Role.supervisor))).json()
     rows = {row["unit_id"]: row for row in body["units"]}
-    assert [(rows[u.id]["practice_exams"], rows[u.id]["practice_exams_sat"], rows[u.id]["ran_none"])
-            for u in (set_up, drawn, begun, sat)] == [(1, 0, True), (1, 0, True), (1, 0, True), (1, 1, False)]
+    assert [
+        (rows[u.id]["practice_exams"], rows[u.id]["practice_exams_sat"], rows[u.id]["ran_none"])
+        for u in (set_up, drawn, begun, sat)
+    ] == [(1, 0, True), (1, 0, True), (1, 0, True), (1, 1, False)]
     assert set(body["units_without_practice"]) >= {"只建未抽", "抽卷未考", "开考未交"}
     assert "已练单位" not in body["units_without_practice"]

@@ -27,8 +27,11 @@ async def test_responses_long_format_in_csv_and_xlsx(client: httpx2.AsyncClient,
     exam_id = built["exam"].id
     first = next(iter(built["people"].values()))[0]
     # This examinee saw the questions in reverse and question 1's options as B, A, C, D.
-    await session.execute(update(Attempt).where(Attempt.id == first["attempt_id"]).values(
-        question_order=[5, 4, 3, 2, 1], option_orders={"1": ["B", "A", "C", "D"]}))
+    await session.execute(
+        update(Attempt)
+        .where(Attempt.id == first["attempt_id"])
+        .values(question_order=[5, 4, 3, 2, 1], option_orders={"1": ["B", "A", "C", "D"]})
+    )
     await session.commit()
     headers = await headers_for(session, Role.supervisor)
     url = f"/api/exams/{exam_id}/report/responses"
@@ -46,9 +49,13 @@ async def test_responses_long_format_in_csv_and_xlsx(client: httpx2.AsyncClient,
     assert all(len(name) == 16 and int(name, 16) >= 0 for name in by_examinee)
     # Each examinee's five rows agree with what he answered.
     expected = sorted((p["correct"], p["earned"]) for p in everyone)
-    got = sorted(([int(r["correct"]) for r in sorted(rs, key=lambda r: int(r["paper_no"]))],
-                  [float(r["score"]) for r in sorted(rs, key=lambda r: int(r["paper_no"]))])
-                 for rs in by_examinee.values())
+    got = sorted(
+        (
+            [int(r["correct"]) for r in sorted(rs, key=lambda r: int(r["paper_no"]))],
+            [float(r["score"]) for r in sorted(rs, key=lambda r: int(r["paper_no"]))],
+        )
+        for rs in by_examinee.values()
+    )
     assert got == [(c, [float(e) for e in earned]) for c, earned in expected]
     assert {r["exam_id"] for r in rows} == {str(exam_id)} and {r["rank"] for r in rows} == {"科级"}
     assert {r["question_version"] for r in rows} == {"1"}

@@ -77,7 +77,13 @@ async def test_seed_round_reproduces_the_notice(client: httpx2.AsyncClient, sess
     leaders = [names[u["unit_id"]] for u in units if u["full_count"] > 10]
     assert leaders == ["龙江银行", "省食药监局", "省国土厅", "省环保厅"]
     assert {names[u["unit_id"]] for u in units if u["fail_count"] > 0} == {
-        "省法院", "省农信社", "省安监局", "省司法厅", "省交通厅", "省人社厅", "省商务厅",
+        "省法院",
+        "省农信社",
+        "省安监局",
+        "省司法厅",
+        "省交通厅",
+        "省人社厅",
+        "省商务厅",
     }
     assert report["spread"] == {"best_unit_id": ids["龙江银行"], "worst_unit_id": ids["省法院"], "gap": 25.5}
     assert [names[row["unit_id"]] for row in report["discipline"]] == ["省工商局", "省煤管局", "省法院"]

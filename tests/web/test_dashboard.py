@@ -90,16 +90,20 @@ LABEL_BOXES_JS = """(names) => {
 
 
 @pytest.mark.parametrize("count", [4, 18, 50])
-def test_the_unit_chart_stays_readable_with_many_units(
-    new_page: Any, admin_api: httpx2.Client, count: int
-) -> None:
+def test_the_unit_chart_stays_readable_with_many_units(new_page: Any, admin_api: httpx2.Client, count: int) -> None:
     exams = _ok(admin_api.get("/api/exams"))
     published = next(e for e in exams if e["status"] == "published")
     report = _ok(admin_api.get(f"/api/exams/{published['id']}/report"))
     names = [f"省第{n}测试厅" for n in range(1, count + 1)]
     units = [
-        {**report["units"][0], "unit_id": 10_000 + n, "name": name, "position": n, "average": 99 - n * 0.5,
-         "excellence_rate": 90 - n}
+        {
+            **report["units"][0],
+            "unit_id": 10_000 + n,
+            "name": name,
+            "position": n,
+            "average": 99 - n * 0.5,
+            "excellence_rate": 90 - n,
+        }
         for n, name in enumerate(names, start=1)
     ]
     report = {**report, "units": units, "discipline": [], "categories": {**report["categories"], "units": []}}

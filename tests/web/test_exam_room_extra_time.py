@@ -29,8 +29,9 @@ def test_extra_time_moves_the_running_countdown(new_page: Any, admin_api: httpx2
 
     participants = admin_api.get(f"/api/exams/{seeded.exam_id}/participants").json()
     [cadre_id] = [p["cadre_id"] for p in participants if p["ticket_no"] == seeded.ticket_no]
-    granted = admin_api.patch(f"/api/exams/{seeded.exam_id}/participants/{cadre_id}",
-                              json={"extra_time_seconds": 600, "reason": "电脑故障"})
+    granted = admin_api.patch(
+        f"/api/exams/{seeded.exam_id}/participants/{cadre_id}", json={"extra_time_seconds": 600, "reason": "电脑故障"}
+    )
     assert granted.status_code == 200, granted.text
 
     page.clock.run_for("00:31")  # one state poll

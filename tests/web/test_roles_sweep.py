@@ -61,8 +61,10 @@ def test_each_role_is_offered_only_what_it_may_do_in_chinese(new_page: Any) -> N
     for username in ("organiser", "supervisor", "proctor"):
         page = new_page()
         login(page, username, DEMO_PASSWORD_FOR_TESTS, staff=True)
-        for href in page.get_by_role("navigation", name="主导航").get_by_role("link").evaluate_all(
-            "links => links.map(a => a.getAttribute('href'))"
+        for href in (
+            page.get_by_role("navigation", name="主导航")
+            .get_by_role("link")
+            .evaluate_all("links => links.map(a => a.getAttribute('href'))")
         ):
             page.goto(href)
             assert _english_words(page) == [], (username, href)

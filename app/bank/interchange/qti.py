@@ -199,9 +199,7 @@ def _read_choice(row: int, root: Element, body: Element, interaction: Element) -
     texts, images = _choice_texts(choices)
     for position, text in enumerate(texts):
         if not text and position < len(OPTION_KEYS):
-            return ItemError(
-                row, "options", f"选项 {OPTION_KEYS[position]} 只有图片，无法导入"
-            )
+            return ItemError(row, "options", f"选项 {OPTION_KEYS[position]} 只有图片，无法导入")
     stem, stem_images = _stem_text(body)
     explanation, explanation_images = _explanation(root)
     extras = Extras(

@@ -120,18 +120,31 @@ async def _sample_plan(
     plan = sample_participants(
         [(r.id, r.unit_id, r.rank) for r in roster],
         large_units={u: units[u].large for u in unit_ids},
-        ratio=spec.ratio, minimum=spec.minimum, large_minimum=spec.large_minimum, seed=seed, already=set(already),
+        ratio=spec.ratio,
+        minimum=spec.minimum,
+        large_minimum=spec.large_minimum,
+        seed=seed,
+        already=set(already),
     )
     return plan, seed, units
 
 
 def _plan_read(plan: dict[int, UnitSample], seed: int, ratio: float, units: dict[int, Unit]) -> SamplePreview:
     return SamplePreview(
-        seed=seed, ratio=ratio, total=sum(len(s.selected) for s in plan.values()),
+        seed=seed,
+        ratio=ratio,
+        total=sum(len(s.selected) for s in plan.values()),
         units=[
             UnitSampleRead(
-                unit_id=s.unit_id, unit_code=units[s.unit_id].code, large=s.large, minimum=s.minimum,
-                roster=s.roster, targets=s.targets, selected=len(s.selected), kept=s.kept, warnings=list(s.warnings),
+                unit_id=s.unit_id,
+                unit_code=units[s.unit_id].code,
+                large=s.large,
+                minimum=s.minimum,
+                roster=s.roster,
+                targets=s.targets,
+                selected=len(s.selected),
+                kept=s.kept,
+                warnings=list(s.warnings),
             )
             for s in plan.values()
         ],
@@ -193,18 +206,34 @@ async def _issue_tickets(
         insert(User).returning(User.id, sort_by_parameter_order=True),
         [
             {
-                "username": tickets[c.id], "display_name": c.name, "password_hash": hash_pin(pins[c.id], secret),
-                "roles": [str(Role.examinee)], "unit_id": c.unit_id, "is_active": True, "failed_logins": 0,
-                "created_at": now, "updated_at": now,
+                "username": tickets[c.id],
+                "display_name": c.name,
+                "password_hash": hash_pin(pins[c.id], secret),
+                "roles": [str(Role.examinee)],
+                "unit_id": c.unit_id,
+                "is_active": True,
+                "failed_logins": 0,
+                "created_at": now,
+                "updated_at": now,
             }
             for c in ordered
         ],
     )
-    await session.execute(insert(Participant), [
-        {"exam_id": exam.id, "cadre_id": c.id, "unit_id": c.unit_id, "rank": c.rank, "ticket_no": tickets[c.id],
-         "user_id": user_id, "created_at": now}
-        for c, user_id in zip(ordered, user_ids, strict=True)
-    ])
+    await session.execute(
+        insert(Participant),
+        [
+            {
+                "exam_id": exam.id,
+                "cadre_id": c.id,
+                "unit_id": c.unit_id,
+                "rank": c.rank,
+                "ticket_no": tickets[c.id],
+                "user_id": user_id,
+                "created_at": now,
+            }
+            for c, user_id in zip(ordered, user_ids, strict=True)
+        ],
+    )
     if session.get_bind().dialect.name == "postgresql":
         # The start storm finds each examinee by his account: planned without statistics for the new
         # rows, that lookup read every participant of the exam (docs/PERFORMANCE.md). Autovacuum would
@@ -235,8 +264,11 @@ async def add_participants(
         chosen = [c for s in plan.values() for c in s.selected]
         cadres = await _cadres(session, chosen)
         warnings = [f"{units[s.unit_id].code}: {w}" for s in plan.values() for w in s.warnings]
-        audit = {"sample": {**data.sample.model_dump(), "seed": seed}, "warnings": warnings,
-                 "by_unit": {str(u): len(s.selected) for u, s in plan.items()}}
+        audit = {
+            "sample": {**data.sample.model_dump(), "seed": seed},
+            "warnings": warnings,
+            "by_unit": {str(u): len(s.selected) for u, s in plan.items()},
+        }
     fresh = [cadres[c] for c in chosen if c not in existing]
     issued = await _issue_tickets(session, exam=exam, cadres=fresh, secret=secret, now=now)
     result = []
@@ -244,16 +276,39 @@ async def add_participants(
         cadre = cadres[cadre_id]
         if cadre_id in issued:
             ticket_no, pin = issued[cadre_id]
-            result.append(ParticipantIssued(cadre_id=cadre_id, unit_id=cadre.unit_id, ticket_no=ticket_no, pin=pin,
-                                            name=cadre.name, rank=Rank(cadre.rank), created=True))
+            result.append(
+                ParticipantIssued(
+                    cadre_id=cadre_id,
+                    unit_id=cadre.unit_id,
+                    ticket_no=ticket_no,
+                    pin=pin,
+                    name=cadre.name,
+                    rank=Rank(cadre.rank),
+                    created=True,
+                )
+            )
         else:
             participant = existing[cadre_id]
-            result.append(ParticipantIssued(
-                cadre_id=cadre_id, unit_id=participant.unit_id, ticket_no=participant.ticket_no, pin=None,
-                name=cadre.name, rank=Rank(participant.rank), created=False,
-            ))
-    await record_audit(session, actor_id=principal.id, action="exam.participants.add", entity="exam",
-                       entity_id=exam.id, detail={**audit, "created": len(issued)}, at=now)
+            result.append(
+                ParticipantIssued(
+                    cadre_id=cadre_id,
+                    unit_id=participant.unit_id,
+                    ticket_no=participant.ticket_no,
+                    pin=None,
+                    name=cadre.name,
+                    rank=Rank(participant.rank),
+                    created=False,
+                )
+            )
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.participants.add",
+        entity="exam",
+        entity_id=exam.id,
+        detail={**audit, "created": len(issued)},
+        at=now,
+    )
     return result, warnings
 
 
@@ -280,9 +335,17 @@ async def list_participants(
     rows = await session.execute(query.order_by(Participant.ticket_no).execution_options(populate_existing=True))
     return [
         ParticipantRead(
-            id=p.id, cadre_id=p.cadre_id, unit_id=p.unit_id, name=name, rank=Rank(p.rank), ticket_no=p.ticket_no,
-            user_id=p.user_id, absent=bool(is_absent), extra_time_seconds=p.extra_time_seconds,
-            deadline_at=deadline_at, created_at=p.created_at,
+            id=p.id,
+            cadre_id=p.cadre_id,
+            unit_id=p.unit_id,
+            name=name,
+            rank=Rank(p.rank),
+            ticket_no=p.ticket_no,
+            user_id=p.user_id,
+            absent=bool(is_absent),
+            extra_time_seconds=p.extra_time_seconds,
+            deadline_at=deadline_at,
+            created_at=p.created_at,
         )
         for p, name, is_absent, deadline_at in rows
     ]
@@ -302,42 +365,69 @@ def check_extra_time(exam: Exam, seconds: int, *, field: str) -> None:
         raise UnprocessableError(field_error(field, "延长时间不能为负数 (extra time cannot be negative)"))
     most = max_extra_time_seconds(exam)
     if seconds > most:
-        raise UnprocessableError(field_error(
-            field, f"延长时间最多为考试时长的两倍，即 {most} 秒 (extra time is at most {most} seconds)"
-        ))
+        raise UnprocessableError(
+            field_error(field, f"延长时间最多为考试时长的两倍，即 {most} 秒 (extra time is at most {most} seconds)")
+        )
 
 
 async def _set_extra_time(
-    session: AsyncSession, *, exam: Exam, totals: dict[int, int], action: str, reason: str | None,
-    principal: Principal, now: datetime,
+    session: AsyncSession,
+    *,
+    exam: Exam,
+    totals: dict[int, int],
+    action: str,
+    reason: str | None,
+    principal: Principal,
+    now: datetime,
 ) -> list[ParticipantRead]:
     """Store each participant's (participant id → seconds) new extra time and move his open attempt's deadline."""
     if exam.status in (ExamStatus.closed, ExamStatus.published):
         raise ConflictError(f"考试已结束，不能再延长时间 (exam {exam.id} is {exam.status})")
-    rows = (await session.execute(
-        select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds)
-        .where(Participant.id.in_(list(totals)))
-    )).all()
+    rows = (
+        await session.execute(
+            select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds).where(
+                Participant.id.in_(list(totals))
+            )
+        )
+    ).all()
     before = {row.cadre_id: row.extra_time_seconds for row in rows}
     # ORM bulk update by primary key: one executemany for every participant.
-    await session.execute(update(Participant), [
-        {"id": participant_id, "extra_time_seconds": seconds} for participant_id, seconds in totals.items()
-    ])
+    await session.execute(
+        update(Participant),
+        [{"id": participant_id, "extra_time_seconds": seconds} for participant_id, seconds in totals.items()],
+    )
     moved = await service.reclamp_open_deadlines(
-        session, exam_id=exam.id, time_limit_seconds=exam.time_limit_seconds, closes_at=exam.closes_at,
+        session,
+        exam_id=exam.id,
+        time_limit_seconds=exam.time_limit_seconds,
+        closes_at=exam.closes_at,
         participant_ids=list(totals),
     )
     after = {row.cadre_id: totals[row.id] for row in rows}
-    await record_audit(session, actor_id=principal.id, action=action, entity="exam", entity_id=exam.id, detail={
-        "before": {str(c): v for c, v in sorted(before.items())},
-        "after": {str(c): v for c, v in sorted(after.items())},
-        "reason": reason, "attempts_moved": moved,
-    }, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action=action,
+        entity="exam",
+        entity_id=exam.id,
+        detail={
+            "before": {str(c): v for c, v in sorted(before.items())},
+            "after": {str(c): v for c, v in sorted(after.items())},
+            "reason": reason,
+            "attempts_moved": moved,
+        },
+        at=now,
+    )
     return await list_participants(session, exam=exam, unit_id=None, cadre_ids=sorted(after))
 
 
 async def update_participant(
-    session: AsyncSession, *, exam: Exam, cadre_id: int, data: ParticipantUpdate, principal: Principal,
+    session: AsyncSession,
+    *,
+    exam: Exam,
+    cadre_id: int,
+    data: ParticipantUpdate,
+    principal: Principal,
     now: datetime,
 ) -> ParticipantRead:
     """Give one examinee extra time (the new total); his attempt under way gets the later deadline at once."""
@@ -345,8 +435,13 @@ async def update_participant(
     check_extra_time(exam, data.extra_time_seconds, field="extra_time_seconds")
     participant = await get_participant(session, exam.id, cadre_id)
     [read] = await _set_extra_time(
-        session, exam=exam, totals={participant.id: data.extra_time_seconds}, action="exam.participants.extra_time",
-        reason=data.reason, principal=principal, now=now,
+        session,
+        exam=exam,
+        totals={participant.id: data.extra_time_seconds},
+        action="exam.participants.extra_time",
+        reason=data.reason,
+        principal=principal,
+        now=now,
     )
     return read
 
@@ -361,10 +456,13 @@ async def extend_time(
     duplicates = sorted({c for c in data.cadre_ids if data.cadre_ids.count(c) > 1})
     if duplicates:
         raise UnprocessableError(field_error("cadre_ids", f"考生重复列出 (cadres listed more than once): {duplicates}"))
-    rows = (await session.execute(
-        select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds)
-        .where(Participant.exam_id == exam.id, Participant.cadre_id.in_(data.cadre_ids))
-    )).all()
+    rows = (
+        await session.execute(
+            select(Participant.id, Participant.cadre_id, Participant.extra_time_seconds).where(
+                Participant.exam_id == exam.id, Participant.cadre_id.in_(data.cadre_ids)
+            )
+        )
+    ).all()
     missing = sorted(set(data.cadre_ids) - {row.cadre_id for row in rows})
     if missing:
         raise UnprocessableError(
@@ -374,8 +472,13 @@ async def extend_time(
     for row in rows:
         check_extra_time(exam, totals[row.id], field="add_seconds")
     return await _set_extra_time(
-        session, exam=exam, totals=totals, action="exam.participants.extend_time", reason=data.reason,
-        principal=principal, now=now,
+        session,
+        exam=exam,
+        totals=totals,
+        action="exam.participants.extend_time",
+        reason=data.reason,
+        principal=principal,
+        now=now,
     )
 
 
@@ -401,8 +504,15 @@ async def remove_participant(
     await session.execute(delete(Absence).where(Absence.exam_id == exam.id, Absence.cadre_id == cadre_id))
     await session.execute(delete(Participant).where(Participant.id == participant.id))
     await session.execute(delete(User).where(User.id == participant.user_id))
-    await record_audit(session, actor_id=principal.id, action="exam.participants.remove", entity="exam",
-                       entity_id=exam.id, detail={"cadre_id": cadre_id, "ticket_no": participant.ticket_no}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.participants.remove",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"cadre_id": cadre_id, "ticket_no": participant.ticket_no},
+        at=now,
+    )
 
 
 # Tickets ------------------------------------------------------------------------------------------
@@ -424,8 +534,16 @@ async def ticket_scope(session: AsyncSession, principal: Principal, exam: Exam, 
 async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None) -> list[TicketRead]:
     """Tickets in ticket order, without PINs."""
     query = (
-        select(Participant.ticket_no, Participant.cadre_id, Participant.rank, Participant.unit_id, Cadre.name,
-               Cadre.employee_no, Unit.code, Unit.name.label("unit_name"))
+        select(
+            Participant.ticket_no,
+            Participant.cadre_id,
+            Participant.rank,
+            Participant.unit_id,
+            Cadre.name,
+            Cadre.employee_no,
+            Unit.code,
+            Unit.name.label("unit_name"),
+        )
         .join(Cadre, Cadre.id == Participant.cadre_id)
         .join(Unit, Unit.id == Participant.unit_id)
         .where(Participant.exam_id == exam.id)
@@ -434,8 +552,16 @@ async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None
         query = query.where(Participant.unit_id == unit_id)
     rows = await session.execute(query.order_by(Participant.ticket_no))
     return [
-        TicketRead(ticket_no=r.ticket_no, cadre_id=r.cadre_id, name=r.name, rank=Rank(r.rank),
-                   employee_no=r.employee_no, unit_id=r.unit_id, unit_code=r.code, unit_name=r.unit_name)
+        TicketRead(
+            ticket_no=r.ticket_no,
+            cadre_id=r.cadre_id,
+            name=r.name,
+            rank=Rank(r.rank),
+            employee_no=r.employee_no,
+            unit_id=r.unit_id,
+            unit_code=r.code,
+            unit_name=r.unit_name,
+        )
         for r in rows
     ]
 
@@ -448,7 +574,8 @@ async def reissue_pins(
     if exam.status in (ExamStatus.closed, ExamStatus.published):
         raise ConflictError(f"考试 {exam.id} 当前为“{exam_status_name(exam.status)}”，不能再重新发放准考证")
     query = (
-        select(Participant, Cadre.name).join(Cadre, Cadre.id == Participant.cadre_id)
+        select(Participant, Cadre.name)
+        .join(Cadre, Cadre.id == Participant.cadre_id)
         .where(Participant.exam_id == exam.id)
     )
     if request.cadre_ids is not None:
@@ -463,17 +590,39 @@ async def reissue_pins(
     pins = {p.user_id: new_pin() for p, _ in rows}
     if rows:
         # ORM bulk update by primary key: one executemany for every re-issued PIN.
-        await session.execute(update(User), [
-            {"id": user_id, "password_hash": hash_pin(pin, secret), "failed_logins": 0, "locked_until": None,
-             "updated_at": now}
-            for user_id, pin in pins.items()
-        ])
+        await session.execute(
+            update(User),
+            [
+                {
+                    "id": user_id,
+                    "password_hash": hash_pin(pin, secret),
+                    "failed_logins": 0,
+                    "locked_until": None,
+                    "updated_at": now,
+                }
+                for user_id, pin in pins.items()
+            ],
+        )
         await accounts_service.revoke_sessions_of_users(session, user_ids=list(pins), now=now)
-    await record_audit(session, actor_id=principal.id, action="exam.tickets.reissue", entity="exam",
-                       entity_id=exam.id, detail={"tickets": [p.ticket_no for p, _ in rows]}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.tickets.reissue",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"tickets": [p.ticket_no for p, _ in rows]},
+        at=now,
+    )
     return [
-        ParticipantIssued(cadre_id=p.cadre_id, unit_id=p.unit_id, ticket_no=p.ticket_no, pin=pins[p.user_id],
-                          name=name, rank=Rank(p.rank), created=False)
+        ParticipantIssued(
+            cadre_id=p.cadre_id,
+            unit_id=p.unit_id,
+            ticket_no=p.ticket_no,
+            pin=pins[p.user_id],
+            name=name,
+            rank=Rank(p.rank),
+            created=False,
+        )
         for p, name in rows
     ]
 

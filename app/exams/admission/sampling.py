@@ -43,20 +43,20 @@ def rank_targets(counts: Mapping[str, int], ratio: Fraction, minimum: int) -> tu
     total = sum(roster.values())
     base = {rank: min(n, round_half_up(ratio * n)) for rank, n in roster.items()}
     if total < minimum:
-        return dict(roster), [
-            f"名册中只有 {total} 名在职干部，少于最低人数 {minimum}：全部列为考生"
-        ]
+        return dict(roster), [f"名册中只有 {total} 名在职干部，少于最低人数 {minimum}：全部列为考生"]
     if sum(base.values()) >= minimum:
         return base, []
     # Raise the total to the minimum, spread over the ranks by size, never below the ratio's own share.
     fixed: dict[str, int] = {}
     while True:
         free = [rank for rank in RANKS if rank not in fixed]
-        allocation = dict(zip(
-            free,
-            largest_remainder(minimum - sum(fixed.values()), [Fraction(roster[r]) for r in free]),
-            strict=True,
-        ))
+        allocation = dict(
+            zip(
+                free,
+                largest_remainder(minimum - sum(fixed.values()), [Fraction(roster[r]) for r in free]),
+                strict=True,
+            )
+        )
         below = {rank: base[rank] for rank in free if allocation[rank] < base[rank]}
         above = {rank: roster[rank] for rank in free if allocation[rank] > roster[rank]}
         if not below and not above:
@@ -104,7 +104,13 @@ def sample_participants(
                     "全部保留"
                 )
         samples[unit_id] = UnitSample(
-            unit_id=unit_id, large=large_units[unit_id], minimum=unit_minimum, roster=counts, targets=targets,
-            selected=tuple(sorted(selected)), kept=kept, warnings=tuple(warnings),
+            unit_id=unit_id,
+            large=large_units[unit_id],
+            minimum=unit_minimum,
+            roster=counts,
+            targets=targets,
+            selected=tuple(sorted(selected)),
+            kept=kept,
+            warnings=tuple(warnings),
         )
     return samples

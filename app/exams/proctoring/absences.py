@@ -34,28 +34,51 @@ async def record_absence(
     submitted = exists().where(Attempt.participant_id == participant.id, Attempt.status == AttemptStatus.submitted)
     if await session.scalar(select(submitted)):
         raise ConflictError(f"干部 {data.cadre_id} 已交卷，不能登记为缺考")
-    absence = Absence(exam_id=exam.id, cadre_id=data.cadre_id, unit_id=participant.unit_id,
-                      reason=data.reason.strip(), recorded_by=principal.id, created_at=now)
+    absence = Absence(
+        exam_id=exam.id,
+        cadre_id=data.cadre_id,
+        unit_id=participant.unit_id,
+        reason=data.reason.strip(),
+        recorded_by=principal.id,
+        created_at=now,
+    )
     session.add(absence)
     await session.flush()
-    await record_audit(session, actor_id=principal.id, action="exam.absence.record", entity="exam",
-                       entity_id=exam.id, detail={"cadre_id": data.cadre_id, "reason": absence.reason}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.absence.record",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"cadre_id": data.cadre_id, "reason": absence.reason},
+        at=now,
+    )
     name = await session.scalar(select(Cadre.name).where(Cadre.id == data.cadre_id))
-    return AbsenceRead(cadre_id=absence.cadre_id, unit_id=absence.unit_id, name=name or "", reason=absence.reason,
-                       recorded_by=absence.recorded_by, created_at=absence.created_at)
+    return AbsenceRead(
+        cadre_id=absence.cadre_id,
+        unit_id=absence.unit_id,
+        name=name or "",
+        reason=absence.reason,
+        recorded_by=absence.recorded_by,
+        created_at=absence.created_at,
+    )
 
 
 async def list_absences(session: AsyncSession, *, exam: Exam, unit_id: int | None = None) -> list[AbsenceRead]:
     """The exam's absences, by unit then cadre."""
-    query = (
-        select(Absence, Cadre.name).join(Cadre, Cadre.id == Absence.cadre_id).where(Absence.exam_id == exam.id)
-    )
+    query = select(Absence, Cadre.name).join(Cadre, Cadre.id == Absence.cadre_id).where(Absence.exam_id == exam.id)
     if unit_id is not None:
         query = query.where(Absence.unit_id == unit_id)
     rows = await session.execute(query.order_by(Absence.unit_id, Absence.cadre_id))
     return [
-        AbsenceRead(cadre_id=a.cadre_id, unit_id=a.unit_id, name=name, reason=a.reason, recorded_by=a.recorded_by,
-                    created_at=a.created_at)
+        AbsenceRead(
+            cadre_id=a.cadre_id,
+            unit_id=a.unit_id,
+            name=name,
+            reason=a.reason,
+            recorded_by=a.recorded_by,
+            created_at=a.created_at,
+        )
         for a, name in rows
     ]
 
@@ -69,5 +92,12 @@ async def delete_absence(
     result = await session.execute(delete(Absence).where(Absence.exam_id == exam.id, Absence.cadre_id == cadre_id))
     if not getattr(result, "rowcount", 0):
         raise NotFoundError(f"考试 {exam.id} 中没有干部 {cadre_id} 的缺考记录")
-    await record_audit(session, actor_id=principal.id, action="exam.absence.delete", entity="exam",
-                       entity_id=exam.id, detail={"cadre_id": cadre_id}, at=now)
+    await record_audit(
+        session,
+        actor_id=principal.id,
+        action="exam.absence.delete",
+        entity="exam",
+        entity_id=exam.id,
+        detail={"cadre_id": cadre_id},
+        at=now,
+    )

@@ -39,9 +39,7 @@ async def record_incident(
         select(Participant.unit_id).where(Participant.exam_id == exam_id, Participant.cadre_id == data.cadre_id)
     )
     if unit_id is None:
-        raise UnprocessableError(
-            field_error("cadre_id", f"干部 {data.cadre_id} 不是考试 {exam_id} 的考生")
-        )
+        raise UnprocessableError(field_error("cadre_id", f"干部 {data.cadre_id} 不是考试 {exam_id} 的考生"))
     incident = Incident(
         exam_id=exam_id,
         cadre_id=data.cadre_id,

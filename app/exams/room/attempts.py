@@ -422,7 +422,10 @@ async def autosave_answers(
         deadline_at = await room.claim_save(io, room.Scorings(), save)
         if deadline_at is not None:
             return SaveResult(
-                saved=True, last_seq=seq, saved_at=now, remaining_seconds=remaining_seconds(deadline_at, now),
+                saved=True,
+                last_seq=seq,
+                saved_at=now,
+                remaining_seconds=remaining_seconds(deadline_at, now),
                 deadline_at=deadline_at,
             )
         refused = await _explain_unsaved(session, attempt_id, principal, seq=seq, now=now, grace_seconds=grace_seconds)

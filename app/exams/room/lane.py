@@ -45,7 +45,10 @@ async def save(call: LaneCall) -> LaneReply | None:
     if deadline_at is None:
         return None
     reply = SaveResult(
-        saved=True, last_seq=body.seq, saved_at=now, remaining_seconds=room.remaining_seconds(deadline_at, now),
+        saved=True,
+        last_seq=body.seq,
+        saved_at=now,
+        remaining_seconds=room.remaining_seconds(deadline_at, now),
         deadline_at=deadline_at,
     )
     return LaneReply(reply.model_dump_json(exclude_none=True).encode())

@@ -87,9 +87,7 @@ class ServedPaper:
             ],
         }
 
-    def shown_questions_json(
-        self, question_order: Sequence[int], option_orders: Mapping[str, Sequence[str]]
-    ) -> bytes:
+    def shown_questions_json(self, question_order: Sequence[int], option_orders: Mapping[str, Sequence[str]]) -> bytes:
         """The JSON array of ``shown_question`` for an examinee's whole order, put together from pieces
         serialised once per paper (a first start sends the paper, and thousands start at once)."""
         parts: list[bytes] = []

@@ -230,11 +230,7 @@ def test_aiken_malformed_items(text: str, expected: ItemError) -> None:
 def test_aiken_question_without_options_is_reported_before_the_next_one() -> None:
     result = read_aiken("孤立的题干\n\n下一题\nA. 甲\nB. 乙\nANSWER: A\n".encode())
 
-    assert result.errors == [
-        ItemError(
-            1, "options", "题目没有选项，也没有 ANSWER 行（第 3 行开始下一题之前）"
-        )
-    ]
+    assert result.errors == [ItemError(1, "options", "题目没有选项，也没有 ANSWER 行（第 3 行开始下一题之前）")]
     assert [(item.row, item.data["stem"]) for item in result.items] == [(2, "下一题")]
 
 
