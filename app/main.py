@@ -196,11 +196,14 @@ def create_app(
         return JSONResponse({"detail": capped_validation_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(DBAPIError)
-    async def _database_error(_request: Request, exc: DBAPIError) -> JSONResponse:
-        # A value the database refused as out of range is the client's; anything else is ours.
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        # A value the database refused as out of range is the client's; a database that is gone or gave
+        # no connection in time is 503 (the page resends); anything else is ours.
         if isinstance(exc, DataError) or _out_of_range(exc):
             log.warning("value refused by the database", error=str(exc.orig)[:200])
             return JSONResponse({"detail": "输入值超出允许范围 (a value is out of range)"}, status_code=422)
+        if database_unavailable(exc):
+            return await _unavailable(request, exc)
         log.error("database error", error=str(exc.orig)[:500])
         return JSONResponse({"detail": "服务器内部错误 (internal error)"}, status_code=500)
 
@@ -225,7 +228,7 @@ def create_app(
         )
 
     # No connection in time, the database restarting or gone: 503 with Retry-After (the page resends).
-    for unavailable in (sa_exc.TimeoutError, sa_exc.DBAPIError, ConnectionError, TimeoutError, OSError):
+    for unavailable in (sa_exc.TimeoutError, ConnectionError, TimeoutError, OSError):
         app.add_exception_handler(unavailable, _unavailable)
 
     # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application

@@ -65,18 +65,19 @@ async def survey(database_url: str, *, pool_size: int, workers: int) -> Budget:
             row = (await connection.execute(_SURVEY, {"prefix": f"{APPLICATION_NAME_PREFIX} pid=%"})).one()
     finally:
         await engine.dispose()
-    pools: dict[int, int] = {}
+    # A process may hold more than one pool (each labelled with its size): every distinct pool counts.
+    pools: set[tuple[int, int]] = set()
     for name in row.servers:
         match = _POOL.match(name)
         if match:
-            pools[int(match.group(1))] = int(match.group(2))
+            pools.add((int(match.group(1)), int(match.group(2))))
     return Budget(
         needed=workers * pool_size,
         max_connections=row.max_connections,
         reserved=row.reserved,
         other_clients=row.other_clients,
-        claimed=sum(pools.values()),
-        servers=len(pools),
+        claimed=sum(size for _pid, size in pools),
+        servers=len({pid for pid, _size in pools}),
     )
 
 
