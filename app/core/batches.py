@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy.util import greenlet_spawn
 
-from app.core.driver import Driver, DriverRow, DriverSQL, pooled_driver
+from app.core.driver import Driver, DriverRow, DriverSQL, pooled_driver, release_pooled
 
 MAX_BATCH = 256
 MAX_IN_FLIGHT = 2
@@ -160,6 +159,6 @@ class Batches:
         try:
             rows = await pooled_driver(pooled).fetch(self.statement, self.parameters(batch))
         finally:
-            await greenlet_spawn(pooled.close)
+            await release_pooled(pooled)
         self.batches += 1
         return {row[self.key_column]: row for row in rows}

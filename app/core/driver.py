@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import greenlet_spawn
 
 _PARSED_JSON_CACHE = 32_768
 # A quoted literal (left alone) or a ``:name`` parameter (not a ``::type`` cast).
@@ -165,5 +166,18 @@ async def driver_for(session: AsyncSession, *, transaction: bool = True) -> Driv
 
 def pooled_driver(pooled: Any) -> Driver:
     """PostgreSQL: a driver on a connection checked out of the engine's pool (``AsyncEngine.raw_connection``),
-    outside any transaction: each statement commits on its own."""
+    outside any transaction: each statement commits on its own. Give it back with ``release_pooled``."""
     return _AsyncpgDriver(pooled.driver_connection)
+
+
+async def release_pooled(pooled: Any) -> None:
+    """Give a connection of ``AsyncEngine.raw_connection`` back to the pool — or, when it died under its
+    statement (the database restarted or went away), discard it, so that the next checkout opens a new one.
+
+    Statements sent straight to the driver bypass SQLAlchemy, which would otherwise notice the disconnect
+    and invalidate the connection itself: without this the pool hands the dead connection out again and
+    again, and every request answers 503 long after the database is back."""
+    connection = pooled.driver_connection
+    if connection is None or connection.is_closed():
+        await greenlet_spawn(pooled.invalidate)
+    await greenlet_spawn(pooled.close)

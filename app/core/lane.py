@@ -27,14 +27,13 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.util import greenlet_spawn
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.batches import Batches, BatchFailed, Pending
 from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_body
 from app.core.deps import ARRIVED_AT, get_session
-from app.core.driver import Driver, DriverRow, driver_for, pooled_driver
+from app.core.driver import Driver, DriverRow, driver_for, pooled_driver, release_pooled
 from app.core.errors import AppError
 from app.core.metrics import LANE_ROUTE, observe_request
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
@@ -113,7 +112,7 @@ class LaneCall:
         connections of its own); a later ``driver()`` checks out another."""
         pooled, self._pooled, self._driver = self._pooled, None, None
         if pooled is not None:
-            await greenlet_spawn(pooled.close)
+            await release_pooled(pooled)
 
     async def batched(self, kind: type[B], pending: Pending) -> DriverRow | None:
         """Send ``pending`` with this process's batches of ``kind`` — or, when the request's session is

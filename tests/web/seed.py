@@ -37,6 +37,11 @@ class SeededExam:
     right_texts: dict[str, set[str]] = field(default_factory=dict)
 
 
+def unique_tag(digits: int = 6) -> str:
+    """A random tag of digits for names shown on pages: a hex tag such as "bccd" would read as an English word."""
+    return str(uuid.uuid4().int)[:digits]
+
+
 def _ok(reply: httpx2.Response) -> Any:
     if reply.status_code >= 400:
         raise AssertionError(f"{reply.request.method} {reply.request.url} → {reply.status_code}: {reply.text}")
@@ -44,7 +49,7 @@ def _ok(reply: httpx2.Response) -> Any:
 
 
 def make_unit(api: httpx2.Client, name: str = "省测试厅") -> dict[str, Any]:
-    code = "W" + uuid.uuid4().hex[:6].upper()
+    code = "W" + unique_tag()
     return dict(_ok(api.post("/api/units", json={"code": code, "name": name, "headcount": 120})))
 
 
@@ -104,7 +109,7 @@ def seed_exam(
     api: httpx2.Client, *, mode: str = "practice", unit_code: str = "GTT", cadre_index: int = 0, preset: bool = False
 ) -> SeededExam:
     """An exam for one demo unit (its bank is the demo bank) with its paper drawn and one cadre's ticket."""
-    tag = uuid.uuid4().hex[:4]
+    tag = unique_tag(4)
     unit = demo_unit(api, unit_code)
     cadre = _ok(api.get(f"/api/units/{unit['id']}/cadres"))[cadre_index]
     if preset:
@@ -188,7 +193,7 @@ def seed_report_exam(api: httpx2.Client, base_url: str) -> SeededReport:
     """A formal “基本理论+” exam over three demo units, sat through the API with known scores, incidents, absences."""
     units = [demo_unit(api, code) for code, _name, _scores in REPORT_UNITS]
     exam = _ok(api.post("/api/exams", json={
-        "name": f"2026年第四季度“基本理论+”考试（{uuid.uuid4().hex[:4]}）", "blueprint_id": preset_blueprint_id(api),
+        "name": f"2026年第四季度“基本理论+”考试（{unique_tag(4)}）", "blueprint_id": preset_blueprint_id(api),
         "mode": "formal", "unit_ids": [u["id"] for u in units],
     }))  # fmt: skip
     exam_id = exam["id"]

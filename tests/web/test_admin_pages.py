@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import httpx2
@@ -17,6 +16,7 @@ from tests.web.conftest import (
     login,
     screenshot,
 )
+from tests.web.seed import unique_tag
 
 pytestmark = pytest.mark.browser
 ENGLISH = re.compile(r"\b[a-z]{4,}\b")
@@ -32,7 +32,7 @@ def test_users_and_roles_page_creates_edits_and_disables_an_account(new_page: An
     assert table.get_by_text(re.compile(r"^\d{4}-\d{3}-\d{4}$")).count() == 0  # examinee accounts are hidden
     assert_controls_labelled(page)
 
-    name = "ua" + uuid.uuid4().hex[:6]
+    name = "ua" + unique_tag()
     page.locator("#nu-username").fill(name)
     page.locator("#nu-name").fill("王单位")
     page.locator("#nu-password").fill("unit-admin-pass-1")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import httpx2
 import pytest
 
 from tests.web.conftest import DEMO_PASSWORD_FOR_TESTS, assert_controls_labelled, login, screenshot
-from tests.web.seed import SMALL_BLUEPRINT, _ok, bank_items, import_bank, make_cadres, make_unit
+from tests.web.seed import SMALL_BLUEPRINT, _ok, bank_items, import_bank, make_cadres, make_unit, unique_tag
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     new_page: Any, admin_api: httpx2.Client, live_server: str, tmp_path: Any
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
+    tag = unique_tag()
     units = [make_unit(admin_api, "省审计厅"), make_unit(admin_api, "省统计局")]
     items: list[dict[str, Any]] = []
     for n, unit in enumerate(units):
