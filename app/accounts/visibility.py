@@ -90,6 +90,12 @@ REFUSALS = {
 }
 
 
+def is_published(status: str, published_at: object) -> bool:
+    """Whether an exam's results are published: the one publication rule (the reports here, and the
+    examinee's own result through ``app.exams.exam_rules.results_published``)."""
+    return status == PUBLISHED_STATUS or published_at is not None
+
+
 @dataclass(frozen=True, slots=True)
 class ExamFacts:
     """What the rules need to know about one exam."""
@@ -128,7 +134,7 @@ async def exam_facts(session: AsyncSession, exam_id: int) -> ExamFacts:
         mode=str(row.mode),
         status=str(row.status),
         owner_unit_id=row.owner_unit_id,
-        published=row.status == PUBLISHED_STATUS or row.published_at is not None,
+        published=is_published(str(row.status), row.published_at),
         unit_ids=frozenset(units),
     )
 

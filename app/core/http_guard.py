@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.asgi_body import read_body
+
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BODY = 2 * 1024 * 1024
 SMALL_BODY = 64 * 1024  # read without authenticating first (a login, an autosave of 45 answers ~1 KB)
@@ -223,37 +225,10 @@ class HttpGuard:
             return None, receive
         if length is not None and length > MAX_JSON_BODY:
             return Refusal(413, f"请求体过大，上限 {MAX_JSON_BODY // 1024} KB (the body is too large)"), receive
-        messages, body = await _read_body(receive, MAX_JSON_BODY)
-        if body is None:
+        buffered = await read_body(receive, MAX_JSON_BODY)
+        if buffered.body is None:
             return Refusal(413, f"请求体过大，上限 {MAX_JSON_BODY // 1024} KB (the body is too large)"), receive
-        return check_json_body(body), _replaying(messages, receive)
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[list[Message], bytes | None]:
-    messages: list[Message] = []
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-        if len(body) > limit:
-            return messages, None
-    return messages, body
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
+        return check_json_body(buffered.body), buffered.replaying(receive)
 
 
 def _with_headers(send: Send) -> Send:

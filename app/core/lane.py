@@ -28,8 +28,9 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.asgi_body import read_body
 from app.core.batches import Batches, BatchFailed, Pending
 from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_body
 from app.core.deps import ARRIVED_AT, get_session
@@ -216,26 +217,17 @@ class HotPathLane:
     async def _serve(
         self, route: LaneRoute, params: dict[str, str], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        messages: list[Message] = []
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_LANE_BODY:
-                break
+        buffered = await read_body(receive, MAX_LANE_BODY)
         reply = None
-        if not more:
+        if buffered.complete and buffered.body is not None:
             app = scope["app"]
             arrived_at = scope.get(ARRIVED_AT) or app.state.clock.now()
-            call = LaneCall(app=app, params=params, headers=dict(scope["headers"]), body=body, arrived_at=arrived_at)
+            call = LaneCall(
+                app=app, params=params, headers=dict(scope["headers"]), body=buffered.body, arrived_at=arrived_at
+            )
             reply = await self._settle(route.handler, call)
         if reply is None:
-            await self.app(scope, _replaying(messages, receive), send)
+            await self.app(scope, buffered.replaying(receive), send)
             return
         scope[LANE_ROUTE] = route.path  # counted under the lane's route (app.core.metrics)
         await send(
@@ -267,17 +259,6 @@ class HotPathLane:
             if database_unavailable(exc):
                 return UNAVAILABLE_REPLY
             raise
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
 
 
 class LaneApplication(FastAPI):

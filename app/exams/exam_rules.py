@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
+from app.accounts.visibility import is_published
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError
 from app.core.labels import needs_roles
 from app.exams.models import Exam, ExamMode, ExamStatus
@@ -79,7 +80,9 @@ def ensure_exam_open(exam: ExamRow, now: datetime, extra_time_seconds: int = 0) 
 
 
 def results_published(exam: ExamRow) -> bool:
-    return exam.status == ExamStatus.published or exam.published_at is not None
+    """Whether the examinee may read his result (``app.accounts.visibility.is_published``: the same rule as
+    the reports')."""
+    return is_published(str(exam.status), exam.published_at)
 
 
 def is_practice(exam: ExamRow) -> bool:

@@ -204,3 +204,25 @@ def test_the_readme_table_is_the_rule_table() -> None:
     assert cells == {
         (reader, subject): (rule.when, rule.reach) for reader, rules in RULES.items() for subject, rule in rules.items()
     }
+
+
+@pytest.mark.parametrize("status", list(ExamStatus))
+@pytest.mark.parametrize("published_at", [None, datetime(2018, 9, 6, tzinfo=UTC)])
+def test_the_examinee_and_the_reports_see_publication_alike(status: ExamStatus, published_at: datetime | None) -> None:
+    """An examinee's own result (``exam_rules.results_published``) and a unit admin's report
+    (``ExamFacts.reached(When.published)``) open at the same moment of a formal exam."""
+    from types import SimpleNamespace
+
+    from app.exams.exam_rules import results_published
+
+    facts = visibility.ExamFacts(
+        exam_id=1,
+        mode=ExamMode.formal,
+        status=status,
+        owner_unit_id=None,
+        published=visibility.is_published(status, published_at),
+        unit_ids=frozenset(),
+    )
+    exam: Any = SimpleNamespace(status=status, published_at=published_at, mode=ExamMode.formal)
+    assert results_published(exam) is facts.reached(When.published)
+    assert facts.reached(When.published) is (status == ExamStatus.published or published_at is not None)
