@@ -108,11 +108,17 @@ class Account:
         return bool(self.failed_logins) or self.locked_until is not None
 
 
+def is_locked(locked_until: datetime | None, now: datetime) -> bool:
+    """Whether an account is locked out now (too many wrong passwords or PINs): the login refuses it and the
+    proctors' monitor offers to unlock it."""
+    return locked_until is not None and locked_until > now
+
+
 def verdict(account: Account | None, now: datetime) -> LoginVerdict:
     """The rule before credentials: unknown and inactive accounts fail alike; a locked one is refused."""
     if account is None or not account.is_active:
         return LoginVerdict.unknown
-    if account.locked_until is not None and account.locked_until > now:
+    if is_locked(account.locked_until, now):
         return LoginVerdict.locked
     return LoginVerdict.ticket if is_pin_hash(account.password_hash) else LoginVerdict.password
 

@@ -52,9 +52,18 @@ async def test_a_proctor_unlocks_a_ticket_an_attacker_locked(client: httpx2.Asyn
     client.cookies.clear()
     assert (await client.post(unlock)).status_code == 401
     proctor = await headers_for(session, Role.proctor)
+    monitor = f"/api/exams/{built['exam_id']}/monitor"
+
+    async def locked_tickets() -> set[str]:
+        reply = await client.get(monitor, headers=proctor)
+        assert reply.status_code == 200, reply.text
+        return {x["ticket_no"] for x in reply.json()["examinees"] if x["locked"]}
+
+    assert await locked_tickets() == {ticket}  # the monitor shows the lockout the proctor is to lift
     missing = await client.post(f"/api/exams/{built['exam_id']}/tickets/{ticket}X/unlock", headers=proctor)
     assert missing.status_code == 404
     assert (await client.post(unlock, headers=proctor)).status_code == 204
+    assert await locked_tickets() == set()
     assert (await login(client, ticket, pin)).status_code == 200
     user = await session.scalar(select(User).where(User.username == ticket))
     assert user is not None and user.failed_logins == 0 and user.locked_until is None

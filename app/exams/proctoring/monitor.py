@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import Role
+from app.accounts.login_rules import is_locked
+from app.accounts.models import Role, User
 from app.accounts.principal import Principal
 from app.core.errors import ForbiddenError
 from app.core.labels import needs_roles
@@ -66,9 +67,11 @@ def _progress_query(exam_id: int, unit_id: int | None) -> Any:
             Attempt.submitted_at,
             Attempt.submit_reason,
             Attempt.focus_losses,
+            User.locked_until,
             state.label("state"),
         )
         .join(Cadre, Cadre.id == Participant.cadre_id)
+        .outerjoin(User, User.id == Participant.user_id)
         .outerjoin(Attempt, and_(Attempt.participant_id == Participant.id, Attempt.attempt_no == latest_no))
         .where(Participant.exam_id == exam_id)
     )
@@ -135,6 +138,7 @@ async def exam_monitor(
                 focus_losses=row.focus_losses,
                 extra_time_seconds=row.extra_time_seconds,
                 deadline_at=row.deadline_at if row.state == "in_progress" else None,
+                locked=is_locked(row.locked_until, now),
             )
             for row in rows
         ]

@@ -236,6 +236,9 @@ class ExamineeProgress(BaseModel):
     focus_losses: int | None
     extra_time_seconds: int = 0
     deadline_at: datetime | None = None
+    locked: bool = Field(
+        default=False, description="准考证因 PIN 错误次数过多被锁定（监考员可解锁） (locked out by wrong PINs)"
+    )
 
 
 class MonitorRead(BaseModel):

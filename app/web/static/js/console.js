@@ -312,7 +312,7 @@ function monitorView(examId) {
     },
     get rows() {
       if (!this.data) return [];
-      return this.data.examinees.filter(x => (!this.state || x.state === this.state) && (!this.filter || x.name.includes(this.filter) || x.ticket_no.includes(this.filter)));
+      return this.data.examinees.filter(x => (!this.state || x.state === this.state || (this.state === 'locked' && x.locked)) && (!this.filter || x.name.includes(this.filter) || x.ticket_no.includes(this.filter)));
     },
     stateLabel(s) { return {not_started: '未开始', in_progress: '作答中', submitted: '已交卷', absent: '缺考'}[s] || s; },
     remaining(s) { return s === null || s === undefined ? '' : pad2(Math.floor(s / 60)) + ':' + pad2(s % 60); },
@@ -321,6 +321,12 @@ function monitorView(examId) {
       const minutes = prompt('为 ' + x.name + ' 设置延长时间（分钟，合计）', String(Math.round((x.extra_time_seconds || 0) / 60)));
       if (minutes === null) return;
       try { await api('PATCH', '/api/exams/' + examId + '/participants/' + x.cadre_id, {extra_time_seconds: Math.round(Number(minutes) * 60)}); toast('已延时', 'ok'); await this.load(); }
+      catch (e) { this.error = errorText(e); }
+    },
+    // A ticket locked by wrong PINs: the proctor has seen the examinee's identity, one click lets him in again.
+    async unlock(x) {
+      if (!confirm('确认已核对 ' + x.name + '（' + x.ticket_no + '）的身份，解除准考证锁定？')) return;
+      try { await api('POST', '/api/exams/' + examId + '/tickets/' + encodeURIComponent(x.ticket_no) + '/unlock'); toast('已解锁', 'ok'); await this.load(); }
       catch (e) { this.error = errorText(e); }
     },
     async extendShown() {
