@@ -30,7 +30,7 @@ from app.core.gc_tuning import tune_for_serving
 from app.core.http_guard import HttpGuard
 from app.core.lane import LaneApplication, request_session
 from app.core.logging import configure_logging, get_logger
-from app.core.openapi import install_openapi
+from app.core.openapi import install_openapi, integer_query_parameters
 from app.exams.admission.seats import router as seats_router
 from app.exams.proctoring.router import router as proctoring_router
 from app.exams.room import lane as exams_lane
@@ -87,19 +87,6 @@ class ExambankApplication(LaneApplication):
             await self._guard(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-def integer_query_parameters(app: FastAPI) -> frozenset[str]:
-    """The names of the query parameters that some route declares as integers (ids, limits, offsets)."""
-    names = set()
-    for operations in app.openapi()["paths"].values():
-        for operation in operations.values():
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                types = {schema.get("type"), *(option.get("type") for option in schema.get("anyOf", []))}
-                if parameter.get("in") == "query" and "integer" in types:
-                    names.add(parameter["name"])
-    return frozenset(names)
 
 
 def _out_of_range(exc: BaseException) -> bool:

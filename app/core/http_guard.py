@@ -30,6 +30,13 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BODY = 2 * 1024 * 1024
 SMALL_BODY = 64 * 1024  # read without authenticating first (a login, an autosave of 45 answers ~1 KB)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def _beyond_max_id(digits: str) -> bool:
+    """Whether a decimal integer (sign allowed) is beyond ``MAX_ID`` either way, judged without converting
+    a hostile ten-thousand-digit string (Python refuses to convert more than 4,300 digits)."""
+    digits = digits.lstrip("+-").lstrip("0")
+    return len(digits) > len(str(MAX_ID)) or (digits != "" and int(digits) > MAX_ID)
 BODY_TYPES = ("application/json", "multipart/form-data")
 
 CONTENT_SECURITY_POLICY = (
@@ -75,6 +82,18 @@ def _bad_text(value: str) -> str | None:
     return None
 
 
+class _HugeNumber(str):
+    """A JSON integer of more digits than any column holds, kept as its text (``_parse_int``)."""
+
+
+_HUGE_DIGITS = 20  # past any 64-bit integer (the largest has 19 digits)
+_LONG_DIGITS = re.compile(r"\d{%d,}" % _HUGE_DIGITS)
+
+
+def _parse_int(text: str) -> int | _HugeNumber:
+    return _HugeNumber(text) if len(text.lstrip("-")) >= _HUGE_DIGITS else int(text)
+
+
 def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Every string of a parsed JSON document (keys too) with its dotted path."""
     if isinstance(value, str):
@@ -96,13 +115,16 @@ def check_json_body(body: bytes) -> Refusal | None:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return field_refusal("body", "", "请求体不是有效的 UTF-8 (the body is not valid UTF-8)")
-    if "\\u" not in text:
+    long_number = _LONG_DIGITS.search(text) is not None
+    if "\\u" not in text and not long_number:
         return None  # raw NUL is not valid JSON, and valid UTF-8 holds no surrogates: only escapes can
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_parse_int)
     except ValueError:
         return None
     for path, value in _strings(document):
+        if isinstance(value, _HugeNumber):
+            return field_refusal("body", path, OUT_OF_RANGE)
         message = _bad_text(value)
         if message is not None:
             return field_refusal("body", path, message)
@@ -113,13 +135,14 @@ INTEGER = re.compile(r"^[+-]?\d+$")
 OUT_OF_RANGE = "超出允许范围 (out of range)"
 
 
-def check_target(scope: Scope, integer_params: frozenset[str] = frozenset()) -> Refusal | None:
+def check_target(scope: Scope, integer_params: Callable[[], frozenset[str]] = frozenset) -> Refusal | None:
     """The path and the query: NUL and lone surrogates refused, ids beyond any row not found, integer
-    query parameters (``integer_params``) beyond a 32-bit integer refused."""
+    query parameters (the names ``integer_params()`` gives, asked only when a value is out of range)
+    beyond a 32-bit integer refused."""
     path: str = scope.get("path", "")
     if _bad_text(path) is not None:
         return field_refusal("path", "", _bad_text(path) or "")
-    if any(part.isdigit() and int(part) > MAX_ID for part in path.split("/") if part.isascii()):
+    if any(part.isdigit() and _beyond_max_id(part) for part in path.split("/") if part.isascii()):
         return Refusal(404, "未找到 (not found)")
     query = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True):
@@ -127,7 +150,7 @@ def check_target(scope: Scope, integer_params: frozenset[str] = frozenset()) -> 
             message = _bad_text(text)
             if message is not None:
                 return field_refusal("query", name if text is value else "", message)
-        if name in integer_params and INTEGER.match(value) and abs(int(value)) > MAX_ID:
+        if INTEGER.match(value) and _beyond_max_id(value) and name in integer_params():
             return field_refusal("query", name, OUT_OF_RANGE)
     return None
 
@@ -190,7 +213,6 @@ class HttpGuard:
         self._integer_params = integer_params
         self._integers: frozenset[str] | None = None
 
-    @property
     def integer_params(self) -> frozenset[str]:
         if self._integers is None:
             self._integers = self._integer_params()

@@ -3,6 +3,8 @@ login, so the Authorize button of /docs sends the token."""
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -34,6 +36,35 @@ def authenticated_operations(
         if any(call in authenticated_by for call in _calls(dependant)):
             for method in context.methods or ():
                 yield context.path_format or route.path_format, method.lower()
+
+
+def _admits_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_admits_int(option) for option in typing.get_args(annotation))
+    return origin is typing.Annotated and _admits_int(typing.get_args(annotation)[0])
+
+
+def _query_fields(dependant: Dependant) -> Iterator[Any]:
+    yield from dependant.query_params
+    for dependency in dependant.dependencies:
+        yield from _query_fields(dependency)
+
+
+def integer_query_parameters(app: FastAPI) -> frozenset[str]:
+    """The names of the query parameters that some route declares as integers (ids, limits, offsets),
+    read off the routes' dependencies — the same set the OpenAPI document lists, without building it
+    (a test compares the two)."""
+    names: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        dependant = getattr(context, "dependant", None) or route.dependant
+        names.update(field.alias for field in _query_fields(dependant) if _admits_int(field.field_info.annotation))
+    return frozenset(names)
 
 
 def install_openapi(app: FastAPI, *, authenticated_by: Collection[Callable[..., Any]]) -> None:

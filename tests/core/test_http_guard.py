@@ -206,3 +206,41 @@ async def test_docs_are_off_in_production_unless_enabled(database: Database, ena
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://exambank.test") as http:
         for path in ("/docs", "/openapi.json"):
             assert (await http.get(path)).status_code == status
+
+
+def test_the_integer_query_parameters_are_those_the_openapi_document_lists(app: Any) -> None:
+    """The guard reads them off the routes (no OpenAPI build per application); every integer query
+    parameter the document lists is among them (the rest belong to pages, which the document leaves out)."""
+    from app.core.openapi import integer_query_parameters
+
+    documented = set()
+    for operations in app.openapi()["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                types = {schema.get("type"), *(option.get("type") for option in schema.get("anyOf", []))}
+                if parameter.get("in") == "query" and "integer" in types:
+                    documented.add(parameter["name"])
+    assert documented and documented <= integer_query_parameters(app)
+
+
+async def test_numbers_of_thousands_of_digits_are_refused_naming_the_field(
+    client: httpx2.AsyncClient, session: AsyncSession
+) -> None:
+    """Python will not convert an integer of more than 4,300 digits: such a number is a 404 in the path and
+    a 422 naming the field in the query and in a JSON body (the lane's routes too), never a 500 or 400."""
+    admin = await headers_for(session, Role.admin)
+    huge = "9" * 5000
+    assert (await client.get(f"/api/exams/{huge}", headers=admin)).status_code == 404
+    listed = await client.get(f"/api/questions?limit={huge}", headers=admin)
+    assert listed.status_code == 422 and listed.json()["detail"][0]["loc"] == ["query", "limit"], listed.text
+    json_headers = {**admin, "content-type": "application/json"}
+    for method, path, body, field in (
+        ("POST", "/api/units", '{"code": "H1", "name": "单位", "headcount": %s}', "headcount"),
+        ("PUT", "/api/attempts/1/answers", '{"seq": %s, "answers": {}}', "seq"),
+        ("POST", "/api/exams", '{"name": "考试", "blueprint_id": 1, "mode": "formal", "unit_ids": [%s]}', "unit_ids"),
+    ):
+        reply = await client.request(method, path, content=body % huge, headers=json_headers)
+        assert reply.status_code == 422, (path, reply.text)
+        assert reply.json()["detail"][0]["loc"][:2] == ["body", field], reply.text
+        assert "超出允许范围" in reply.json()["detail"][0]["msg"]
