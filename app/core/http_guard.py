@@ -87,7 +87,7 @@ class _HugeNumber(str):
 
 
 _HUGE_DIGITS = 20  # past any 64-bit integer (the largest has 19 digits)
-_LONG_DIGITS = re.compile(r"\d{%d,}" % _HUGE_DIGITS)
+_LONG_DIGITS = re.compile(rf"\d{{{_HUGE_DIGITS},}}")
 
 
 def _parse_int(text: str) -> int | _HugeNumber:
