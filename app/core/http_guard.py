@@ -37,6 +37,8 @@ def _beyond_max_id(digits: str) -> bool:
     a hostile ten-thousand-digit string (Python refuses to convert more than 4,300 digits)."""
     digits = digits.lstrip("+-").lstrip("0")
     return len(digits) > len(str(MAX_ID)) or (digits != "" and int(digits) > MAX_ID)
+
+
 BODY_TYPES = ("application/json", "multipart/form-data")
 
 CONTENT_SECURITY_POLICY = (
