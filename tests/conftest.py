@@ -108,9 +108,23 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 9, 10, 1, 0, tzinfo=UTC))
 
 
+@pytest.fixture(scope="session")
+def shared_app(database_url: str, database: Database):  # type: ignore[no-untyped-def]
+    """One application for the whole run: FastAPI builds every route's dependencies once per application
+    (about half a second here), so each test borrows this one (``app``) instead of building its own."""
+    settings = Settings(environment="test", database_url=database_url, secret_key=TEST_SECRET, run_sweeper=False)
+    application = create_app(settings, database=database, clock=FrozenClock(datetime(2026, 9, 10, 1, 0, tzinfo=UTC)),
+                             background=False)  # fmt: skip
+    return application, dict(application.state._state)
+
+
 @pytest.fixture
-def app(settings: Settings, database: Database, clock: FrozenClock, session: AsyncSession):  # type: ignore[no-untyped-def]
-    application = create_app(settings, database=database, clock=clock, background=False)
+def app(shared_app, settings: Settings, clock: FrozenClock, session: AsyncSession):  # type: ignore[no-untyped-def]
+    """The run's application with this test's settings, clock and rolled-back session; whatever the test
+    or its requests left on it (state, overrides, the lane switch) is taken off afterwards."""
+    application, pristine = shared_app
+    application.state._state.clear()
+    application.state._state.update(pristine, settings=settings, clock=clock)
 
     async def _test_session() -> AsyncIterator[AsyncSession]:
         # Like production: the handler's writes are flushed by services and committed here (a savepoint).
@@ -123,9 +137,14 @@ def app(settings: Settings, database: Database, clock: FrozenClock, session: Asy
         else:
             await session.commit()
 
+    application.dependency_overrides.clear()
     application.dependency_overrides[get_session] = _test_session
     application.dependency_overrides[get_read_session] = _test_session
-    return application
+    yield application
+    application.dependency_overrides.clear()
+    application.state._state.clear()
+    application.state._state.update(pristine)
+    application.__dict__.pop("lane_enabled", None)
 
 
 @pytest.fixture
