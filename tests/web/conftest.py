@@ -84,9 +84,12 @@ def live_server(live_database_url: str) -> Iterator[str]:
     # The demo data set gives realistic units, rosters, questions and accounts for every role.
     _in_thread(asyncio.run, load_demo(settings))
     port = _free_port()
+    # Idle connections are kept for the whole run: at uvicorn's 5 s a test's client could reuse one at the
+    # moment the server closes it (a connection reset under load, nothing the product does).
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
-    )
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on",
+        timeout_keep_alive=3600,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="exambank-live-server", daemon=True)
     thread.start()
