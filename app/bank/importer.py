@@ -15,7 +15,6 @@ erases what the format cannot carry.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,10 +48,11 @@ from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
 from app.core.clock import Clock, SystemClock
 from app.core.errors import ConflictError, ForbiddenError, ImportRejectedError, UnprocessableError
+from app.core.logging import get_logger
 from app.core.tabular import MAX_UPLOAD_BYTES, ImportTooLargeError, read_table
 from app.org import service as org_service
 
-logger = logging.getLogger(__name__)
+log = get_logger(__name__)
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
 UNSUPPORTED_TYPE_WORDS = frozenset({
     "填空", "填空题", "简答", "简答题", "问答", "问答题", "论述", "论述题", "案例", "案例题", "案例分析", "案例分析题",
@@ -72,6 +72,7 @@ BATCH_ROWS = 500
 BATCH_PAUSE_SECONDS = 0.005
 # An import writes a batch every few milliseconds; one silent this long died, and its staged rows go.
 ABANDONED_AFTER = timedelta(minutes=10)
+_PUBLISH_LOCK_KEY = 0x0E7A_B1A7  # PostgreSQL advisory lock: one import publishes at a time
 # Bulk writes go through Core: the ORM would regroup rows by which values are None.
 _QUESTIONS = cast(Table, Question.__table__)
 _VERSIONS = cast(Table, QuestionVersion.__table__)
@@ -673,6 +674,9 @@ async def stage_prepared(session: AsyncSession, prepared: PreparedWrite, import_
 async def publish_import(session: AsyncSession, prepared: PreparedWrite, import_id: int, revision: object) -> bool:
     """One transaction (left open for the caller's commit): when the bank is still as planned, the updates'
     new versions, and every staged row of the import made visible. False, nothing written, when not."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two imports publishing at once would each find the bank as planned: they take turns, as on SQLite.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK_KEY})
     if await bank_revision(session) != revision:  # on SQLite the write lock is taken here
         await session.rollback()
         return False
@@ -728,7 +732,7 @@ async def _discard_after_failure(session: AsyncSession, import_id: int) -> None:
         await session.rollback()
         await discard_import(session, import_id)
     except Exception:  # the import's own error is the one to report; the rows stay staged until cleaned
-        logger.warning("staged rows of import %s left for the next clean-up", import_id, exc_info=True)
+        log.warning("staged rows left for the next clean-up", import_id=import_id, exc_info=True)
 
 
 async def discard_abandoned_imports(session: AsyncSession, *, now: datetime) -> int:
