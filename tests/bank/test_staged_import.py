@@ -19,13 +19,19 @@ from app.bank import importer
 from app.bank.importer import SYSTEM_PRINCIPAL, ImportDefaults, import_questions
 from app.bank.models import INCLUDE_STAGED, Question, QuestionImport, QuestionVersion
 from app.core.clock import FrozenClock
+from app.core.config import Settings
 from app.core.db import Database
+from app.main import create_app
 from app.papers.repository import load_candidates
 from app.reports.repository import policy_bank_by_unit
 from tests.factories import headers_for, make_unit
 
 NOW = datetime(2026, 9, 10, 1, 0, tzinfo=UTC)
 PREFIX = "分批导入的题目"
+
+
+class ProcessDied(BaseException):
+    """The server going down in the middle of an import (not an ``Exception``: nothing handles it)."""
 
 
 def bank_file(count: int, *, unit_code: str | None = None, start: int = 0) -> bytes:
@@ -152,7 +158,7 @@ async def test_a_dead_import_is_invisible_and_deleted_once_abandoned(
 ) -> None:
     async def die_at_second(batch: int) -> None:
         if batch == 2:
-            raise KeyboardInterrupt  # the process goes down: no clean-up of its own
+            raise ProcessDied  # no clean-up of its own
 
     async def no_cleanup(_session: AsyncSession, _import_id: int) -> None:
         return None
@@ -161,7 +167,7 @@ async def test_a_dead_import_is_invisible_and_deleted_once_abandoned(
     monkeypatch.setattr(importer, "_discard_after_failure", no_cleanup)
     database = Database(committed_database_url, pool_size=2)
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(ProcessDied):
             await run_import(database, bank_file(30))
         async with database.read_sessions() as session:
             assert await visible(session) == 0
@@ -236,3 +242,29 @@ async def test_every_read_path_agrees_that_staged_questions_are_invisible(
              "statistics": 5, "revision": revision + 10}  # fmt: skip
     assert seen_while_staged == [hidden]
     assert await reads() == shown
+
+
+async def test_a_dead_import_is_deleted_at_start_up(
+    committed_settings: Settings, committed_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def die_at_first(_batch: int) -> None:
+        raise ProcessDied
+
+    async def no_cleanup(_session: AsyncSession, _import_id: int) -> None:
+        return None
+
+    between_batches(monkeypatch, die_at_first)
+    monkeypatch.setattr(importer, "_discard_after_failure", no_cleanup)
+    database = Database(committed_database_url, pool_size=2)
+    try:
+        with pytest.raises(ProcessDied):
+            await run_import(database, bank_file(10))
+        async with database.read_sessions() as session:
+            assert await staged(session) == (7, 7, 1)
+        monkeypatch.undo()
+        later = FrozenClock(NOW + importer.ABANDONED_AFTER + timedelta(seconds=1))
+        app = create_app(committed_settings, database=database, clock=later, background=False)
+        async with app.router.lifespan_context(app), database.read_sessions() as session:
+            assert await staged(session) == (0, 0, 0)
+    finally:
+        await database.dispose()
