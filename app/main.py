@@ -19,6 +19,7 @@ from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
 from app.accounts.dependencies import get_principal, token_from
 from app.accounts.router import router as accounts_router
+from app.bank.importer import discard_abandoned_imports
 from app.bank.router import router as bank_router
 from app.core import metrics
 from app.core.clock import Clock, SystemClock
@@ -61,6 +62,19 @@ async def _bootstrap_admin(database: Database, settings: Settings) -> None:
         await session.commit()
     if created:
         log.info("bootstrap administrator created", username=settings.admin_username)
+
+
+async def _discard_abandoned_imports(database: Database, clock: Clock) -> None:
+    # What an import that died with its process staged is invisible; its rows go at start-up (or the
+    # next import). Not fatal: the server serves without this.
+    try:
+        async with database.write_sessions() as session:
+            discarded = await discard_abandoned_imports(session, now=clock.now())
+    except Exception:
+        log.warning("abandoned imports not cleaned at start-up", exc_info=True)
+        return
+    if discarded:
+        log.info("staged rows of abandoned imports deleted", imports=discarded)
 
 
 def _watch_pools(database: Database) -> None:
@@ -142,6 +156,7 @@ def create_app(
         )
         _watch_pools(app.state.database)
         await _bootstrap_admin(app.state.database, settings)
+        await _discard_abandoned_imports(app.state.database, app.state.clock)
         jobs: list[asyncio.Task[None]] = []
         if background and settings.run_sweeper:
             jobs = [asyncio.create_task(task(app)) for task in BACKGROUND_TASKS]

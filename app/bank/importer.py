@@ -17,14 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import PurePath
 from typing import Any, cast
 
 import anyio.to_thread
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
@@ -32,15 +32,27 @@ from app.accounts.principal import Principal
 from app.bank import sheet
 from app.bank.duplicates import Match, Pool, StemEntry, find_duplicates, stem_entry
 from app.bank.interchange import read_interchange
-from app.bank.models import Category, Question, QuestionStatus, QuestionTag, QuestionType, QuestionVersion
+from app.bank.models import (
+    INCLUDE_STAGED,
+    Category,
+    Question,
+    QuestionImport,
+    QuestionStatus,
+    QuestionTag,
+    QuestionType,
+    QuestionVersion,
+)
 from app.bank.normalise import CleanQuestion, fold_stem, normalise_question, parse_category, parse_type
 from app.bank.schemas import ImportDuplicate, ImportResult, ImportRowError, ImportSkipped
 from app.bank.service import CONTENT_FIELDS, may_edit, question_row
 from app.core.audit import record_audit
+from app.core.clock import Clock, SystemClock
 from app.core.errors import ConflictError, ForbiddenError, ImportRejectedError, UnprocessableError
+from app.core.logging import get_logger
 from app.core.tabular import MAX_UPLOAD_BYTES, ImportTooLargeError, read_table
 from app.org import service as org_service
 
+log = get_logger(__name__)
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".csv"})
 UNSUPPORTED_TYPE_WORDS = frozenset({
     "填空", "填空题", "简答", "简答题", "问答", "问答题", "论述", "论述题", "案例", "案例题", "案例分析", "案例分析题",
@@ -55,6 +67,12 @@ _REQUIRED = frozenset({"type", "stem", "options", "answer"})
 SYSTEM_PRINCIPAL = Principal(id=0, username="system", roles=frozenset({Role.admin}), unit_id=None, session_digest="")
 _CHUNK = 5000
 _PLAN_ATTEMPTS = 3
+# New questions per write transaction: each holds the SQLite write lock for a few milliseconds only.
+BATCH_ROWS = 500
+BATCH_PAUSE_SECONDS = 0.005
+# An import writes a batch every few milliseconds; one silent this long died, and its staged rows go.
+ABANDONED_AFTER = timedelta(minutes=10)
+_PUBLISH_LOCK_KEY = 0x0E7A_B1A7  # PostgreSQL advisory lock: one import publishes at a time
 # Bulk writes go through Core: the ORM would regroup rows by which values are None.
 _QUESTIONS = cast(Table, Question.__table__)
 _VERSIONS = cast(Table, QuestionVersion.__table__)
@@ -134,20 +152,26 @@ async def import_questions(
     principal: Principal,
     now: datetime,
     progress: Progress | None = None,
+    clock: Clock | None = None,
 ) -> ImportResult:
     """Validate a whole file and store it; on any bad row store nothing and raise ``ImportRejectedError``.
 
     Everything slow — parsing, validation, the duplicate search against the bank — reads through ``read``,
-    which holds no write lock on SQLite. Only the final insert goes through ``write``; it first checks that
-    the bank is as the plan saw it, and plans again (the lock released) when another change came in between.
+    which holds no write lock on SQLite. The new questions are then written through ``write`` in short
+    transactions of ``BATCH_ROWS``, staged (invisible), and one last transaction checks that the bank is
+    as the plan saw it and publishes them with the updates (else it discards them and plans again). The
+    write session is committed here; ``clock`` (the system's by default) keeps the import marked alive.
     """
     ensure_can_import(principal)
     # What the write session did so far (authenticating the caller) ends here: on SQLite its transaction
     # holds the write lock, which must not stay taken through the plan.
     await write.commit()
+    clock = clock or SystemClock()
     step = progress or (lambda _stage: None)
     step("parse")
     source = await anyio.to_thread.run_sync(read_source, filename, content, defaults)
+    await discard_abandoned_imports(write, now=clock.now())
+    note = f"imported from {filename}"[:255]
     for _attempt in range(_PLAN_ATTEMPTS):
         step("validate")
         revision = await bank_revision(read)
@@ -158,33 +182,37 @@ async def import_questions(
                 skipped=[s.model_dump() for s in source.skipped],
                 duplicates=[d.model_dump(exclude_none=True) for d in plan.duplicates],
             )
-        note = f"imported from {filename}"[:255]
         dialect = write.get_bind().dialect
         prepared = await anyio.to_thread.run_sync(
             partial(prepare_write, plan, dialect, actor_id=actor_id_of(principal), now=now, note=note)
         )
+        result = ImportResult(
+            created=len(plan.creates),
+            updated=len(plan.updates),
+            unchanged=plan.unchanged,
+            skipped=source.skipped,
+            duplicates=plan.duplicates,
+            warnings=source.warnings,
+        )
         step("write")
-        if await bank_revision(write) == revision:  # on SQLite the write lock is taken here
-            break
-        await write.rollback()
+        import_id = await open_import(write, filename=filename, now=clock.now())
+        try:
+            await stage_prepared(write, prepared, import_id, clock)
+            published = await publish_import(write, prepared, import_id, revision)
+            if published:
+                await _audit(write, result, filename=filename, actor_id=actor_id_of(principal), now=now)
+                await write.commit()
+                return result
+        except BaseException:
+            await _discard_after_failure(write, import_id)
+            raise
+        await discard_import(write, import_id)
         await read.commit()  # a fresh snapshot for the next plan
-    else:
-        raise ConflictError("题库在导入期间不断变化，请稍后重试（未导入任何题目）")
-    await write_prepared(write, prepared)
-    result = ImportResult(
-        created=len(plan.creates),
-        updated=len(plan.updates),
-        unchanged=plan.unchanged,
-        skipped=source.skipped,
-        duplicates=plan.duplicates,
-        warnings=source.warnings,
-    )
-    await _audit(write, result, filename=filename, actor_id=actor_id_of(principal), now=now)
-    return result
+    raise ConflictError("题库在导入期间不断变化，请稍后重试（未导入任何题目）")
 
 
 async def bank_revision(session: AsyncSession) -> tuple[int, int]:
-    """Changes when any question is created or edited (each writes a version row)."""
+    """Changes when any question is created or edited (each writes a version row); staged rows do not count."""
     row = (await session.execute(select(func.count(QuestionVersion.id), func.max(QuestionVersion.id)))).one()
     return int(row[0] or 0), int(row[1] or 0)
 
@@ -536,16 +564,21 @@ class DriverInsert:
             bound.append(values)
         return cls(str(compiled), order, bound)
 
-    def fill(self, column: str, values: Sequence[int]) -> None:
+    def fill(self, column: str, values: Sequence[int | None], *, start: int = 0) -> None:
+        if not values:
+            return
         at = self.order.index(column)
-        for row, value in zip(self.rows, values, strict=True):
+        for row, value in zip(self.rows[start : start + len(values)], values, strict=True):
             row[at] = value
+
+    def rows_between(self, start: int, stop: int | None) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.rows[start:stop]]
 
 
 @dataclass(slots=True)
 class PreparedWrite:
-    """The rows of a plan, built before the write lock is taken; under it only their ids are filled in
-    (SQLAlchemy's bind processing of 60,000 rows took three quarters of the write)."""
+    """The rows of a plan, built before the write lock is taken; under it only their ids (and the import's
+    staging mark) are filled in (SQLAlchemy's bind processing of 60,000 rows took three quarters of the write)."""
 
     questions: DriverInsert
     versions: DriverInsert  # the creates' first versions, then the updates' new versions
@@ -571,8 +604,8 @@ def prepare_write(
     updates = [{"question_id": q.id, **question_row(c), "version": q.version + 1, "updated_at": now}
                for q, c in plan.updates]  # fmt: skip
     return PreparedWrite(
-        questions=DriverInsert.build(dialect, _QUESTIONS, questions, ("id", "current_version_id")),
-        versions=DriverInsert.build(dialect, _VERSIONS, versions, ("id", "question_id")),
+        questions=DriverInsert.build(dialect, _QUESTIONS, questions, ("id", "current_version_id", "import_id")),
+        versions=DriverInsert.build(dialect, _VERSIONS, versions, ("id", "question_id", "import_id")),
         update_ids=[q.id for q, _ in plan.updates],
         tags=[c.tags for c in plan.creates],
         tag_sql=DriverInsert.build(dialect, _TAGS, [{"question_id": 0, "tag": ""}], ()),
@@ -582,8 +615,8 @@ def prepare_write(
 
 
 async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[int]:
-    """``count`` new ids of ``table``: from its sequence on PostgreSQL; on SQLite, past the largest id
-    (the caller holds the write lock, so no one else inserts meanwhile)."""
+    """``count`` new ids of ``table``: from its sequence on PostgreSQL; on SQLite, past the largest id,
+    staged rows included (the caller holds the write lock, so no one else inserts meanwhile)."""
     if count == 0:
         return []
     if session.get_bind().dialect.name == "postgresql":
@@ -592,37 +625,152 @@ async def allocate_ids(session: AsyncSession, table: Table, count: int) -> list[
             {"table": table.name, "count": count},
         )
         return [int(row[0]) for row in rows]
-    largest = await session.scalar(select(func.max(table.c.id)))
+    largest = await session.scalar(select(func.max(table.c.id)), execution_options={INCLUDE_STAGED: True})
     return list(range(int(largest or 0) + 1, int(largest or 0) + 1 + count))
 
 
-async def write_prepared(session: AsyncSession, prepared: PreparedWrite) -> None:
-    """Bulk inserts with ids given up front (no RETURNING, no second pass): questions, versions, tags."""
+async def yield_to_other_writers() -> None:
+    """Between two batches: the lock is free long enough for the exam room's writer (it polls every half
+    millisecond) and the other workers' requests to take it."""
+    await anyio.sleep(BATCH_PAUSE_SECONDS)
+
+
+async def open_import(session: AsyncSession, *, filename: str, now: datetime) -> int:
+    """Register an import under way (committed), the mark its staged rows carry."""
+    row = {"filename": filename[:255], "started_at": now, "touched_at": now}
+    import_id = await session.scalar(insert(QuestionImport).values(**row).returning(QuestionImport.id))
+    await session.commit()
+    assert import_id is not None
+    return int(import_id)
+
+
+async def stage_prepared(session: AsyncSession, prepared: PreparedWrite, import_id: int, clock: Clock) -> None:
+    """The new questions, their first versions and tags, ``BATCH_ROWS`` per transaction, all staged."""
     created = len(prepared.questions.rows)
-    question_ids = await allocate_ids(session, _QUESTIONS, created)
-    version_ids = await allocate_ids(session, _VERSIONS, len(prepared.versions.rows))
-    connection = await session.connection()
-    if created:
-        prepared.questions.fill("id", question_ids)
-        prepared.questions.fill("current_version_id", version_ids[:created])
-        await connection.exec_driver_sql(prepared.questions.sql, [tuple(row) for row in prepared.questions.rows])
-    if prepared.versions.rows:
-        prepared.versions.fill("id", version_ids)
-        prepared.versions.fill("question_id", [*question_ids, *prepared.update_ids])
-        await connection.exec_driver_sql(prepared.versions.sql, [tuple(row) for row in prepared.versions.rows])
-    if prepared.updates:
-        for row, version_id in zip(prepared.updates, version_ids[created:], strict=True):
-            row["current_version_id"] = version_id
-        await session.execute(update(_QUESTIONS).where(_QUESTIONS.c.id == bindparam("question_id")),
-                              prepared.updates)  # fmt: skip
-        for start in range(0, len(prepared.update_ids), _CHUNK):
-            chunk = prepared.update_ids[start : start + _CHUNK]
-            await session.execute(delete(_TAGS).where(_TAGS.c.question_id.in_(chunk)))
-    tagged = [*zip(question_ids, prepared.tags, strict=True), *prepared.update_tags]
+    prepared.questions.fill("import_id", [import_id] * created)
+    prepared.versions.fill("import_id", [import_id] * created + [None] * len(prepared.update_ids))
     order = prepared.tag_sql.order
-    tag_rows = [tuple({"question_id": qid, "tag": tag}[name] for name in order) for qid, tags in tagged for tag in tags]
+    for start in range(0, created, BATCH_ROWS):
+        stop = min(start + BATCH_ROWS, created)
+        await _touch(session, import_id, clock.now())
+        question_ids = await allocate_ids(session, _QUESTIONS, stop - start)
+        version_ids = await allocate_ids(session, _VERSIONS, stop - start)
+        prepared.questions.fill("id", question_ids, start=start)
+        prepared.questions.fill("current_version_id", version_ids, start=start)
+        prepared.versions.fill("id", version_ids, start=start)
+        prepared.versions.fill("question_id", question_ids, start=start)
+        connection = await session.connection()
+        await connection.exec_driver_sql(prepared.questions.sql, prepared.questions.rows_between(start, stop))
+        await connection.exec_driver_sql(prepared.versions.sql, prepared.versions.rows_between(start, stop))
+        tagged = zip(question_ids, prepared.tags[start:stop], strict=True)
+        tag_rows = [tuple({"question_id": qid, "tag": tag}[name] for name in order) for qid, tags in tagged
+                    for tag in tags]  # fmt: skip
+        if tag_rows:
+            await connection.exec_driver_sql(prepared.tag_sql.sql, tag_rows)
+        await session.commit()
+        await yield_to_other_writers()
+
+
+async def publish_import(session: AsyncSession, prepared: PreparedWrite, import_id: int, revision: object) -> bool:
+    """One transaction (left open for the caller's commit): when the bank is still as planned, the updates'
+    new versions, and every staged row of the import made visible. False, nothing written, when not."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two imports publishing at once would each find the bank as planned: they take turns, as on SQLite.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PUBLISH_LOCK_KEY})
+    if await bank_revision(session) != revision:  # on SQLite the write lock is taken here
+        await session.rollback()
+        return False
+    finished = await session.execute(delete(QuestionImport).where(QuestionImport.id == import_id))
+    if cast(CursorResult[Any], finished).rowcount != 1:
+        # Taken for dead and discarded (no batch for ``ABANDONED_AFTER``): some of its rows may be gone.
+        raise ConflictError("导入中断过久，已被清理，请重新导入（未导入任何题目）")
+    await _write_updates(session, prepared)
+    for table in (_QUESTIONS, _VERSIONS):
+        await session.execute(update(table).where(table.c.import_id == import_id).values(import_id=None))
+    return True
+
+
+async def _write_updates(session: AsyncSession, prepared: PreparedWrite) -> None:
+    # A new version becomes current in the same transaction that writes it: staged beside the question's
+    # current one, it would take the version number an editor's edit of the same question takes meanwhile.
+    created = len(prepared.questions.rows)
+    if not prepared.update_ids:
+        return
+    version_ids = await allocate_ids(session, _VERSIONS, len(prepared.update_ids))
+    prepared.versions.fill("id", version_ids, start=created)
+    prepared.versions.fill("question_id", prepared.update_ids, start=created)
+    connection = await session.connection()
+    await connection.exec_driver_sql(prepared.versions.sql, prepared.versions.rows_between(created, None))
+    for row, version_id in zip(prepared.updates, version_ids, strict=True):
+        row["current_version_id"] = version_id
+    await session.execute(update(_QUESTIONS).where(_QUESTIONS.c.id == bindparam("question_id")), prepared.updates)
+    for start in range(0, len(prepared.update_ids), _CHUNK):
+        chunk = prepared.update_ids[start : start + _CHUNK]
+        await session.execute(delete(_TAGS).where(_TAGS.c.question_id.in_(chunk)))
+    order = prepared.tag_sql.order
+    tag_rows = [tuple({"question_id": qid, "tag": tag}[name] for name in order) for qid, tags in prepared.update_tags
+                for tag in tags]  # fmt: skip
     if tag_rows:
         await connection.exec_driver_sql(prepared.tag_sql.sql, tag_rows)
+
+
+async def _touch(session: AsyncSession, import_id: int, now: datetime) -> None:
+    touched = await session.execute(update(QuestionImport).where(QuestionImport.id == import_id).values(touched_at=now))
+    if cast(CursorResult[Any], touched).rowcount != 1:
+        raise ConflictError("导入中断过久，已被清理，请重新导入（未导入任何题目）")
+
+
+async def discard_import(session: AsyncSession, import_id: int) -> None:
+    """Forget an import and delete what it staged, in short transactions (nothing of it was ever visible)."""
+    await session.execute(delete(QuestionImport).where(QuestionImport.id == import_id))
+    await session.commit()
+    await _delete_staged(session, [import_id])
+
+
+async def _discard_after_failure(session: AsyncSession, import_id: int) -> None:
+    try:
+        await session.rollback()
+        await discard_import(session, import_id)
+    except Exception:  # the import's own error is the one to report; the rows stay staged until cleaned
+        log.warning("staged rows left for the next clean-up", import_id=import_id, exc_info=True)
+
+
+async def discard_abandoned_imports(session: AsyncSession, *, now: datetime) -> int:
+    """Delete what dead imports staged (untouched for ``ABANDONED_AFTER``, or no longer listed); committed.
+
+    Run before each import and at start-up. Returns how many imports it discarded."""
+    await session.execute(delete(QuestionImport).where(QuestionImport.touched_at < now - ABANDONED_AFTER))
+    await session.commit()
+    listed = select(QuestionImport.id)
+    dead: set[int] = set()
+    for table in (_QUESTIONS, _VERSIONS):
+        staged = table.c.import_id.is_not(None)
+        found = await session.scalars(
+            select(table.c.import_id).distinct().where(staged, table.c.import_id.not_in(listed)),
+            execution_options={INCLUDE_STAGED: True},
+        )
+        dead.update(found)
+    await session.commit()
+    if dead:
+        await _delete_staged(session, sorted(dead))
+    return len(dead)
+
+
+async def _delete_staged(session: AsyncSession, import_ids: list[int]) -> None:
+    while True:
+        ids = list(await session.scalars(
+            select(_QUESTIONS.c.id).where(_QUESTIONS.c.import_id.in_(import_ids)).limit(BATCH_ROWS),
+            execution_options={INCLUDE_STAGED: True},
+        ))  # fmt: skip
+        versions = delete(_VERSIONS).where(or_(_VERSIONS.c.import_id.in_(import_ids), _VERSIONS.c.question_id.in_(ids)))
+        await session.execute(versions)
+        if ids:
+            await session.execute(delete(_TAGS).where(_TAGS.c.question_id.in_(ids)))
+            await session.execute(delete(_QUESTIONS).where(_QUESTIONS.c.id.in_(ids)))
+        await session.commit()
+        if len(ids) < BATCH_ROWS:
+            return
+        await yield_to_other_writers()
 
 
 async def _audit(

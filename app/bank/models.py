@@ -4,8 +4,8 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ColumnElement, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
 
 from app.core.clock import utcnow
 from app.core.db import Base
@@ -39,7 +39,10 @@ class Question(Base):
     __table_args__ = (
         Index("ix_questions_pool", "type", "category", "unit_id", "status"),
         Index("ix_questions_stem_hash", "stem_hash"),
-    )
+        # Only staged rows are indexed: a read's ``import_id IS NULL`` never picks this index over the others.
+        Index("ix_questions_staged", "import_id", sqlite_where=text("import_id IS NOT NULL"),
+              postgresql_where=text("import_id IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -71,6 +74,8 @@ class Question(Base):
     last_used_at: Mapped[datetime | None] = mapped_column()
     # ",too_easy,negative_discrimination," — comma-framed so that one flag is found with LIKE on any backend.
     stat_flags: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    # Set while an import writes the question in its batches (see ``published``); NULL once it is visible.
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class QuestionTag(Base):
@@ -84,7 +89,11 @@ class QuestionVersion(Base):
     """An immutable snapshot of a question as it was at one version; papers pin these."""
 
     __tablename__ = "question_versions"
-    __table_args__ = (UniqueConstraint("question_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "version"),
+        Index("ix_question_versions_staged", "import_id", sqlite_where=text("import_id IS NOT NULL"),
+              postgresql_where=text("import_id IS NOT NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
@@ -103,3 +112,41 @@ class QuestionVersion(Base):
     change_note: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    import_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class QuestionImport(Base):
+    """An import writing its questions in batches; its rows stay staged until it publishes them at once.
+
+    ``touched_at`` moves with every batch: an import untouched for ``importer.ABANDONED_AFTER`` died, and
+    whatever it staged is deleted by the next import or at start-up."""
+
+    __tablename__ = "question_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column()
+    touched_at: Mapped[datetime] = mapped_column()
+
+
+# Execution option for the importer's own bookkeeping, the one reader that must see staged rows.
+INCLUDE_STAGED = "exambank_include_staged"
+
+
+def published(columns: Any) -> ColumnElement[bool]:
+    """THE staging rule: a question or version an import has not yet published is seen by no read.
+
+    Every ORM query gets it from ``_hide_staged``; a Core query over the tables (the paper draw) adds it."""
+    return columns.import_id.is_(None)  # type: ignore[no-any-return]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _hide_staged(state: ORMExecuteState) -> None:
+    if not state.is_select or state.is_column_load or state.is_relationship_load:
+        return
+    if state.execution_options.get(INCLUDE_STAGED):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(Question, lambda entity: published(entity), include_aliases=True),
+        with_loader_criteria(QuestionVersion, lambda entity: published(entity), include_aliases=True),
+    )

@@ -117,6 +117,7 @@ async def import_questions(
         defaults=defaults,
         principal=principal,
         now=clock.now(),
+        clock=clock,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Subquery, and_, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bank.models import Question, QuestionStatus, QuestionVersion
+from app.bank.models import Question, QuestionStatus, QuestionVersion, published
 from app.papers.draw import SHARED_CATEGORIES, Candidate
 from app.papers.models import Blueprint, Paper, PaperSlot
 from app.papers.quotas import TYPE_ORDER as ALL_TYPES
@@ -29,7 +29,8 @@ async def load_candidates(
     """
     questions = Question.__table__.c
     shared = sorted(c for c in categories if c in SHARED_CATEGORIES)
-    conditions: list[ColumnElement[bool]] = [questions.status == QuestionStatus.active]
+    # Core, so the ORM's staging filter does not apply: the rule is added by hand.
+    conditions: list[ColumnElement[bool]] = [questions.status == QuestionStatus.active, published(questions)]
     # Filters that every row passes anyway are left out: with them SQLite walks the pool index and sorts
     # 100,000 rows, without them it scans the table in id order, more than twice as fast.
     if set(types) != set(ALL_TYPES):
