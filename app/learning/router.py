@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ClockDep, SessionDep
+from app.core.paging import PageQuery
 from app.exams.models import ExamMode
 from app.learning import service
 from app.learning.schemas import (
@@ -77,11 +76,10 @@ async def missed_points(
     unit_id: int,
     principal: CurrentPrincipal,
     session: SessionDep,
+    page: PageQuery,
     mode: ExamMode | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MissedPoints:
     """The knowledge points the unit's cadres answer wrong most, over submitted attempts (``mode`` narrows
-    to practice or formal exams); a unit admin sees his own unit."""
+    to practice or formal exams), a page at a time: `{unit_id, items, total}`; a unit admin sees his own unit."""
     service.ensure_unit_learning_read(principal, unit_id)
-    return await service.missed_points(session, unit_id=unit_id, mode=mode, limit=limit, offset=offset)
+    return await service.missed_points(session, unit_id=unit_id, mode=mode, page=page)

@@ -15,6 +15,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.bank.models import Question, QuestionType
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.core.paging import Page, row_page
 from app.exams.exam_rules import results_published
 from app.exams.models import Absence, Attempt, AttemptAnswer, AttemptStatus, Exam, ExamMode, Participant
 from app.grading.scorers import encode_keys, score_answer
@@ -376,21 +377,15 @@ def _missed_query(unit_id: int, mode: ExamMode | None) -> Any:
     return query
 
 
-async def missed_points(
-    session: AsyncSession, *, unit_id: int, mode: ExamMode | None, limit: int, offset: int
-) -> MissedPoints:
+async def missed_points(session: AsyncSession, *, unit_id: int, mode: ExamMode | None, page: Page) -> MissedPoints:
     """The knowledge points the unit's cadres answer wrong most (submitted attempts; counted by SQL)."""
     query = _missed_query(unit_id, mode)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ranked = (
-        query.order_by(
-            func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
-            Question.knowledge_point.is_(None),
-            Question.knowledge_point,
-        )
-        .limit(limit)
-        .offset(offset)
+    ranked = query.order_by(
+        func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
+        Question.knowledge_point.is_(None),
+        Question.knowledge_point,
     )
+    rows, total = await row_page(session, ranked, page)
     items = [
         MissedPoint(
             knowledge_point=row.knowledge_point,
@@ -399,6 +394,6 @@ async def missed_points(
             wrong_rate=_percent(int(row.wrong), int(row.answers)),
             cadres_wrong=int(row.cadres_wrong),
         )
-        for row in await session.execute(ranked)
+        for row in rows
     ]
-    return MissedPoints(unit_id=unit_id, items=items, total=int(total))
+    return MissedPoints(unit_id=unit_id, items=items, total=total)
