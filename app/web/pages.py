@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.paging import MAX_LIMIT
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.exams.models import Attempt, Exam, Participant
@@ -37,6 +38,8 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.globals["static"] = static_url
+# The pages page through `{items, total}` lists at the server's own largest page (app/core/paging.py).
+environment.globals["max_page_limit"] = MAX_LIMIT
 
 
 @dataclass(frozen=True)

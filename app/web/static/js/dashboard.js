@@ -7,7 +7,7 @@ function examList(base) {
   return {
     base, exams: [], error: '', loaded: false,
     async load() {
-      try { this.exams = await api('GET', '/api/exams'); } catch (e) { this.error = errorText(e); }
+      try { this.exams = await apiAll('/api/exams'); } catch (e) { this.error = errorText(e); }
       this.loaded = true;
     },
   };
