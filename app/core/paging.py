@@ -69,10 +69,7 @@ def page_params(
 
 
 def list_page_params(
-    limit: Annotated[
-        int | None,
-        Query(description=_LIMIT_HELP + "；不给则返回全部 (all rows when absent)", json_schema_extra=_LIMIT_SCHEMA),
-    ] = None,
+    limit: Annotated[int | None, Query(description=_LIST_LIMIT_HELP, json_schema_extra=_LIMIT_SCHEMA)] = None,
     offset: Annotated[int, Query(description=_OFFSET_HELP, json_schema_extra=_OFFSET_SCHEMA)] = 0,
 ) -> Page:
     """`limit` (default: every row) and `offset` of a route the contract fixes as a JSON list."""
