@@ -12,9 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.paging import MAX_LIMIT
 from app.accounts.models import Role
 from app.accounts.principal import Principal
+from app.core.paging import MAX_LIMIT
 from app.exams.models import Attempt, Exam, Participant
 from app.org.models import Cadre, Unit
 from app.web.static_files import static_url
