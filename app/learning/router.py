@@ -37,11 +37,12 @@ async def cadre_history(cadre_id: int, principal: CurrentPrincipal, session: Ses
 
 
 @router.get("/api/me/mistakes", response_model=MistakeBook)
-async def my_mistakes(principal: CurrentPrincipal, session: SessionDep) -> MistakeBook:
+async def my_mistakes(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> MistakeBook:
     """The 错题本: the questions he answered wrong in practice exams or drills, with the right answer,
-    explanation and legal basis; those answered right since are marked mastered."""
+    explanation and legal basis, unmastered and most missed first, a page at a time: `{items, total, mastered}`;
+    those answered right since are marked mastered."""
     cadre_id = await service.cadre_of_caller(session, principal)
-    return await service.mistake_book(session, cadre_id=cadre_id)
+    return await service.mistake_book(session, cadre_id=cadre_id, page=page)
 
 
 @router.post("/api/me/mistakes/drills", response_model=DrillRead, status_code=status.HTTP_201_CREATED)
