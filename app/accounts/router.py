@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.accounts import service
 from app.accounts.dependencies import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, set_session_cookie
@@ -18,7 +16,7 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.core.deps import ClockDep, SessionDep, SettingsDep
-from app.core.schemas import Page
+from app.core.paging import Paged, PageQuery
 
 router = APIRouter(tags=["accounts"])
 
@@ -65,16 +63,11 @@ async def create_user(body: UserCreate, admin: AdminPrincipal, session: SessionD
     return UserRead.model_validate(user)
 
 
-@router.get("/api/users", response_model=Page[UserRead])
-async def list_users(
-    admin: AdminPrincipal,
-    session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[UserRead]:
-    """Staff and examinee accounts, oldest first, a page at a time (administrators only)."""
-    users, total = await service.list_users(session, limit=limit, offset=offset)
-    return Page[UserRead](items=[UserRead.model_validate(u) for u in users], total=total)
+@router.get("/api/users", response_model=Paged[UserRead])
+async def list_users(admin: AdminPrincipal, session: SessionDep, page: PageQuery) -> Paged[UserRead]:
+    """Staff and examinee accounts, oldest first, a page at a time: `{items, total}` (administrators only)."""
+    users, total = await service.list_users(session, page=page)
+    return Paged[UserRead](items=[UserRead.model_validate(u) for u in users], total=total)
 
 
 @router.patch("/api/users/{user_id}", response_model=UserRead)
@@ -94,25 +87,23 @@ async def reset_password(
     await service.reset_password(session, user_id=user_id, password=body.password, actor_id=admin.id, now=clock.now())
 
 
-@router.get("/api/audit", response_model=Page[AuditRead])
+@router.get("/api/audit", response_model=Paged[AuditRead])
 async def list_audit(
     admin: AdminPrincipal,
     session: SessionDep,
+    page: PageQuery,
     entity: str | None = None,
     entity_id: str | None = None,
     actor_id: int | None = None,
     action: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[AuditRead]:
-    """The audit log, newest first (administrators only)."""
+) -> Paged[AuditRead]:
+    """The audit log, newest first, a page at a time: `{items, total}` (administrators only)."""
     rows, total = await service.list_audit(
         session,
         entity=entity,
         entity_id=entity_id,
         actor_id=actor_id,
         action=action,
-        limit=limit,
-        offset=offset,
+        page=page,
     )
-    return Page[AuditRead](items=[AuditRead.model_validate(r) for r in rows], total=total)
+    return Paged[AuditRead](items=[AuditRead.model_validate(r) for r in rows], total=total)

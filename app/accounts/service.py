@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import column, func, select, table, text, update
+from sqlalchemy import column, select, table, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from app.core.errors import (
     UnprocessableError,
     field_error,
 )
+from app.core.paging import Page, scalar_page
 from app.core.security import (
     hash_password,
     hash_password_sync,
@@ -215,11 +216,9 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+async def list_users(session: AsyncSession, *, page: Page) -> tuple[list[User], int]:
     """Staff and examinee accounts, newest last."""
-    total = await session.scalar(select(func.count()).select_from(User)) or 0
-    users = (await session.scalars(select(User).order_by(User.id).limit(limit).offset(offset))).all()
-    return list(users), total
+    return await scalar_page(session, select(User).order_by(User.id), page)
 
 
 async def update_user(session: AsyncSession, *, user_id: int, data: UserUpdate, actor_id: int, now: datetime) -> User:
@@ -308,10 +307,9 @@ async def list_audit(
     entity_id: str | None,
     actor_id: int | None,
     action: str | None,
-    limit: int,
-    offset: int,
+    page: Page,
 ) -> tuple[list[AuditEntry], int]:
-    """Audit rows, newest first, filtered."""
+    """A page of the audit rows, newest first, filtered, and how many the filters select."""
     query = select(AuditEntry)
     if entity:
         query = query.where(AuditEntry.entity == entity)
@@ -321,6 +319,4 @@ async def list_audit(
         query = query.where(AuditEntry.actor_id == actor_id)
     if action:
         query = query.where(AuditEntry.action.startswith(action))
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
-    return list(rows), total
+    return await scalar_page(session, query.order_by(AuditEntry.id.desc()), page)

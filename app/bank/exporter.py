@@ -38,7 +38,7 @@ async def export_questions(
         raise UnprocessableError(field_error("format", f"不支持的导出格式 {fmt!r}", location="query"))
     visible = replace(flt, visible_unit_id=service.visible_unit_for(principal))
     questions = await repository.all_questions(session, visible)
-    unit_codes = {unit.id: unit.code for unit in await org_service.list_units(session)}
+    unit_codes = {unit.id: unit.code for unit in await org_service.all_units(session)}
     items = [export_item(q, unit_codes) for q in questions]
     return await anyio.to_thread.run_sync(write_export, fmt, items)
 

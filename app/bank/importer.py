@@ -327,7 +327,7 @@ async def plan_import(
     a worker thread, so the exam's requests in the same process keep being served."""
     candidates, errors = await anyio.to_thread.run_sync(validate_items, source)
     # Units are few (one per provincial department), so one query answers every code and id in the file.
-    units = {unit.code: unit.id for unit in await org_service.list_units(session)}
+    units = {unit.code: unit.id for unit in await org_service.all_units(session)}
     candidates, errors = await anyio.to_thread.run_sync(_checked, candidates, errors, units, principal, source.label)
     bank = await _load_bank(session, {_pool(c.clean) for c in candidates})
     if progress is not None:

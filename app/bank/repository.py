@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bank.models import Category, Question, QuestionTag
+from app.core.paging import Page, scalar_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +60,8 @@ def filtered_questions(flt: QuestionFilter) -> Select[Any]:
     return query
 
 
-async def count_questions(session: AsyncSession, flt: QuestionFilter) -> int:
-    subquery = filtered_questions(flt).with_only_columns(Question.id).subquery()
-    return await session.scalar(select(func.count()).select_from(subquery)) or 0
-
-
-async def page_questions(session: AsyncSession, flt: QuestionFilter, *, limit: int, offset: int) -> list[Question]:
-    query = filtered_questions(flt).order_by(Question.id).limit(limit).offset(offset)
-    return list((await session.scalars(query)).all())
+async def page_questions(session: AsyncSession, flt: QuestionFilter, *, page: Page) -> tuple[list[Question], int]:
+    return await scalar_page(session, filtered_questions(flt).order_by(Question.id), page)
 
 
 async def all_questions(session: AsyncSession, flt: QuestionFilter) -> list[Question]:

@@ -14,7 +14,6 @@ from app.bank.repository import QuestionFilter
 from app.bank.schemas import (
     ImportResult,
     QuestionCreate,
-    QuestionPage,
     QuestionRead,
     QuestionsRetire,
     QuestionUpdate,
@@ -23,6 +22,7 @@ from app.bank.schemas import (
 from app.bank.statistics import QuestionFlag
 from app.core.deps import ClockDep, ReadSessionDep, SessionDep
 from app.core.openapi import CSV, JSON, XLSX, file_responses
+from app.core.paging import Paged, PageQuery
 from app.core.tabular import read_upload
 
 router = APIRouter(tags=["bank"])
@@ -82,17 +82,13 @@ async def create_question(
     return QuestionRead.model_validate(question)
 
 
-@router.get("/api/questions", response_model=QuestionPage)
+@router.get("/api/questions", response_model=Paged[QuestionRead])
 async def list_questions(
-    principal: BankReader,
-    session: SessionDep,
-    flt: FilterDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> QuestionPage:
-    """Questions by type, category, unit, tag, status and text search; `{items, total}`."""
-    items, total = await service.search_questions(session, flt=flt, principal=principal, limit=limit, offset=offset)
-    return QuestionPage(items=[QuestionRead.model_validate(q) for q in items], total=total)
+    principal: BankReader, session: SessionDep, flt: FilterDep, page: PageQuery
+) -> Paged[QuestionRead]:
+    """Questions by type, category, unit, tag, status and text search, in id order; `{items, total}`."""
+    items, total = await service.search_questions(session, flt=flt, principal=principal, page=page)
+    return Paged[QuestionRead](items=[QuestionRead.model_validate(q) for q in items], total=total)
 
 
 @router.post("/api/questions/import", response_model=ImportResult)

@@ -112,11 +112,6 @@ class QuestionVersionRead(BaseModel):
     created_at: datetime
 
 
-class QuestionPage(BaseModel):
-    items: list[QuestionRead]
-    total: int
-
-
 class ImportRowError(BaseModel):
     row: int
     field: str

@@ -18,6 +18,7 @@ from app.bank.normalise import CleanQuestion, Problems, normalise_question, sear
 from app.bank.repository import QuestionFilter
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, NotFoundError, UnprocessableError
+from app.core.paging import Page
 from app.org import service as org_service
 
 BANK_READERS = (Role.bank_editor, Role.organiser, Role.supervisor)
@@ -241,10 +242,9 @@ async def list_versions(session: AsyncSession, question_id: int) -> Sequence[Que
 
 
 async def search_questions(
-    session: AsyncSession, *, flt: QuestionFilter, principal: Principal, limit: int, offset: int
+    session: AsyncSession, *, flt: QuestionFilter, principal: Principal, page: Page
 ) -> tuple[list[Question], int]:
     """A page of the questions the caller may see, with the total."""
     ensure_can_read_bank(principal)
     flt = replace(flt, visible_unit_id=visible_unit_for(principal))
-    total = await repository.count_questions(session, flt)
-    return await repository.page_questions(session, flt, limit=limit, offset=offset), total
+    return await repository.page_questions(session, flt, page=page)

@@ -14,6 +14,7 @@ from app.accounts.models import Role
 from app.core.deps import ClockDep, SessionDep, SettingsDep, commit_on_conflict
 from app.core.errors import ForbiddenError
 from app.core.openapi import XLSX, file_responses
+from app.core.paging import TOTAL_COUNT_RESPONSES, ListPageQuery, Paged, PageQuery, send_total
 from app.exams import service, statistics
 from app.exams.admission import participants
 from app.exams.dependencies import ManagedExam, ValidExam, ViewableExam
@@ -68,18 +69,20 @@ async def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: Se
     return await _read(session, exam, principal, clock.now())
 
 
-@router.get("/api/exams", response_model=list[ExamRead])
+@router.get("/api/exams", response_model=Paged[ExamRead])
 async def list_exams(
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
+    page: PageQuery,
     status: ExamStatus | None = None,
     mode: ExamMode | None = None,
-) -> list[ExamRead]:
-    """The exams the caller may see, newest first."""
+) -> Paged[ExamRead]:
+    """The exams the caller may see, newest first, a page at a time: `{items, total}`."""
     now = clock.now()
-    rows = await service.list_exams(session, principal=principal, status=status, mode=mode)
-    return [service.exam_read(e, units, now, show_seed=service.may_manage(principal, e)) for e, units in rows]
+    rows, total = await service.list_exams(session, principal=principal, status=status, mode=mode, page=page)
+    items = [service.exam_read(e, units, now, show_seed=service.may_manage(principal, e)) for e, units in rows]
+    return Paged[ExamRead](items=items, total=total)
 
 
 @router.get("/api/exams/{exam_id}", response_model=ExamRead)
@@ -250,13 +253,15 @@ async def preview_sample(
     return await participants.preview_sample(session, exam=exam, spec=body, principal=principal)
 
 
-@router.get("/api/exams/{exam_id}/participants", response_model=list[ParticipantRead])
+@router.get("/api/exams/{exam_id}/participants", response_model=Paged[ParticipantRead])
 async def list_participants(
-    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
-) -> list[ParticipantRead]:
-    """The participants with ticket, extra time, the deadline of an attempt under way and absence."""
+    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, page: PageQuery, unit_id: int | None = None
+) -> Paged[ParticipantRead]:
+    """The participants in ticket order with ticket, extra time, the deadline of an attempt under way and
+    absence, a page at a time: `{items, total}` (a unit admin sees his own unit's)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    return await participants.list_participants(session, exam=exam, unit_id=scope)
+    items, total = await participants.list_participants(session, exam=exam, unit_id=scope, page=page)
+    return Paged[ParticipantRead](items=items, total=total)
 
 
 @router.patch("/api/exams/{exam_id}/participants/{cadre_id}", response_model=ParticipantRead)
@@ -292,13 +297,21 @@ async def remove_participant(
     await participants.remove_participant(session, exam=exam, cadre_id=cadre_id, principal=principal, now=clock.now())
 
 
-@router.get("/api/exams/{exam_id}/tickets", response_model=list[TicketRead])
+@router.get("/api/exams/{exam_id}/tickets", response_model=list[TicketRead], responses=TOTAL_COUNT_RESPONSES)
 async def get_tickets(
-    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
+    exam: ValidExam,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: ListPageQuery,
+    response: Response,
+    unit_id: int | None = None,
 ) -> list[TicketRead]:
-    """The tickets in ticket order, without PINs; changes nothing (PINs come from ``POST .../tickets/reissue``)."""
+    """The tickets in ticket order, without PINs (all, or a page with `limit`/`offset`; `X-Total-Count` gives
+    their number); changes nothing (PINs come from ``POST .../tickets/reissue``)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    return await participants.list_tickets(session, exam=exam, unit_id=scope)
+    tickets, total = await participants.list_tickets(session, exam=exam, unit_id=scope, page=page)
+    send_total(response, total)
+    return tickets
 
 
 @router.get(
@@ -311,7 +324,7 @@ async def export_tickets(
 ) -> Response:
     """The printable ticket list without PINs; PINs are printed only by ``POST .../tickets/reissue?format=xlsx``."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    tickets = await participants.list_tickets(session, exam=exam, unit_id=scope)
+    tickets, _ = await participants.list_tickets(session, exam=exam, unit_id=scope)
     content = await participants.tickets_workbook(f"{exam.name} 准考证", tickets)
     return _xlsx(content, f"exam-{exam.id}-tickets.xlsx")
 
@@ -338,7 +351,8 @@ async def reissue_tickets(
     )
     if format == "json":
         return issued
-    tickets = {t.ticket_no: t for t in await participants.list_tickets(session, exam=exam, unit_id=None)}
+    every_ticket, _ = await participants.list_tickets(session, exam=exam, unit_id=None)
+    tickets = {t.ticket_no: t for t in every_ticket}
     printed = [tickets[i.ticket_no] for i in issued]
     pins = {i.ticket_no: i.pin or "" for i in issued}
     content = await participants.tickets_workbook(f"{exam.name} 准考证", printed, pins)
@@ -386,13 +400,15 @@ async def record_absence(
     return await absences.record_absence(session, exam=exam, data=body, principal=principal, now=clock.now())
 
 
-@router.get("/api/exams/{exam_id}/absences", response_model=list[AbsenceRead])
+@router.get("/api/exams/{exam_id}/absences", response_model=Paged[AbsenceRead])
 async def list_absences(
-    exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
-) -> list[AbsenceRead]:
-    """The recorded absences (a unit admin sees his own unit's)."""
+    exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, page: PageQuery, unit_id: int | None = None
+) -> Paged[AbsenceRead]:
+    """The recorded absences by unit and cadre, a page at a time: `{items, total}` (a unit admin sees his own
+    unit's)."""
     scope = await participants.ticket_scope(session, principal, exam, unit_id)
-    return await absences.list_absences(session, exam=exam, unit_id=scope)
+    items, total = await absences.list_absences(session, exam=exam, unit_id=scope, page=page)
+    return Paged[AbsenceRead](items=items, total=total)
 
 
 @router.delete("/api/exams/{exam_id}/absences/{cadre_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -25,6 +25,7 @@ from app.core.audit import record_audit
 from app.core.db import UTCDateTime
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
 from app.core.labels import exam_status_name
+from app.core.paging import Page, scalar_page
 from app.exams import exam_rules
 from app.exams.models import Attempt, AttemptAnswer, Exam, ExamMode, ExamStatus, ExamUnit, Participant
 from app.exams.room import attempts, room
@@ -212,9 +213,9 @@ def exam_read(exam: Exam, unit_ids: Sequence[int], now: datetime, *, show_seed: 
 
 
 async def list_exams(
-    session: AsyncSession, *, principal: Principal, status: ExamStatus | None, mode: ExamMode | None
-) -> list[tuple[Exam, list[int]]]:
-    """The exams the caller may see, newest first, with their unit ids."""
+    session: AsyncSession, *, principal: Principal, status: ExamStatus | None, mode: ExamMode | None, page: Page
+) -> tuple[list[tuple[Exam, list[int]]], int]:
+    """A page of the exams the caller may see, newest first, with their unit ids; and how many he may see."""
     query = select(Exam)
     if not principal.has_any(*EXAM_VIEWERS):
         visible = []
@@ -229,7 +230,7 @@ async def list_exams(
         query = query.where(Exam.status == status)
     if mode is not None:
         query = query.where(Exam.mode == mode)
-    exams = list((await session.scalars(query.order_by(Exam.id.desc()))).all())
+    exams, total = await scalar_page(session, query.order_by(Exam.id.desc()), page)
     units: dict[int, list[int]] = {exam.id: [] for exam in exams}
     if exams:
         rows = await session.execute(
@@ -239,7 +240,7 @@ async def list_exams(
         )
         for exam_id, unit_id in rows:
             units[exam_id].append(unit_id)
-    return [(exam, units[exam.id]) for exam in exams]
+    return [(exam, units[exam.id]) for exam in exams], total
 
 
 # Creating and changing ------------------------------------------------------------------------------

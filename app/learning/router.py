@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ClockDep, SessionDep
+from app.core.paging import PageQuery
 from app.exams.models import ExamMode
 from app.learning import service
 from app.learning.schemas import (
@@ -38,11 +37,12 @@ async def cadre_history(cadre_id: int, principal: CurrentPrincipal, session: Ses
 
 
 @router.get("/api/me/mistakes", response_model=MistakeBook)
-async def my_mistakes(principal: CurrentPrincipal, session: SessionDep) -> MistakeBook:
+async def my_mistakes(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> MistakeBook:
     """The 错题本: the questions he answered wrong in practice exams or drills, with the right answer,
-    explanation and legal basis; those answered right since are marked mastered."""
+    explanation and legal basis, unmastered and most missed first, a page at a time: `{items, total, mastered}`;
+    those answered right since are marked mastered."""
     cadre_id = await service.cadre_of_caller(session, principal)
-    return await service.mistake_book(session, cadre_id=cadre_id)
+    return await service.mistake_book(session, cadre_id=cadre_id, page=page)
 
 
 @router.post("/api/me/mistakes/drills", response_model=DrillRead, status_code=status.HTTP_201_CREATED)
@@ -77,11 +77,10 @@ async def missed_points(
     unit_id: int,
     principal: CurrentPrincipal,
     session: SessionDep,
+    page: PageQuery,
     mode: ExamMode | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MissedPoints:
     """The knowledge points the unit's cadres answer wrong most, over submitted attempts (``mode`` narrows
-    to practice or formal exams); a unit admin sees his own unit."""
+    to practice or formal exams), a page at a time: `{unit_id, items, total}`; a unit admin sees his own unit."""
     service.ensure_unit_learning_read(principal, unit_id)
-    return await service.missed_points(session, unit_id=unit_id, mode=mode, limit=limit, offset=offset)
+    return await service.missed_points(session, unit_id=unit_id, mode=mode, page=page)

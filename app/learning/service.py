@@ -15,6 +15,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.bank.models import Question, QuestionType
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
+from app.core.paging import EVERY_ROW, Page, row_page
 from app.exams.exam_rules import results_published
 from app.exams.models import Absence, Attempt, AttemptAnswer, AttemptStatus, Exam, ExamMode, Participant
 from app.grading.scorers import encode_keys, score_answer
@@ -174,51 +175,58 @@ def _keys(encoded: str | None) -> list[str]:
     return list(encoded or "")
 
 
-async def mistake_book(session: AsyncSession, *, cadre_id: int) -> MistakeBook:
-    """The questions the cadre got wrong in practice (or in a drill), the most missed and unmastered first."""
+async def mistake_book(session: AsyncSession, *, cadre_id: int, page: Page = EVERY_ROW) -> MistakeBook:
+    """A page of the questions the cadre got wrong in practice (or in a drill), the unmastered and most missed
+    first, with how many there are and how many he has mastered (counted by SQL)."""
     events = _answer_events(cadre_id)
     wrong = events.c.is_correct.is_(False)
     summary = (
-        await session.execute(
-            select(
-                events.c.question_id,
-                func.sum(case((wrong, 1), else_=0)).label("times_wrong"),
-                func.max(case((wrong, events.c.at))).label("last_wrong_at"),
-                func.max(case((events.c.is_correct.is_(True), events.c.at))).label("last_right_at"),
-            )
-            .group_by(events.c.question_id)
-            .having(func.sum(case((wrong, 1), else_=0)) > 0)
+        select(
+            events.c.question_id,
+            func.sum(case((wrong, 1), else_=0)).label("times_wrong"),
+            func.max(case((wrong, events.c.at))).label("last_wrong_at"),
+            func.max(case((events.c.is_correct.is_(True), events.c.at))).label("last_right_at"),
         )
-    ).all()
-    if not summary:
-        return MistakeBook(cadre_id=cadre_id, items=[], total=0, mastered=0)
-    ids = [row.question_id for row in summary]
+        .group_by(events.c.question_id)
+        .having(func.sum(case((wrong, 1), else_=0)) > 0)
+        .subquery()
+    )
+    # Answered right since the last wrong answer: mastered.
+    mastered = case((summary.c.last_right_at > summary.c.last_wrong_at, 1), else_=0)
+    book = (
+        select(Question, summary.c.times_wrong, summary.c.last_wrong_at, mastered.label("mastered"))
+        .join(summary, summary.c.question_id == Question.id)
+        .order_by(mastered, summary.c.times_wrong.desc(), summary.c.last_wrong_at.desc(), Question.id)
+    )
+    rows, total = await row_page(session, book, page)
+    mastered_count = int(await session.scalar(select(func.coalesce(func.sum(mastered), 0))) or 0)
+    page_ids = [q.id for q, *_ in rows]
     last_keys: dict[int, str] = {}
-    for question_id, keys in await session.execute(
-        select(events.c.question_id, events.c["keys"]).where(wrong).order_by(events.c.question_id, events.c.at.desc())
-    ):
-        last_keys.setdefault(question_id, keys)
-    questions = {q.id: q for q in await session.scalars(select(Question).where(Question.id.in_(ids)))}
+    if page_ids:
+        for question_id, keys in await session.execute(
+            select(events.c.question_id, events.c["keys"])
+            .where(wrong, events.c.question_id.in_(page_ids))
+            .order_by(events.c.question_id, events.c.at.desc())
+        ):
+            last_keys.setdefault(question_id, keys)
     items = [
         Mistake(
-            question_id=row.question_id,
+            question_id=q.id,
             type=q.type,
             stem=q.stem,
             options=[OptionRead(key=o["key"], text=o["text"]) for o in q.options],
             answer=list(q.answer),
-            last_wrong_answer=_keys(last_keys.get(row.question_id)),
+            last_wrong_answer=_keys(last_keys.get(q.id)),
             explanation=q.explanation,
             legal_basis=q.legal_basis,
             knowledge_point=q.knowledge_point,
-            times_wrong=int(row.times_wrong),
-            last_wrong_at=row.last_wrong_at,
-            mastered=row.last_right_at is not None and row.last_right_at > row.last_wrong_at,
+            times_wrong=int(times_wrong),
+            last_wrong_at=last_wrong_at,
+            mastered=bool(is_mastered),
         )
-        for row in summary
-        if (q := questions.get(row.question_id)) is not None
+        for q, times_wrong, last_wrong_at, is_mastered in rows
     ]
-    items.sort(key=lambda m: (m.mastered, -m.times_wrong, -m.last_wrong_at.timestamp(), m.question_id))
-    return MistakeBook(cadre_id=cadre_id, items=items, total=len(items), mastered=sum(m.mastered for m in items))
+    return MistakeBook(cadre_id=cadre_id, items=items, total=total, mastered=mastered_count)
 
 
 def draw_drill(question_ids: Sequence[int], count: int, seed: int) -> list[int]:
@@ -376,21 +384,15 @@ def _missed_query(unit_id: int, mode: ExamMode | None) -> Any:
     return query
 
 
-async def missed_points(
-    session: AsyncSession, *, unit_id: int, mode: ExamMode | None, limit: int, offset: int
-) -> MissedPoints:
+async def missed_points(session: AsyncSession, *, unit_id: int, mode: ExamMode | None, page: Page) -> MissedPoints:
     """The knowledge points the unit's cadres answer wrong most (submitted attempts; counted by SQL)."""
     query = _missed_query(unit_id, mode)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ranked = (
-        query.order_by(
-            func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
-            Question.knowledge_point.is_(None),
-            Question.knowledge_point,
-        )
-        .limit(limit)
-        .offset(offset)
+    ranked = query.order_by(
+        func.sum(case((AttemptAnswer.is_correct.is_(False), 1), else_=0)).desc(),
+        Question.knowledge_point.is_(None),
+        Question.knowledge_point,
     )
+    rows, total = await row_page(session, ranked, page)
     items = [
         MissedPoint(
             knowledge_point=row.knowledge_point,
@@ -399,6 +401,6 @@ async def missed_points(
             wrong_rate=_percent(int(row.wrong), int(row.answers)),
             cadres_wrong=int(row.cadres_wrong),
         )
-        for row in await session.execute(ranked)
+        for row in rows
     ]
-    return MissedPoints(unit_id=unit_id, items=items, total=int(total))
+    return MissedPoints(unit_id=unit_id, items=items, total=total)

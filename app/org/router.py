@@ -9,6 +9,7 @@ from app.accounts.models import STAFF_ROLES, Role
 from app.accounts.principal import Principal
 from app.core.deps import SessionDep
 from app.core.openapi import XLSX, file_responses
+from app.core.paging import TOTAL_COUNT_RESPONSES, ListPageQuery, send_total
 from app.core.tabular import read_upload
 from app.org import service
 from app.org.dependencies import WritableCadre, ensure_roster_read, ensure_roster_write
@@ -36,10 +37,12 @@ async def create_unit(body: UnitCreate, principal: UnitManager, session: Session
     return UnitRead.model_validate(await service.create_unit(session, data=body, actor_id=principal.id))
 
 
-@router.get("/api/units", response_model=list[UnitRead])
-async def list_units(_principal: Staff, session: SessionDep) -> list[UnitRead]:
-    """The units."""
-    return [UnitRead.model_validate(u) for u in await service.list_units(session)]
+@router.get("/api/units", response_model=list[UnitRead], responses=TOTAL_COUNT_RESPONSES)
+async def list_units(_principal: Staff, session: SessionDep, page: ListPageQuery, response: Response) -> list[UnitRead]:
+    """The units by code (all of them, or a page with `limit`/`offset`); `X-Total-Count` gives their number."""
+    units, total = await service.list_units(session, page=page)
+    send_total(response, total)
+    return [UnitRead.model_validate(u) for u in units]
 
 
 @router.get("/api/units/{unit_id}", response_model=UnitRead)
@@ -69,17 +72,23 @@ async def create_cadre(unit_id: int, body: CadreCreate, principal: CurrentPrinci
     return CadreRead.model_validate(cadre)
 
 
-@router.get("/api/units/{unit_id}/cadres", response_model=list[CadreRead])
+@router.get("/api/units/{unit_id}/cadres", response_model=list[CadreRead], responses=TOTAL_COUNT_RESPONSES)
 async def list_cadres(
     unit_id: int,
     principal: CurrentPrincipal,
     session: SessionDep,
+    page: ListPageQuery,
+    response: Response,
     rank: Rank | None = None,
     include_inactive: bool = False,
 ) -> list[CadreRead]:
-    """The unit's roster (a unit admin sees his own unit)."""
+    """The unit's roster in id order (a unit admin sees his own unit): all of it, or a page with
+    `limit`/`offset`; `X-Total-Count` gives the number of cadres the filters select."""
     ensure_roster_read(principal, unit_id)
-    cadres = await service.list_cadres(session, unit_id=unit_id, rank=rank, include_inactive=include_inactive)
+    cadres, total = await service.list_cadres(
+        session, unit_id=unit_id, rank=rank, include_inactive=include_inactive, page=page
+    )
+    send_total(response, total)
     return [CadreRead.model_validate(c) for c in cadres]
 
 

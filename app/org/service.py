@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ImportRejectedError, NotFoundError, UnprocessableError, field_error
+from app.core.paging import EVERY_ROW, Page, scalar_page
 from app.core.tabular import SheetSpec, read_table, write_workbook
 from app.org.models import RANK_LABELS, Cadre, Rank, Unit, UnitDuty
 from app.org.schemas import CadreCreate, CadreUpdate, UnitCreate, UnitUpdate
@@ -35,8 +36,17 @@ async def create_unit(session: AsyncSession, *, data: UnitCreate, actor_id: int)
     return unit
 
 
-async def list_units(session: AsyncSession) -> Sequence[Unit]:
-    return (await session.scalars(select(Unit).order_by(Unit.code))).all()
+_UNITS_BY_CODE = select(Unit).order_by(Unit.code, Unit.id)
+
+
+async def all_units(session: AsyncSession) -> Sequence[Unit]:
+    """Every unit, by code."""
+    return (await session.scalars(_UNITS_BY_CODE)).all()
+
+
+async def list_units(session: AsyncSession, *, page: Page) -> tuple[list[Unit], int]:
+    """A page of the units by code, with the number of units."""
+    return await scalar_page(session, _UNITS_BY_CODE, page)
 
 
 async def get_unit(session: AsyncSession, unit_id: int) -> Unit:
@@ -118,15 +128,21 @@ async def create_cadre(session: AsyncSession, *, unit_id: int, data: CadreCreate
 
 
 async def list_cadres(
-    session: AsyncSession, *, unit_id: int, rank: Rank | None = None, include_inactive: bool = False
-) -> Sequence[Cadre]:
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    rank: Rank | None = None,
+    include_inactive: bool = False,
+    page: Page = EVERY_ROW,
+) -> tuple[list[Cadre], int]:
+    """A page of the unit's roster in id order, with the number of cadres the filters select."""
     await get_unit(session, unit_id)
     query = select(Cadre).where(Cadre.unit_id == unit_id)
     if rank is not None:
         query = query.where(Cadre.rank == rank)
     if not include_inactive:
         query = query.where(Cadre.is_active.is_(True))
-    return (await session.scalars(query.order_by(Cadre.id))).all()
+    return await scalar_page(session, query.order_by(Cadre.id), page)
 
 
 async def get_cadre(session: AsyncSession, cadre_id: int) -> Cadre:

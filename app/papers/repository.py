@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bank.models import Question, QuestionStatus, QuestionVersion, published
+from app.core.paging import Page, scalar_page
 from app.papers.draw import SHARED_CATEGORIES, Candidate
 from app.papers.models import Blueprint, Paper, PaperSlot
 from app.papers.quotas import TYPE_ORDER as ALL_TYPES
@@ -79,8 +80,8 @@ async def versions_by_id(session: AsyncSession, version_ids: Sequence[int]) -> d
     return {v.id: v for v in rows}
 
 
-async def list_blueprints(session: AsyncSession) -> Sequence[Blueprint]:
-    return (await session.scalars(select(Blueprint).order_by(Blueprint.id))).all()
+async def list_blueprints(session: AsyncSession, *, page: Page) -> tuple[list[Blueprint], int]:
+    return await scalar_page(session, select(Blueprint).order_by(Blueprint.id), page)
 
 
 async def preset_blueprint(session: AsyncSession, name: str) -> Blueprint | None:

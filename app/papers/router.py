@@ -6,6 +6,7 @@ from fastapi import APIRouter, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ClockDep, SessionDep
+from app.core.paging import Paged, PageQuery
 from app.papers import service
 from app.papers.schemas import BlueprintCreate, BlueprintPreview, BlueprintRead, BlueprintSpec, PresetRead
 
@@ -28,11 +29,12 @@ async def preview_blueprint(body: BlueprintSpec, principal: CurrentPrincipal) ->
     return service.preview_blueprint(body)
 
 
-@router.get("/api/blueprints", response_model=list[BlueprintRead])
-async def list_blueprints(principal: CurrentPrincipal, session: SessionDep) -> list[BlueprintRead]:
-    """The stored blueprints."""
+@router.get("/api/blueprints", response_model=Paged[BlueprintRead])
+async def list_blueprints(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> Paged[BlueprintRead]:
+    """The stored blueprints, oldest first, a page at a time: `{items, total}`."""
     service.ensure_blueprint_read(principal)
-    return [service.blueprint_read(b) for b in await service.list_blueprints(session)]
+    blueprints, total = await service.list_blueprints(session, page=page)
+    return Paged[BlueprintRead](items=[service.blueprint_read(b) for b in blueprints], total=total)
 
 
 @router.get("/api/blueprints/presets", response_model=list[PresetRead])

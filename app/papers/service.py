@@ -15,6 +15,7 @@ from app.accounts.principal import Principal
 from app.bank.models import CATEGORY_LABELS, TYPE_LABELS, Category, QuestionType, QuestionVersion
 from app.core.audit import record_audit
 from app.core.errors import ForbiddenError, NotFoundError, UnprocessableError
+from app.core.paging import Page
 from app.core.tabular import Cell, SheetSpec, write_workbook
 from app.papers import repository
 from app.papers.draw import DrawnPaper, FixedPaper
@@ -188,9 +189,9 @@ async def get_blueprint(session: AsyncSession, blueprint_id: int) -> Blueprint:
     return blueprint
 
 
-async def list_blueprints(session: AsyncSession) -> Sequence[Blueprint]:
-    """Every stored blueprint, oldest first."""
-    return await repository.list_blueprints(session)
+async def list_blueprints(session: AsyncSession, *, page: Page) -> tuple[list[Blueprint], int]:
+    """A page of the stored blueprints, oldest first, and how many there are."""
+    return await repository.list_blueprints(session, page=page)
 
 
 async def list_presets(session: AsyncSession) -> list[PresetRead]:

@@ -15,6 +15,7 @@ from sqlalchemy import Float, String, Subquery, and_, case, cast, func, literal,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bank.models import Question, QuestionVersion
+from app.core.paging import EVERY_ROW, Page, row_page
 from app.exams.models import (
     Absence,
     Attempt,
@@ -198,8 +199,11 @@ async def slot_types(session: AsyncSession, exam_id: int) -> list[str]:
     return [str(value) for value in (await session.execute(query)).scalars().all()]
 
 
-async def individuals(session: AsyncSession, exam_id: int, unit_id: int | None) -> Rows:
-    """The counted attempt of every examinee who sat, best first; only one unit's when ``unit_id`` is set."""
+async def individuals(
+    session: AsyncSession, exam_id: int, unit_id: int | None, page: Page = EVERY_ROW
+) -> tuple[Rows, int]:
+    """A page of the counted attempts of the examinees who sat, by unit and best first (only one unit's when
+    ``unit_id`` is set), and how many there are."""
     counted = counted_attempts(exam_id)
     query = (
         select(
@@ -220,7 +224,7 @@ async def individuals(session: AsyncSession, exam_id: int, unit_id: int | None) 
     )
     if unit_id is not None:
         query = query.where(counted.c.unit_id == unit_id)
-    return (await session.execute(query)).all()
+    return await row_page(session, query, page)
 
 
 async def counted_attempt_rows(session: AsyncSession, exam_id: int) -> Rows:

@@ -13,6 +13,7 @@ from app.accounts.principal import Principal
 from app.accounts.visibility import Subject
 from app.core.deps import SessionDep, SettingsDep
 from app.core.openapi import CSV, DOCX, XLSX, file_responses
+from app.core.paging import PageQuery
 from app.reports import exports, repository, service
 from app.reports.dependencies import FullReader, ReportReader, unit_scope
 from app.reports.items import fairness, item_analysis
@@ -51,13 +52,14 @@ async def exam_report(exam_id: int, principal: ReportReader, session: SessionDep
 
 @router.get("/api/exams/{exam_id}/report/individuals", response_model=IndividualsRead)
 async def exam_individuals(
-    exam_id: int, principal: ReportReader, session: SessionDep, unit_id: int | None = None
+    exam_id: int, principal: ReportReader, session: SessionDep, page: PageQuery, unit_id: int | None = None
 ) -> IndividualsRead:
-    """Individual results (a unit admin sees his own unit's, once published)."""
+    """Individual results by unit, best first, a page at a time: `{exam_id, unit_id, items, total}` (a unit admin
+    sees his own unit's, once published)."""
     facts = await visibility.exam_facts(session, exam_id)
     scope = visibility.require(principal, Subject.individuals, facts, unit_id=unit_id)
-    items = await service.list_individuals(session, exam_id, scope)
-    return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items)
+    items, total = await service.list_individuals(session, exam_id, scope, page)
+    return IndividualsRead(exam_id=exam_id, unit_id=scope, items=items, total=total)
 
 
 @router.get(
@@ -154,14 +156,14 @@ async def export_report(
         if table is ExportTable.units:
             body = exports.csv_bytes(exports.UNIT_HEADERS, exports.unit_rows(report))
         else:
-            individuals = await service.list_individuals(session, exam_id, scope)
+            individuals, _ = await service.list_individuals(session, exam_id, scope)
             body = exports.csv_bytes(exports.INDIVIDUAL_HEADERS, exports.individual_rows(individuals))
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="exam-{exam_id}-{table}.csv"'},
         )
-    individuals = await service.list_individuals(session, exam_id, scope)
+    individuals, _ = await service.list_individuals(session, exam_id, scope)
     items = await item_analysis(session, exam_id)
     paper_sight = visibility.sight(principal, Subject.paper, facts)
     if not paper_sight.visible:

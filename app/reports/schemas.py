@@ -187,3 +187,4 @@ class IndividualsRead(BaseModel):
     exam_id: int
     unit_id: int | None
     items: list[IndividualRow]
+    total: int

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFoundError
+from app.core.paging import EVERY_ROW, Page
 from app.exams.models import Exam, IncidentKind
 from app.org.models import Rank
 from app.reports import repository
@@ -361,9 +362,12 @@ async def _categories(
     )
 
 
-async def list_individuals(session: AsyncSession, exam_id: int, unit_id: int | None) -> list[IndividualRow]:
-    """Individual results of one exam, all units or one unit's."""
+async def list_individuals(
+    session: AsyncSession, exam_id: int, unit_id: int | None, page: Page = EVERY_ROW
+) -> tuple[list[IndividualRow], int]:
+    """A page of one exam's individual results, all units or one unit's, and how many there are."""
     await get_exam(session, exam_id)
+    rows, total = await repository.individuals(session, exam_id, unit_id, page)
     return [
         IndividualRow(
             participant_id=row.participant_id,
@@ -377,8 +381,8 @@ async def list_individuals(session: AsyncSession, exam_id: int, unit_id: int | N
             score=float(round(to_decimal(row.score), 4)),
             submitted_at=row.submitted_at,
         )
-        for row in await repository.individuals(session, exam_id, unit_id)
-    ]
+        for row in rows
+    ], total
 
 
 PRACTICE_TARGET = Decimal("1.5")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
+from app.core.paging import MAX_LIMIT
 from app.exams.models import Attempt, Exam, Participant
 from app.org.models import Cadre, Unit
 from app.web.static_files import static_url
@@ -37,6 +38,8 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.globals["static"] = static_url
+# The pages page through `{items, total}` lists at the server's own largest page (app/core/paging.py).
+environment.globals["max_page_limit"] = MAX_LIMIT
 
 
 @dataclass(frozen=True)

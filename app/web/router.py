@@ -12,6 +12,7 @@ from app.accounts.dependencies import SESSION_COOKIE
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.core.deps import ClockDep, SessionDep
+from app.core.paging import Page
 from app.core.security import safe_next_path
 from app.exams import service as exams_service
 from app.web import pages
@@ -112,9 +113,9 @@ async def console_exams_partial(
         return Response(status_code=401)
     if not principal.has_any(*EXAM_VIEW_ROLES):
         return Response(status_code=403)
-    rows = await exams_service.list_exams(session, principal=principal, status=None, mode=None)
+    rows, _total = await exams_service.list_exams(session, principal=principal, status=None, mode=None, page=Page(10))
     now = clock.now()
-    exams = [(exam, len(units), exams_service.exam_phase(exam, now)) for exam, units in rows[:10]]
+    exams = [(exam, len(units), exams_service.exam_phase(exam, now)) for exam, units in rows]
     return _page(request, "console/_exams.html", principal, exams=exams)
 
 

@@ -68,7 +68,7 @@ async def test_demo_loads_once(tmp_path: Path) -> None:
             login = await client.post("/api/auth/login", json={"username": ticket_no, "password": pin})
             assert login.status_code == 200, login.text
             headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            exams = (await client.get("/api/exams", headers=headers)).json()
+            exams = (await client.get("/api/exams", headers=headers)).json()["items"]
             started = await client.post(f"/api/exams/{exams[0]['id']}/attempts", headers=headers)
             assert started.status_code in (200, 201), started.text
             assert len(started.json()["questions"]) == 45

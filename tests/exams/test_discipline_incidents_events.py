@@ -34,9 +34,9 @@ async def test_a_proctor_records_incidents_and_unit_admins_see_their_own(
         "cadre_id": first.cadre.id, "unit_id": first.cadre.unit_id, "kind": "whispering", "note": "与邻座交谈",
     }  # fmt: skip
     listed = await client.get(path, headers=proctor)
-    assert [i["kind"] for i in listed.json()] == ["whispering", "peeking"]
+    assert [i["kind"] for i in listed.json()["items"]] == ["whispering", "peeking"]
     unit_admin = await headers_for(session, Role.unit_admin, unit_id=second.cadre.unit_id)
-    assert [i["cadre_id"] for i in (await client.get(path, headers=unit_admin)).json()] == [second.cadre.id]
+    assert [i["cadre_id"] for i in (await client.get(path, headers=unit_admin)).json()["items"]] == [second.cadre.id]
     assert (await client.get(f"{path}?unit_id={first.cadre.unit_id}", headers=unit_admin)).status_code == 403
 
 

@@ -33,14 +33,14 @@ async def test_record_list_and_delete_absences(client: httpx2.AsyncClient, sessi
     assert blank.status_code == 422
     await client.post(url, json={"cadre_id": cadres[1], "reason": "因公出差"}, headers=organiser)
 
-    listed = (await client.get(url, headers=organiser)).json()
+    listed = (await client.get(url, headers=organiser)).json()["items"]
     assert [(a["cadre_id"], a["reason"]) for a in listed] == [(cadres[0], "因病"), (cadres[1], "因公出差")]
-    participants = (await client.get(f"/api/exams/{exam.id}/participants", headers=organiser)).json()
+    participants = (await client.get(f"/api/exams/{exam.id}/participants", headers=organiser)).json()["items"]
     assert {p["cadre_id"]: p["absent"] for p in participants} == {cadres[0]: True, cadres[1]: True, cadres[2]: False}
 
     assert (await client.delete(f"{url}/{cadres[0]}", headers=proctor)).status_code == 204
     assert (await client.delete(f"{url}/{cadres[0]}", headers=proctor)).status_code == 404
-    assert [a["cadre_id"] for a in (await client.get(url, headers=organiser)).json()] == [cadres[1]]
+    assert [a["cadre_id"] for a in (await client.get(url, headers=organiser)).json()["items"]] == [cadres[1]]
 
 
 async def test_who_may_record_absences(client: httpx2.AsyncClient, session: AsyncSession) -> None:

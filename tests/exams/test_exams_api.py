@@ -131,10 +131,10 @@ async def test_visibility_of_exams(client: httpx2.AsyncClient, session: AsyncSes
     assert (await client.get(f"/api/exams/{exam['id']}", headers=inside)).json()["seed"] is None
     assert (await client.get(f"/api/exams/{exam['id']}", headers=outside)).status_code == 404
     assert (await client.get(f"/api/exams/{exam['id']}", headers=examinee)).status_code == 404
-    assert exam["id"] in [e["id"] for e in (await client.get("/api/exams", headers=inside)).json()]
-    assert exam["id"] not in [e["id"] for e in (await client.get("/api/exams", headers=outside)).json()]
-    assert (await client.get("/api/exams", headers=examinee)).json() == []
-    listed = (await client.get("/api/exams?status=draft&mode=formal", headers=organiser)).json()
+    assert exam["id"] in [e["id"] for e in (await client.get("/api/exams", headers=inside)).json()["items"]]
+    assert exam["id"] not in [e["id"] for e in (await client.get("/api/exams", headers=outside)).json()["items"]]
+    assert (await client.get("/api/exams", headers=examinee)).json() == {"items": [], "total": 0}
+    listed = (await client.get("/api/exams?status=draft&mode=formal", headers=organiser)).json()["items"]
     assert exam["id"] in [e["id"] for e in listed]
 
 

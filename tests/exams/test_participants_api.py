@@ -61,7 +61,7 @@ async def test_listed_cadres_get_tickets_and_can_log_in(client: httpx2.AsyncClie
         await login(client, issued[1]["ticket_no"], "000000" if issued[1]["pin"] != "000000" else "111111")
     ).status_code == 401
     examinee = {"Authorization": f"Bearer {ok.json()['access_token']}"}
-    assert [e["id"] for e in (await client.get("/api/exams", headers=examinee)).json()] == [exam.id]
+    assert [e["id"] for e in (await client.get("/api/exams", headers=examinee)).json()["items"]] == [exam.id]
     assert (await client.get(f"/api/exams/{exam.id}", headers=examinee)).status_code == 200
 
     tickets = (await client.get(f"/api/exams/{exam.id}/tickets", headers=organiser)).json()
@@ -238,7 +238,7 @@ async def test_ticket_visibility(client: httpx2.AsyncClient, session: AsyncSessi
     assert (await client.get(f"/api/exams/{exam.id}/tickets?unit_id={other.id}", headers=unit_admin)).status_code == 403
     # Re-issuing is the organiser's: the unit admin of a formal exam may only list.
     assert (await client.post(f"/api/exams/{exam.id}/tickets/reissue", headers=unit_admin)).status_code == 403
-    listed = (await client.get(f"/api/exams/{exam.id}/participants", headers=unit_admin)).json()
+    listed = (await client.get(f"/api/exams/{exam.id}/participants", headers=unit_admin)).json()["items"]
     assert {p["unit_id"] for p in listed} == {own.id}
     proctor = await headers_for(session, Role.proctor)
     assert len((await client.get(f"/api/exams/{exam.id}/tickets", headers=proctor)).json()) == 4

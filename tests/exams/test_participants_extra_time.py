@@ -127,7 +127,7 @@ async def test_extra_time_moves_a_running_attempt_and_the_room_sees_it(
     state = (await client.get(f"/api/attempts/{attempt_id}", headers=examinee.headers)).json()
     assert state["remaining_seconds"] == 1500 and state["deadline_at"] == _iso(now + timedelta(seconds=2100))
 
-    listed = (await client.get(f"/api/exams/{setup.exam.id}/participants", headers=organiser)).json()
+    listed = (await client.get(f"/api/exams/{setup.exam.id}/participants", headers=organiser)).json()["items"]
     assert [(p["extra_time_seconds"], p["deadline_at"]) for p in listed] == [(300, _iso(now + timedelta(seconds=2100)))]
     monitor = (await client.get(f"/api/exams/{setup.exam.id}/monitor", headers=organiser)).json()
     [line] = monitor["examinees"]

@@ -23,7 +23,7 @@ async def test_the_organiser_assigns_venues_and_seats(client: httpx2.AsyncClient
     url = f"/api/exams/{exam.id}/tickets/places"
 
     empty = (await client.get(url, headers=organiser)).json()
-    assert empty == [{"ticket_no": t, "venue": None, "seat": None} for t in sorted(tickets)]
+    assert empty == {"items": [{"ticket_no": t, "venue": None, "seat": None} for t in sorted(tickets)], "total": 3}
     body = [{"ticket_no": t, "venue": " 第一考场 ", "seat": str(n)} for n, t in enumerate(tickets, start=1)]
     saved = await client.put(url, json=body, headers=organiser)
     assert saved.status_code == 200, saved.text

@@ -110,6 +110,25 @@ async def test_the_mistake_book_and_a_drill_drawn_from_it(
     assert (await client.get("/api/me/mistakes", headers=staff)).status_code == 403
 
 
+async def test_the_mistake_book_pages_in_its_order_with_the_whole_counts(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock
+) -> None:
+    setup = await practice_setup(session, clock)
+    cadre = setup.examinees[0]
+    qid = {no: q.id for no, q in enumerate(setup.questions, start=1)}
+    await sit(client, setup, cadre, {2: "A", 4: "AB", 6: "T"})
+    clock.advance(seconds=3600)
+    await sit(client, setup, cadre, {4: "AD", 6: "T"})
+    pages = [
+        (await client.get(f"/api/me/mistakes?limit=1&offset={offset}", headers=cadre.headers)).json()
+        for offset in range(4)
+    ]
+    assert [i["question_id"] for p in pages for i in p["items"]] == [qid[4], qid[6], qid[2]]
+    assert {(p["total"], p["mastered"]) for p in pages} == {(3, 1)} and pages[3]["items"] == []
+    refused = await client.get("/api/me/mistakes?limit=501", headers=cadre.headers)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
 async def test_a_drill_needs_mistakes(client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock) -> None:
     setup = await practice_setup(session, clock)
     await sit(client, setup, setup.examinees[0], {})

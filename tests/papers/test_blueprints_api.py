@@ -50,7 +50,7 @@ async def test_create_blueprint_returns_the_quota_table(client: httpx2.AsyncClie
     fetched = await client.get(f"/api/blueprints/{body['id']}", headers=headers)
     assert fetched.status_code == 200 and fetched.json()["quotas"] == body["quotas"]
     listed = await client.get("/api/blueprints", headers=headers)
-    assert body["id"] in [b["id"] for b in listed.json()]
+    assert body["id"] in [b["id"] for b in listed.json()["items"]]
 
 
 async def test_presets_list_the_jiben_lilun_plus_blueprint(client: httpx2.AsyncClient, session: AsyncSession) -> None:
@@ -72,7 +72,7 @@ async def test_presets_list_the_jiben_lilun_plus_blueprint(client: httpx2.AsyncC
 
 async def test_preview_reports_rounding_without_saving(client: httpx2.AsyncClient, session: AsyncSession) -> None:
     headers = await headers_for(session, Role.organiser)
-    before = len((await client.get("/api/blueprints", headers=headers)).json())
+    before = (await client.get("/api/blueprints", headers=headers)).json()["total"]
     body = {
         **PRESET_BODY,
         "sections": [{"type": "single", "count": 7, "points": 10}, {"type": "judge", "count": 6, "points": 5}],
@@ -83,7 +83,7 @@ async def test_preview_reports_rounding_without_saving(client: httpx2.AsyncClien
     assert quota_map(preview)[("single", "theory")] == 3 and quota_map(preview)[("single", "law")] == 1
     assert preview["rounded"] is True and "最大余数法" in preview["rounding_note"]
     assert preview["total_points"] == 100
-    assert len((await client.get("/api/blueprints", headers=headers)).json()) == before
+    assert (await client.get("/api/blueprints", headers=headers)).json()["total"] == before
 
 
 @pytest.mark.parametrize(

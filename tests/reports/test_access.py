@@ -95,6 +95,18 @@ async def test_unit_admin_sees_the_whole_ranking_but_only_his_own_people(
     assert len(everyone["items"]) == 5
     one = (await client.get(f"/api/exams/{exam.id}/report/individuals?unit_id={other.id}", headers=supervisor)).json()
     assert sorted(row["score"] for row in one["items"]) == [55, 88, 100]
+    # Paged one row at a time: the same rows in the same order, the total on every page; scoped for the unit admin.
+    url = f"/api/exams/{exam.id}/report/individuals"
+    for caller, whole in ((supervisor, everyone), (headers, mine)):
+        pages = [(await client.get(url, params={"limit": 1, "offset": n}, headers=caller)).json() for n in range(6)]
+        walked = [row["participant_id"] for page in pages for row in page["items"]]
+        assert walked == [row["participant_id"] for row in whole["items"]]
+        assert {page["total"] for page in pages} == {whole["total"]} == {len(whole["items"])}
+    assert mine["total"] == 2 and everyone["total"] == 5
+    assert (await client.get(url, params={"limit": 0}, headers=supervisor)).json()["detail"][0]["loc"] == [
+        "query",
+        "limit",
+    ]
 
 
 async def test_unit_admin_without_a_unit_is_refused(client: httpx2.AsyncClient, session: AsyncSession) -> None:

@@ -114,7 +114,7 @@ def test_an_organiser_sets_up_an_exam_with_the_wizard_and_watches_it(
     tablet.get_by_text("钱七：因病").first.wait_for()
     assert_controls_labelled(tablet)
     screenshot(tablet, "console-proctor", full_page=True)
-    incidents = _ok(admin_api.get(f"/api/exams/{exam_id}/incidents"))
+    incidents = _ok(admin_api.get(f"/api/exams/{exam_id}/incidents"))["items"]
     assert [i["kind"] for i in incidents] == ["peeking"]
 
     page.goto(f"/console/exams/{exam_id}")

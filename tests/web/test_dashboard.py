@@ -91,7 +91,7 @@ LABEL_BOXES_JS = """(names) => {
 
 @pytest.mark.parametrize("count", [4, 18, 50])
 def test_the_unit_chart_stays_readable_with_many_units(new_page: Any, admin_api: httpx2.Client, count: int) -> None:
-    exams = _ok(admin_api.get("/api/exams"))
+    exams = _ok(admin_api.get("/api/exams"))["items"]
     published = next(e for e in exams if e["status"] == "published")
     report = _ok(admin_api.get(f"/api/exams/{published['id']}/report"))
     names = [f"省第{n}测试厅" for n in range(1, count + 1)]

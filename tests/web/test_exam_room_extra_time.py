@@ -27,7 +27,7 @@ def test_extra_time_moves_the_running_countdown(new_page: Any, admin_api: httpx2
     countdown.wait_for()
     assert re.fullmatch(r"(29:5\d|30:00)", countdown.inner_text())
 
-    participants = admin_api.get(f"/api/exams/{seeded.exam_id}/participants").json()
+    participants = admin_api.get(f"/api/exams/{seeded.exam_id}/participants").json()["items"]
     [cadre_id] = [p["cadre_id"] for p in participants if p["ticket_no"] == seeded.ticket_no]
     granted = admin_api.patch(
         f"/api/exams/{seeded.exam_id}/participants/{cadre_id}", json={"extra_time_seconds": 600, "reason": "电脑故障"}

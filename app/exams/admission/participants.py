@@ -27,6 +27,7 @@ from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, NotFoundError, UnprocessableError, field_error
 from app.core.labels import exam_status_name
+from app.core.paging import EVERY_ROW, Page, row_page
 from app.core.security import hash_pin, new_pin, new_ticket_suffix
 from app.core.tabular import SheetSpec, write_workbook
 from app.exams import service
@@ -313,10 +314,15 @@ async def add_participants(
 
 
 async def list_participants(
-    session: AsyncSession, *, exam: Exam, unit_id: int | None, cadre_ids: Sequence[int] | None = None
-) -> list[ParticipantRead]:
-    """The exam's participants with name, rank, ticket, extra time, the deadline of an attempt under way
-    and whether an absence is recorded."""
+    session: AsyncSession,
+    *,
+    exam: Exam,
+    unit_id: int | None,
+    cadre_ids: Sequence[int] | None = None,
+    page: Page = EVERY_ROW,
+) -> tuple[list[ParticipantRead], int]:
+    """A page of the exam's participants in ticket order with name, rank, ticket, extra time, the deadline
+    of an attempt under way and whether an absence is recorded; and how many there are."""
     absent = exists().where(Absence.exam_id == Participant.exam_id, Absence.cadre_id == Participant.cadre_id)
     running = (
         select(func.max(Attempt.deadline_at))
@@ -332,7 +338,8 @@ async def list_participants(
         query = query.where(Participant.unit_id == unit_id)
     if cadre_ids is not None:
         query = query.where(Participant.cadre_id.in_(list(cadre_ids)))
-    rows = await session.execute(query.order_by(Participant.ticket_no).execution_options(populate_existing=True))
+    ordered = query.order_by(Participant.ticket_no, Participant.id).execution_options(populate_existing=True)
+    rows, total = await row_page(session, ordered, page)
     return [
         ParticipantRead(
             id=p.id,
@@ -348,7 +355,7 @@ async def list_participants(
             created_at=p.created_at,
         )
         for p, name, is_absent, deadline_at in rows
-    ]
+    ], total
 
 
 # Extra time ---------------------------------------------------------------------------------------
@@ -418,7 +425,8 @@ async def _set_extra_time(
         },
         at=now,
     )
-    return await list_participants(session, exam=exam, unit_id=None, cadre_ids=sorted(after))
+    extended, _ = await list_participants(session, exam=exam, unit_id=None, cadre_ids=sorted(after))
+    return extended
 
 
 async def update_participant(
@@ -531,8 +539,10 @@ async def ticket_scope(session: AsyncSession, principal: Principal, exam: Exam, 
     raise ForbiddenError("准考证仅考务、监考和本单位管理员可以查看")
 
 
-async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None) -> list[TicketRead]:
-    """Tickets in ticket order, without PINs."""
+async def list_tickets(
+    session: AsyncSession, *, exam: Exam, unit_id: int | None, page: Page = EVERY_ROW
+) -> tuple[list[TicketRead], int]:
+    """A page of the tickets in ticket order, without PINs, and how many there are."""
     query = (
         select(
             Participant.ticket_no,
@@ -550,7 +560,7 @@ async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None
     )
     if unit_id is not None:
         query = query.where(Participant.unit_id == unit_id)
-    rows = await session.execute(query.order_by(Participant.ticket_no))
+    rows, total = await row_page(session, query.order_by(Participant.ticket_no, Participant.id), page)
     return [
         TicketRead(
             ticket_no=r.ticket_no,
@@ -563,7 +573,7 @@ async def list_tickets(session: AsyncSession, *, exam: Exam, unit_id: int | None
             unit_name=r.unit_name,
         )
         for r in rows
-    ]
+    ], total
 
 
 async def reissue_pins(

@@ -21,6 +21,7 @@ from app.core.audit import record_audit
 from app.core.db import Base
 from app.core.deps import ClockDep, SessionDep
 from app.core.errors import UnprocessableError, field_error
+from app.core.paging import EVERY_ROW, Page, Paged, PageQuery, row_page
 from app.exams.dependencies import ManagedExam, ViewableExam
 from app.exams.models import Exam, Participant
 
@@ -83,24 +84,30 @@ async def set_places(
         )  # fmt: skip
     await record_audit(session, actor_id=actor_id, action="exam.tickets.places", entity="exam", entity_id=exam.id,
                        detail={"tickets": len(places)}, at=now)  # fmt: skip
-    return await list_places(session, exam=exam)
+    places_stored, _ = await list_places(session, exam=exam)
+    return places_stored
 
 
-async def list_places(session: AsyncSession, *, exam: Exam) -> list[PlaceRead]:
-    """Every ticket of the exam with its venue and seat (empty when not assigned)."""
-    rows = await session.execute(
+async def list_places(session: AsyncSession, *, exam: Exam, page: Page = EVERY_ROW) -> tuple[list[PlaceRead], int]:
+    """A page of the exam's tickets in ticket order with venue and seat (empty when not assigned), and how
+    many tickets there are."""
+    query = (
         select(Participant.ticket_no, TicketPlace.venue, TicketPlace.seat)
         .outerjoin(TicketPlace, TicketPlace.participant_id == Participant.id)
         .where(Participant.exam_id == exam.id)
-        .order_by(Participant.ticket_no)
+        .order_by(Participant.ticket_no, Participant.id)
     )
-    return [PlaceRead(ticket_no=no, venue=venue, seat=seat) for no, venue, seat in rows.all()]
+    rows, total = await row_page(session, query, page)
+    return [PlaceRead(ticket_no=no, venue=venue, seat=seat) for no, venue, seat in rows], total
 
 
-@router.get("/api/exams/{exam_id}/tickets/places", response_model=list[PlaceRead])
-async def read_places(exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep) -> list[PlaceRead]:
-    """Venue and seat per ticket, for printing the tickets."""
-    return await list_places(session, exam=exam)
+@router.get("/api/exams/{exam_id}/tickets/places", response_model=Paged[PlaceRead])
+async def read_places(
+    exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, page: PageQuery
+) -> Paged[PlaceRead]:
+    """Venue and seat per ticket in ticket order, for printing the tickets, a page at a time: `{items, total}`."""
+    items, total = await list_places(session, exam=exam, page=page)
+    return Paged[PlaceRead](items=items, total=total)
 
 
 @router.put("/api/exams/{exam_id}/tickets/places", response_model=list[PlaceRead])

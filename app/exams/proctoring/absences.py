@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, NotFoundError
+from app.core.paging import EVERY_ROW, Page, row_page
 from app.exams import service
 from app.exams.admission.participants import get_participant
 from app.exams.models import Absence, Attempt, AttemptStatus, Exam, ExamStatus
@@ -64,12 +65,14 @@ async def record_absence(
     )
 
 
-async def list_absences(session: AsyncSession, *, exam: Exam, unit_id: int | None = None) -> list[AbsenceRead]:
-    """The exam's absences, by unit then cadre."""
+async def list_absences(
+    session: AsyncSession, *, exam: Exam, unit_id: int | None = None, page: Page = EVERY_ROW
+) -> tuple[list[AbsenceRead], int]:
+    """A page of the exam's absences, by unit then cadre, and how many there are."""
     query = select(Absence, Cadre.name).join(Cadre, Cadre.id == Absence.cadre_id).where(Absence.exam_id == exam.id)
     if unit_id is not None:
         query = query.where(Absence.unit_id == unit_id)
-    rows = await session.execute(query.order_by(Absence.unit_id, Absence.cadre_id))
+    rows, total = await row_page(session, query.order_by(Absence.unit_id, Absence.cadre_id, Absence.id), page)
     return [
         AbsenceRead(
             cadre_id=a.cadre_id,
@@ -80,7 +83,7 @@ async def list_absences(session: AsyncSession, *, exam: Exam, unit_id: int | Non
             created_at=a.created_at,
         )
         for a, name in rows
-    ]
+    ], total
 
 
 async def delete_absence(

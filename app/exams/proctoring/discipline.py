@@ -3,7 +3,6 @@ with a per-attempt cap and an optional automatic submission after too many focus
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from app.accounts.principal import Principal
 from app.core.audit import record_audit
 from app.core.errors import ConflictError, ForbiddenError, TooManyRequestsError, UnprocessableError, field_error
 from app.core.labels import needs_roles
+from app.core.paging import Page, scalar_page
 from app.exams.exam_rules import ensure_can_manage_exam, load_exam
 from app.exams.models import AttemptEvent, Incident, Participant
 from app.exams.room.attempt_schemas import EventKind, EventResult, IncidentCreate, SubmitReason
@@ -64,9 +64,10 @@ async def record_incident(
 
 
 async def list_incidents(
-    session: AsyncSession, *, exam_id: int, principal: Principal, unit_id: int | None
-) -> Sequence[Incident]:
-    """The exam's incidents, oldest first; a unit admin sees only his own unit's."""
+    session: AsyncSession, *, exam_id: int, principal: Principal, unit_id: int | None, page: Page
+) -> tuple[list[Incident], int]:
+    """A page of the exam's incidents, oldest first, and how many there are; a unit admin sees only his
+    own unit's."""
     exam = await load_exam(session, exam_id)
     if not principal.has_any(*INCIDENT_READERS):
         if Role.unit_admin not in principal.roles or principal.unit_id is None:
@@ -77,7 +78,7 @@ async def list_incidents(
     query = select(Incident).where(Incident.exam_id == exam.id)
     if unit_id is not None:
         query = query.where(Incident.unit_id == unit_id)
-    return (await session.scalars(query.order_by(Incident.id))).all()
+    return await scalar_page(session, query.order_by(Incident.id), page)
 
 
 async def record_event(

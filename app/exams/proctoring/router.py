@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from app.accounts.dependencies import CurrentPrincipal
 from app.core.deps import ArrivalDep, ClockDep, SessionDep, SettingsDep, commit_on_conflict
+from app.core.paging import Paged, PageQuery
 from app.exams.proctoring import discipline, monitor
 from app.exams.room.attempt_schemas import (
     EventCreate,
@@ -55,13 +56,16 @@ async def record_incident(
     return IncidentRead.model_validate(incident)
 
 
-@router.get("/api/exams/{exam_id}/incidents", response_model=list[IncidentRead])
+@router.get("/api/exams/{exam_id}/incidents", response_model=Paged[IncidentRead])
 async def list_incidents(
-    exam_id: int, principal: CurrentPrincipal, session: SessionDep, unit_id: int | None = None
-) -> list[IncidentRead]:
-    """The exam's recorded incidents."""
-    incidents = await discipline.list_incidents(session, exam_id=exam_id, principal=principal, unit_id=unit_id)
-    return [IncidentRead.model_validate(i) for i in incidents]
+    exam_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery, unit_id: int | None = None
+) -> Paged[IncidentRead]:
+    """The exam's recorded incidents, oldest first, a page at a time: `{items, total}` (a unit admin sees his
+    own unit's)."""
+    incidents, total = await discipline.list_incidents(
+        session, exam_id=exam_id, principal=principal, unit_id=unit_id, page=page
+    )
+    return Paged[IncidentRead](items=[IncidentRead.model_validate(i) for i in incidents], total=total)
 
 
 @router.get("/api/exams/{exam_id}/monitor", response_model=MonitorRead)

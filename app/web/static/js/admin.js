@@ -20,16 +20,6 @@ const ENTITY_NAMES = {blueprint: '组卷规则', cadre: '干部', exam: '考试'
   unit: '单位', user: '账号', attempt: '答卷', participant: '考生'};
 const STAFF_ROLES = ['admin', 'organiser', 'supervisor', 'proctor', 'bank_editor', 'unit_admin'];
 
-async function allUsers() {
-  const users = [];
-  for (let offset = 0, round = 0; round < 40; round++, offset += 500) {
-    const page = await api('GET', '/api/users?limit=500&offset=' + offset);
-    users.push(...page.items);
-    if (users.length >= page.total || !page.items.length) break;
-  }
-  return users;
-}
-
 function usersConsole() {
   const blank = () => ({username: '', display_name: '', password: '', roles: [], unit_id: ''});
   return {
@@ -45,7 +35,7 @@ function usersConsole() {
       await this.load();
     },
     async load() {
-      try { this.users = await allUsers(); this.error = ''; } catch (e) { this.error = errorText(e); }
+      try { this.users = await apiAll('/api/users'); this.error = ''; } catch (e) { this.error = errorText(e); }
       this.page = Math.min(this.page, this.pages - 1);
       this.loaded = true;
     },
@@ -98,7 +88,7 @@ function auditLog() {
     entityName(e) { return ENTITY_NAMES[e] || e; },
     actorName(id) { if (id === null || id === undefined) return '系统'; const u = this.staff.find(x => x.id === id); return u ? u.username : '用户 ' + id; },
     async init() {
-      try { this.staff = (await allUsers()).filter(u => u.roles.some(r => r !== 'examinee')); } catch (_) { this.staff = []; }
+      try { this.staff = (await apiAll('/api/users')).filter(u => u.roles.some(r => r !== 'examinee')); } catch (_) { this.staff = []; }
       await this.load();
     },
     async load() {

@@ -21,6 +21,20 @@ async function api(method, url, body, options) {
   return data;
 }
 
+// A list route answering {items, total, ...} read whole: a page at a time at the server's largest page (the
+// <meta> the base template renders from app/core/paging.py); the reply's other fields come from the last page.
+async function apiWhole(url) {
+  const meta = document.querySelector('meta[name="exambank-page-limit"]');
+  const limit = meta ? 'limit=' + meta.content + '&' : '';
+  const items = [];
+  for (;;) {
+    const page = await api('GET', url + (url.includes('?') ? '&' : '?') + limit + 'offset=' + items.length);
+    items.push(...page.items);
+    if (!page.items.length || items.length >= page.total) return Object.assign(page, {items});
+  }
+}
+async function apiAll(url) { return (await apiWhole(url)).items; }
+
 // Some server messages carry their English original after the Chinese, "中文 (english)": show the Chinese.
 function chineseOnly(text) {
   const s = String(text == null ? '' : text);

@@ -138,7 +138,7 @@ function blueprintsConsole() {
       category_split: {theory: 40, law: 20, policy: 40}},
     async init() {
       try { this.presets = await api('GET', '/api/blueprints/presets'); } catch (_) { this.presets = []; }
-      try { this.blueprints = await api('GET', '/api/blueprints'); } catch (_) { this.blueprints = []; }
+      try { this.blueprints = await apiAll('/api/blueprints'); } catch (_) { this.blueprints = []; }
       this.preview();
     },
     body() { return Object.assign({}, this.spec, {time_limit_seconds: Math.round(this.minutes * 60), name: this.spec.name || null}); },
@@ -153,7 +153,7 @@ function blueprintsConsole() {
       catch (e) { this.error = errorText(e); }
     },
     async save() {
-      try { await api('POST', '/api/blueprints', this.body()); toast('已保存'); this.blueprints = await api('GET', '/api/blueprints'); }
+      try { await api('POST', '/api/blueprints', this.body()); toast('已保存'); this.blueprints = await apiAll('/api/blueprints'); }
       catch (e) { this.error = errorText(e); }
     },
     async usePreset(p) {
@@ -174,7 +174,7 @@ function examWizard() {
     async init() {
       this.units = await loadUnits();
       if (!this.mayFormal && me().unit_id) { this.units = this.units.filter(u => u.id === me().unit_id); this.exam.unit_ids = this.units.map(u => u.id); }
-      try { this.blueprints = await api('GET', '/api/blueprints'); } catch (_) { this.blueprints = []; }
+      try { this.blueprints = await apiAll('/api/blueprints'); } catch (_) { this.blueprints = []; }
       if (this.blueprints.length) this.exam.blueprint_id = this.blueprints[0].id;
     },
     unitName(id) { const u = this.units.find(x => x.id === id); return u ? u.name : '单位 ' + id; },
@@ -257,7 +257,7 @@ function ticketSheet(examId) {
       await this.loadPlaces();
     },
     async loadPlaces() {
-      try { this.places = Object.fromEntries((await api('GET', '/api/exams/' + examId + '/tickets/places')).map(p => [p.ticket_no, p])); }
+      try { this.places = Object.fromEntries((await apiAll('/api/exams/' + examId + '/tickets/places')).map(p => [p.ticket_no, p])); }
       catch (_) { this.places = {}; }
     },
     async arrange() {
@@ -287,7 +287,7 @@ function examDetail(examId) {
     async reload() {
       try { this.exam = await api('GET', '/api/exams/' + examId); } catch (e) { this.error = errorText(e); return; }
       try { this.papers = await api('GET', '/api/exams/' + examId + '/papers'); } catch (_) { this.papers = null; }
-      try { this.participants = await api('GET', '/api/exams/' + examId + '/participants'); } catch (_) { this.participants = []; }
+      try { this.participants = await apiAll('/api/exams/' + examId + '/participants'); } catch (_) { this.participants = []; }
     },
     unitName(id) { const u = this.units.find(x => x.id === id); return u ? u.name : '单位 ' + id; },
     async act(path, confirmText, body) {
@@ -346,16 +346,16 @@ function proctorDesk(initialExamId) {
     exams: [], examId: initialExamId || '', participants: [], incidents: [], absences: [], filter: '', chosen: null, error: '',
     kind: 'whispering', note: '', reason: '因病',
     async init() {
-      try { this.exams = await api('GET', '/api/exams'); } catch (e) { this.error = errorText(e); }
+      try { this.exams = await apiAll('/api/exams'); } catch (e) { this.error = errorText(e); }
       if (this.examId) this.load();
     },
     async load() {
       if (!this.examId) return;
       history.replaceState(null, '', '/console/proctor?exam_id=' + this.examId);
       try {
-        this.participants = await api('GET', '/api/exams/' + this.examId + '/participants');
-        this.incidents = await api('GET', '/api/exams/' + this.examId + '/incidents');
-        this.absences = await api('GET', '/api/exams/' + this.examId + '/absences');
+        this.participants = await apiAll('/api/exams/' + this.examId + '/participants');
+        this.incidents = await apiAll('/api/exams/' + this.examId + '/incidents');
+        this.absences = await apiAll('/api/exams/' + this.examId + '/absences');
       } catch (e) { this.error = errorText(e); }
     },
     get rows() { const f = this.filter; return f ? this.participants.filter(p => p.name.includes(f) || p.ticket_no.includes(f)) : this.participants; },

@@ -7,7 +7,7 @@ function examList(base) {
   return {
     base, exams: [], error: '', loaded: false,
     async load() {
-      try { this.exams = await api('GET', '/api/exams'); } catch (e) { this.error = errorText(e); }
+      try { this.exams = await apiAll('/api/exams'); } catch (e) { this.error = errorText(e); }
       this.loaded = true;
     },
   };
@@ -60,7 +60,7 @@ function examReport(examId) {
       } catch (e) { this.error = e.status === 404 ? '没有找到这场考试' : errorText(e); return; }
       this.$nextTick(() => this.draw());
       try {
-        const data = await api('GET', '/api/exams/' + examId + '/report/individuals');
+        const data = await apiWhole('/api/exams/' + examId + '/report/individuals');
         this.individuals = data.items || [];
         this.individualScope = data.unit_id ? '（仅本单位）' : '（全部单位）';
       } catch (_) { this.individuals = []; }

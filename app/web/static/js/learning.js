@@ -7,7 +7,7 @@ function learningView() {
     async init() {
       try {
         this.history = await api('GET', '/api/me/history');
-        this.book = await api('GET', '/api/me/mistakes');
+        this.book = await apiWhole('/api/me/mistakes');
       } catch (e) { this.error = errorText(e); }
     },
     last(e) { const done = e.attempts.filter(a => a.status === 'submitted'); return done[done.length - 1]; },
@@ -23,7 +23,7 @@ function learningView() {
     async submit() {
       try {
         this.result = await api('POST', '/api/me/mistakes/drills/' + this.current.drill_id + '/submit', {answers: this.answers});
-        this.book = await api('GET', '/api/me/mistakes');
+        this.book = await apiWhole('/api/me/mistakes');
       } catch (e) { this.error = errorText(e); }
     },
     verdict(no) {
