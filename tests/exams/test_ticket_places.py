@@ -52,3 +52,27 @@ async def test_unknown_tickets_and_other_roles_change_nothing(
     refused = await client.put(url, json=[{"ticket_no": issued[0]["ticket_no"], "seat": "1"}], headers=supervisor)
     assert refused.status_code == 403
     assert await session.scalar(select(func.count()).select_from(TicketPlace)) == 0
+
+
+async def test_places_are_read_as_the_tickets_are(client: httpx2.AsyncClient, session: AsyncSession) -> None:
+    """A unit admin reads his own unit's venues and seats only (as his tickets); an examinee none."""
+    own, other = await make_unit(session), await make_unit(session)
+    exam = await exam_with_units(session, own, other)
+    organiser = await headers_for(session, Role.organiser)
+    issued = {}
+    for unit in (own, other):
+        cadres = await roster(session, unit, 0, 1, 1)
+        added = await client.post(f"/api/exams/{exam.id}/participants", json={"cadre_ids": cadres}, headers=organiser)
+        issued[unit.id] = sorted(i["ticket_no"] for i in added.json())
+    url = f"/api/exams/{exam.id}/tickets/places"
+    unit_admin = await headers_for(session, Role.unit_admin, unit_id=own.id)
+    mine = await client.get(url, headers=unit_admin)
+    assert mine.status_code == 200, mine.text
+    assert [p["ticket_no"] for p in mine.json()["items"]] == issued[own.id] and mine.json()["total"] == 2
+    tickets = await client.get(f"/api/exams/{exam.id}/tickets", headers=unit_admin)
+    assert [t["ticket_no"] for t in tickets.json()] == issued[own.id]
+    assert (await client.get(url, params={"unit_id": other.id}, headers=unit_admin)).status_code == 403
+    everyone = await client.get(url, headers=organiser)
+    assert everyone.json()["total"] == 4
+    examinee = await headers_for(session, Role.examinee, unit_id=own.id)
+    assert (await client.get(url, headers=examinee)).status_code in (403, 404)

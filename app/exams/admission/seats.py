@@ -22,7 +22,8 @@ from app.core.db import Base
 from app.core.deps import ClockDep, SessionDep
 from app.core.errors import UnprocessableError, field_error
 from app.core.paging import EVERY_ROW, Page, Paged, PageQuery, row_page
-from app.exams.dependencies import ManagedExam, ViewableExam
+from app.exams.admission import participants
+from app.exams.dependencies import ManagedExam, ValidExam
 from app.exams.models import Exam, Participant
 
 router = APIRouter(tags=["participants"])
@@ -88,25 +89,31 @@ async def set_places(
     return places_stored
 
 
-async def list_places(session: AsyncSession, *, exam: Exam, page: Page = EVERY_ROW) -> tuple[list[PlaceRead], int]:
-    """A page of the exam's tickets in ticket order with venue and seat (empty when not assigned), and how
-    many tickets there are."""
+async def list_places(
+    session: AsyncSession, *, exam: Exam, unit_id: int | None = None, page: Page = EVERY_ROW
+) -> tuple[list[PlaceRead], int]:
+    """A page of the exam's tickets (of one unit, if given) in ticket order with venue and seat (empty when
+    not assigned), and how many tickets there are."""
     query = (
         select(Participant.ticket_no, TicketPlace.venue, TicketPlace.seat)
         .outerjoin(TicketPlace, TicketPlace.participant_id == Participant.id)
         .where(Participant.exam_id == exam.id)
         .order_by(Participant.ticket_no, Participant.id)
     )
+    if unit_id is not None:
+        query = query.where(Participant.unit_id == unit_id)
     rows, total = await row_page(session, query, page)
     return [PlaceRead(ticket_no=no, venue=venue, seat=seat) for no, venue, seat in rows], total
 
 
 @router.get("/api/exams/{exam_id}/tickets/places", response_model=Paged[PlaceRead])
 async def read_places(
-    exam: ViewableExam, principal: CurrentPrincipal, session: SessionDep, page: PageQuery
+    exam: ValidExam, principal: CurrentPrincipal, session: SessionDep, page: PageQuery, unit_id: int | None = None
 ) -> Paged[PlaceRead]:
-    """Venue and seat per ticket in ticket order, for printing the tickets, a page at a time: `{items, total}`."""
-    items, total = await list_places(session, exam=exam, page=page)
+    """Venue and seat per ticket in ticket order, for printing the tickets, a page at a time: `{items, total}`.
+    Read by whoever reads the tickets (``participants.ticket_scope``): a unit admin his own unit's only."""
+    scope = await participants.ticket_scope(session, principal, exam, unit_id)
+    items, total = await list_places(session, exam=exam, unit_id=scope, page=page)
     return Paged[PlaceRead](items=items, total=total)
 
 
