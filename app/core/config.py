@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "exambank-development-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
 
     save_grace_seconds: int = 10
+    # The proxies whose X-Request-Start stamp gives a request's arrival time (app.core.arrival): addresses
+    # or networks, separated by commas ("127.0.0.1,10.0.0.0/24"), compared with the TCP peer; the same
+    # peers' X-Forwarded-For names the client in the logs. Empty (the default): nobody is trusted.
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
     sweep_interval_seconds: float = 5.0
     run_sweeper: bool = True
     event_cap_per_attempt: int = 200
@@ -47,6 +51,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
