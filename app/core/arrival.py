@@ -50,6 +50,12 @@ def proxy_stamp(headers: Iterable[tuple[bytes, bytes]]) -> datetime | None:
     return datetime.fromtimestamp(float(match.group(1)), UTC)
 
 
+def longest_proxy_queue(proxies: tuple[Network, ...]) -> timedelta:
+    """How much earlier than it reaches the application a request may count as arrived: what the deadline
+    sweeper must wait beyond the grace so that it never submits an attempt under a save stamped in time."""
+    return MAX_PROXY_DELAY if proxies else timedelta(0)
+
+
 def arrival_time(scope: Any, now: datetime, proxies: tuple[Network, ...]) -> datetime:
     """When the request of ``scope`` arrived, ``now`` being the application's clock (see the module)."""
     if not proxies:

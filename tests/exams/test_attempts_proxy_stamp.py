@@ -16,6 +16,7 @@ from app.core.arrival import MAX_PROXY_DELAY
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.exams.models import Attempt
+from app.exams.room.sweeper import IN_FLIGHT_SECONDS, sweep_batch, sweep_grace_seconds
 from tests.conftest import TEST_SECRET
 from tests.exams.factories_attempts import Examinee, ExamSetup, make_exam_setup, path_start
 
@@ -169,3 +170,27 @@ async def test_two_stamps_are_ignored(client: httpx2.AsyncClient, session: Async
     )
 
     assert reply.status_code == 409, reply.text
+
+
+async def test_the_sweeper_waits_for_what_the_proxy_may_still_hold(
+    client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock, settings: Settings
+) -> None:
+    setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
+    examinee = setup.examinees[0]
+    deadline = clock.now() + timedelta(seconds=LIMIT)
+    start = await _start(client, setup, examinee)
+    received = clock.advance(seconds=LIMIT + GRACE - 2)
+    # It reaches the server 50 s later: past the grace and the server's own in-flight wait.
+    now = clock.advance(seconds=50)
+    assert now - deadline > timedelta(seconds=GRACE + IN_FLIGHT_SECONDS)
+    alone = settings.model_copy(update={"trusted_proxies": ()})
+    assert await sweep_batch(session, now=clock.now(), grace_seconds=sweep_grace_seconds(settings)) == []
+
+    reply = await _save(client, start, examinee, 1, stamp(received))
+
+    assert reply.status_code == 200, reply.text
+    assert (await _attempt(session, start)).last_saved_at == received
+    # Without a trusted proxy the sweeper would have submitted it by now.
+    assert await sweep_batch(session, now=clock.now(), grace_seconds=sweep_grace_seconds(alone)) == [
+        start["attempt_id"]
+    ]
