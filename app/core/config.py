@@ -39,9 +39,11 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
 
     save_grace_seconds: int = 10
-    # The proxies whose X-Request-Start stamp gives a request's arrival time (app.core.arrival): addresses
-    # or networks, separated by commas ("127.0.0.1,10.0.0.0/24"), compared with the TCP peer; the same
-    # peers' X-Forwarded-For names the client in the logs. Empty (the default): nobody is trusted.
+    # The proxies in front of the servers (addresses or networks, separated by commas: "127.0.0.1,
+    # 10.0.0.0/24"), compared with a request's TCP peer. From them only, a request counts as arrived when
+    # the proxy stamped it (X-Request-Start: t=<epoch seconds>; bounded by this server's clock and 60 s
+    # before it, app.core.arrival) and X-Forwarded-For names the client in the logs; the sweeper then
+    # waits those 60 s more. Empty (the default): nobody is trusted, the server's clock decides.
     trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
     sweep_interval_seconds: float = 5.0
     run_sweeper: bool = True
