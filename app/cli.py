@@ -92,7 +92,9 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            # Off: the application judges the proxy's arrival stamp by the TCP peer, then applies
+            # X-Forwarded-For itself for the same trusted proxies (EXAMBANK_TRUSTED_PROXIES, app.core.lane).
+            proxy_headers=False,
             timeout_worker_healthcheck=WORKER_START_SECONDS,
         )
 

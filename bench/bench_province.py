@@ -115,6 +115,7 @@ class Examinee:
     submit_status: int | None = None
     resends: int = 0
     errors: list[str] = field(default_factory=list)
+    phase: str = "login"  # what the page is waiting for (reported when the load process stops it)
 
 
 def _layout(examinee: Examinee) -> None:
@@ -174,6 +175,7 @@ async def _take_exam(examinee: Examinee, plan: dict[str, Any], release: float) -
             examinee.errors.append(f"login {status}")
             return
         examinee.token = login["access_token"]
+        examinee.phase = "start"
         try:
             status, paper = await conn.request(
                 "POST", f"/api/exams/{plan['exam_id']}/attempts", token=examinee.token, raw=True
@@ -187,6 +189,7 @@ async def _take_exam(examinee: Examinee, plan: dict[str, Any], release: float) -
         examinee.start_s = time.time() - release
         examinee.raw_paper = paper
 
+        examinee.phase = "autosave"
         await _sleep_until(plan["autosave_from"])
         _layout(examinee)
         numbers = list(examinee.layout)
@@ -209,12 +212,15 @@ async def _take_exam(examinee: Examinee, plan: dict[str, Any], release: float) -
         final = {no: sheet[no] for no in [*numbers[len(numbers) - 5 :], *changed]}
         await _sleep_until(plan["closes_at"] - rng.random() * FINAL_SPREAD_SECONDS)
         examinee.final_sent_at = time.time()
+        examinee.phase = "final save"
         t0 = time.perf_counter()
         await _save(examinee, conn, final, give_up_at=give_up, final=True)
+        examinee.phase = "submit"
         status, _ = await _send(
             examinee, conn, "POST", f"/api/attempts/{examinee.attempt_id}/submit", None, give_up_at=give_up
         )
         examinee.final_s = time.perf_counter() - t0
+        examinee.phase = "done"
         examinee.submit_status = status
         if status not in (200, 409):
             examinee.errors.append(f"submit {status}")
@@ -250,7 +256,15 @@ async def _save(
 
 async def _load_process(plan: dict[str, Any]) -> list[dict[str, Any]]:
     examinees = [Examinee(index=i, ticket=t, pin=p) for i, t, p in plan["examinees"]]
-    await asyncio.gather(*(_take_exam(e, plan, plan["release_at"]) for e in examinees))
+    pages = [asyncio.create_task(_take_exam(e, plan, plan["release_at"])) for e in examinees]
+    # Requests have no timeout of their own: what is still waiting at stop_at is stopped and reported, so
+    # that the coordinator always gets every examinee's figures.
+    _, waiting = await asyncio.wait(pages, timeout=max(0.0, plan["stop_at"] - time.time()))
+    for examinee, page in zip(examinees, pages, strict=True):
+        if page in waiting:
+            page.cancel()
+            examinee.errors.append(f"unanswered {examinee.phase}")
+    await asyncio.gather(*waiting, return_exceptions=True)
     return [
         {
             "index": e.index,
@@ -456,6 +470,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "closes_at": closes_at,
                 "grace": args.grace,
                 "saves": args.saves,
+                "stop_at": closes_at + args.grace + 170,  # the coordinator gives up 9 s later
             }
             plan_path, out_path = Path(scratch) / f"plan{k}.json", Path(scratch) / f"out{k}.json"
             plan_path.write_text(json.dumps(plan))

@@ -493,6 +493,8 @@ class Topology:
             "EXAMBANK_ADMIN_PASSWORD": self.config.admin_password,
             "EXAMBANK_DB_POOL_SIZE": str(self.config.app_pool_size),
             "EXAMBANK_LOG_LEVEL": self.config.log_level,
+            # nginx's X-Request-Start (the arrival of a request) and X-Forwarded-For are trusted from it only.
+            "EXAMBANK_TRUSTED_PROXIES": "127.0.0.1",
         }
         if self.config.database != "sqlite" and self.config.resolved_pool_mode() == "transaction":
             env["EXAMBANK_DB_TRANSACTION_POOLER"] = "true"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "exambank-development-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
 
     save_grace_seconds: int = 10
+    # The proxies in front of the servers (addresses or networks, separated by commas: "127.0.0.1,
+    # 10.0.0.0/24"), compared with a request's TCP peer. From them only, a request counts as arrived when
+    # the proxy stamped it (X-Request-Start: t=<epoch seconds>; bounded by this server's clock and 60 s
+    # before it, app.core.arrival) and X-Forwarded-For names the client in the logs; the sweeper then
+    # waits those 60 s more. Empty (the default): nobody is trusted, the server's clock decides.
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
     sweep_interval_seconds: float = 5.0
     run_sweeper: bool = True
     event_cap_per_attempt: int = 200
@@ -47,6 +53,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

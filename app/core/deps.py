@@ -1,5 +1,5 @@
 """Request-scoped dependencies shared by every domain: the database session, the clock, the settings, the
-time the request arrived.
+time the request arrived (decided by ``app.core.arrival``).
 
 They are ``async def`` so FastAPI calls them on the event loop instead of hopping to a worker thread.
 """
@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.arrival import arrival_time
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database
@@ -77,13 +78,18 @@ async def get_app_settings(request: Request) -> Settings:
 ARRIVED_AT = "exambank.arrived_at"
 
 
+def arrival_of(scope: Any, app: Any) -> datetime:
+    """When the request of ``scope`` arrived (``app.core.arrival``): its stamp, or decided now."""
+    arrived: datetime | None = scope.get(ARRIVED_AT)
+    if arrived is None:
+        arrived = arrival_time(scope, app.state.clock.now(), app.state.settings.trusted_proxies)
+    return arrived
+
+
 async def get_arrival_time(request: Request) -> datetime:
     """When the request arrived — not when its handler runs, which under load may be seconds later (its
-    write session waited for the lock): a deadline is judged by it. The clock's time when not stamped."""
-    arrived: datetime | None = request.scope.get(ARRIVED_AT)
-    if arrived is None:
-        arrived = request.app.state.clock.now()
-    return arrived
+    write session waited for the lock): a deadline is judged by it."""
+    return arrival_of(request.scope, request.app)
 
 
 # scope="function": the commit runs as soon as the handler returns, before the response is sent.

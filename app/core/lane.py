@@ -11,8 +11,9 @@ Then the handler's transaction is rolled back and the request goes on, body repl
 route of the same path: that route is the reference implementation and what the OpenAPI document
 describes, so a client can never tell which of the two answered.
 
-Every HTTP request is stamped with the time it arrived (``app.core.deps.ARRIVED_AT``) before anything else
-runs; the lane's handlers and the routes judge deadlines by it.
+Every HTTP request is stamped with the time it arrived (``app.core.deps.ARRIVED_AT``, decided by
+``app.core.arrival``: the application's clock, or a trusted proxy's stamp) before anything else runs; the
+lane's handlers and the routes judge deadlines by it.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.asgi_body import read_body
 from app.core.batches import Batches, BatchFailed, Pending
 from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_body
-from app.core.deps import ARRIVED_AT, get_session
+from app.core.deps import ARRIVED_AT, arrival_of, get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver, release_pooled
 from app.core.errors import AppError
 from app.core.metrics import LANE_ROUTE, observe_request
@@ -221,7 +223,7 @@ class HotPathLane:
         reply = None
         if buffered.complete and buffered.body is not None:
             app = scope["app"]
-            arrived_at = scope.get(ARRIVED_AT) or app.state.clock.now()
+            arrived_at = arrival_of(scope, app)
             call = LaneCall(
                 app=app, params=params, headers=dict(scope["headers"]), body=buffered.body, arrived_at=arrived_at
             )
@@ -266,6 +268,7 @@ class LaneApplication(FastAPI):
     the lane's routes reaches FastAPI (its telemetry, middleware, router) only when the lane leaves it."""
 
     _lane: HotPathLane | None = None
+    _proxy_headers: ASGIApp | None = None
     lane_enabled = True  # off: every request goes the ordinary way (the tests compare both)
 
     def use_lane(self, routes: Sequence[LaneRoute]) -> None:
@@ -273,11 +276,25 @@ class LaneApplication(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            scope[ARRIVED_AT] = self.state.clock.now()
+            scope[ARRIVED_AT] = arrival_of(scope, self)  # from the TCP peer, before X-Forwarded-For names the client
             scope["app"] = self
-            await observe_request(self._serve_http, scope, receive, send)
+            await observe_request(self._forwarded, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    async def _forwarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The client behind a trusted proxy (``EXAMBANK_TRUSTED_PROXIES``) is the one its X-Forwarded-For
+        names, for the logs (``exambank serve`` leaves uvicorn's own rewriting off: the arrival needs the
+        TCP peer)."""
+        served = self._proxy_headers
+        if served is None:
+            proxies = self.state.settings.trusted_proxies
+            served = self._serve_http
+            if proxies:
+                forwarded = ProxyHeadersMiddleware(served, trusted_hosts=[str(p) for p in proxies])  # type: ignore[arg-type]
+                served = forwarded  # type: ignore[assignment]
+            self._proxy_headers = served
+        await served(scope, receive, send)
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._lane is not None and self.lane_enabled:

@@ -76,3 +76,24 @@ def test_the_images_are_built_from_files_in_the_repository() -> None:
     assert (DEPLOY / services["pgbouncer"]["build"] / "Dockerfile").is_file()
     dockerfile = (DEPLOY / build["context"] / build["dockerfile"]).read_text(encoding="utf-8")
     assert "/api/ready" in dockerfile  # the image's health check is the readiness route
+
+
+def test_the_app_servers_trust_the_arrival_stamp_of_nginx_only() -> None:
+    from app.core.arrival import is_trusted
+    from app.core.config import Settings
+
+    services = _compose()["services"]
+    trusted = Settings(trusted_proxies=services["app1"]["environment"]["EXAMBANK_TRUSTED_PROXIES"]).trusted_proxies
+    nginx_address = services["nginx"]["networks"]["default"]["ipv4_address"]
+    assert is_trusted(nginx_address, trusted)
+    assert not any(is_trusted(f"172.30.0.{i}", trusted) for i in range(1, 255) if f"172.30.0.{i}" != nginx_address)
+    subnet = _compose()["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert nginx_address.startswith(subnet.rsplit(".", 1)[0] + ".")
+    assert 'proxy_set_header X-Request-Start "t=${msec}";' in (COMPOSE_DIR / "nginx.conf").read_text(encoding="utf-8")
+    local = Topology(TopologyConfig())
+    try:
+        assert is_trusted(
+            "127.0.0.1", Settings(trusted_proxies=local._server_env()["EXAMBANK_TRUSTED_PROXIES"]).trusted_proxies
+        )
+    finally:
+        local.stop()

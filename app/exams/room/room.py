@@ -7,8 +7,9 @@ through ``SessionRoom``: the request's own transaction). They settle the common 
 for anything else; the routes then add only what the lane does not do — explaining a refusal, resuming,
 a later attempt, a submit the grading service settles.
 
-Time is the request's arrival (``app.core.lane.arrival_time``), never when its batch runs: a save or a
-submit that reached the server before the deadline and its grace is accepted however long it queued.
+Time is the request's arrival (``app.core.arrival.arrival_time``), never when its batch runs: a save or a
+submit that reached the server — or a trusted proxy that stamped it — before the deadline and its grace is
+accepted however long it queued.
 """
 
 from __future__ import annotations

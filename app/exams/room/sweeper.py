@@ -8,7 +8,9 @@ overdue attempts are caught up after a crash.
 
 A save or submit is judged by when it arrived (``app.exams.room.room``), and one that arrived just before
 the grace ran out may still be queued for its batch: the sweeper therefore leaves an attempt alone for
-``IN_FLIGHT_SECONDS`` more, so that it never submits an attempt under a save it would have to refuse.
+``IN_FLIGHT_SECONDS`` more — and, behind a trusted proxy whose stamp may date a request up to a minute
+before it reached the server (``app.core.arrival``), that minute more — so that it never submits an
+attempt under a save it would have to refuse (``sweep_grace_seconds``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import metrics
+from app.core.arrival import longest_proxy_queue
+from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import get_logger
 from app.exams.room.attempt_schemas import SubmitReason
@@ -33,6 +37,13 @@ log = get_logger("exambank.sweeper")
 
 BATCH_SIZE = 500
 IN_FLIGHT_SECONDS = 30.0  # longer than any request waits for its batch (clients give up sooner)
+
+
+def sweep_grace_seconds(settings: Settings) -> float:
+    """How long after an attempt's deadline the sweeper submits it: the grace, what a request may wait
+    in the server for its batch, and what it may have waited in a trusted proxy."""
+    queued = longest_proxy_queue(settings.trusted_proxies).total_seconds()
+    return settings.save_grace_seconds + IN_FLIGHT_SECONDS + queued
 
 
 async def sweep_batch(
@@ -76,7 +87,7 @@ async def run_sweeper(app: FastAPI) -> None:
             ids = await sweep_overdue(
                 app.state.database,
                 now=app.state.clock.now(),
-                grace_seconds=settings.save_grace_seconds + IN_FLIGHT_SECONDS,
+                grace_seconds=sweep_grace_seconds(settings),
             )
             metrics.record_sweep(submitted=len(ids), seconds=time.perf_counter() - started)
             if ids:
