@@ -200,6 +200,14 @@ def paper_key_of(setup: ExamSetup) -> dict[int, str]:
     return {no: item.answer for no, item in enumerate(setup.items, start=1)}
 
 
+async def start_attempt(client: httpx2.AsyncClient, setup: ExamSetup, examinee: Examinee) -> dict[str, Any]:
+    """The examinee's first start of the exam (200 expected): the start payload."""
+    response = await client.post(path_start(setup), headers=examinee.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def path_start(setup: ExamSetup) -> str:
     return f"/api/exams/{setup.exam.id}/attempts"
 

@@ -11,24 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import FrozenClock
 from app.exams.models import Attempt, AttemptAnswer
 from tests.exams.factories_attempts import (
-    Examinee,
-    ExamSetup,
     make_exam_setup,
     paper_key_of,
     path_start,
     right_answers,
     shown_to_paper,
+    start_attempt,
 )
 from tests.factories import auth_headers
 
 GRACE = 10  # settings.save_grace_seconds
-
-
-async def _start(client: httpx2.AsyncClient, setup: ExamSetup, examinee: Examinee) -> dict[str, Any]:
-    response = await client.post(path_start(setup), headers=examinee.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _save(
@@ -51,7 +43,7 @@ async def test_saves_merge_and_are_stored_in_the_papers_keys(
 ) -> None:
     setup = await make_exam_setup(session, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     sheet = right_answers(setup, start)
     first, second = dict(list(sheet.items())[:3]), dict(list(sheet.items())[3:])
 
@@ -77,7 +69,7 @@ async def test_a_save_with_an_older_seq_is_ignored_and_says_so(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
 
     assert (await _save(client, start, examinee.headers, 5, {"1": ["C"]})).json()["saved"] is True
     late = await _save(client, start, examinee.headers, 4, {"1": ["A"], "2": ["A"]})
@@ -94,7 +86,7 @@ async def test_an_empty_list_clears_an_answer(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await _save(client, start, examinee.headers, 1, {"1": ["B"], "3": ["A", "C"]})
 
     await _save(client, start, examinee.headers, 2, {"3": []})
@@ -107,7 +99,7 @@ async def test_invalid_answers_are_refused_naming_the_question_and_nothing_chang
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await _save(client, start, examinee.headers, 1, {"1": ["B"]})
 
     for seq, answers, field in (
@@ -133,7 +125,7 @@ async def test_the_deadline_boundary_before_in_the_grace_and_after(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=600, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
 
     clock.advance(seconds=599)
     just_before = await _save(client, start, examinee.headers, 1, {"1": ["B"]})
@@ -158,7 +150,7 @@ async def test_a_save_after_submission_is_refused(
 ) -> None:
     setup = await make_exam_setup(session, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await client.post(f"/api/attempts/{start['attempt_id']}/submit", headers=examinee.headers)
 
     response = await _save(client, start, examinee.headers, 1, {"1": ["A"]})
@@ -172,7 +164,7 @@ async def test_the_newest_device_takes_the_attempt_over(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await _save(client, start, examinee.headers, 1, {"1": ["A"]})
     laptop = await auth_headers(session, examinee.user, now=clock.now())
 
@@ -197,7 +189,7 @@ async def test_someone_elses_attempt_is_not_found(
 ) -> None:
     setup = await make_exam_setup(session, examinees_per_unit=2, now=clock.now())
     mine, theirs = setup.examinees
-    start = await _start(client, setup, mine)
+    start = await start_attempt(client, setup, mine)
 
     assert (await _save(client, start, theirs.headers, 1, {"1": ["A"]})).status_code == 404
     assert (await client.get(f"/api/attempts/{start['attempt_id']}", headers=theirs.headers)).status_code == 404
@@ -209,7 +201,7 @@ async def test_shuffled_letters_map_back_to_the_papers_keys(
 ) -> None:
     setup = await make_exam_setup(session, examinees_per_unit=4, now=clock.now())
     for examinee in setup.examinees:
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         # Pick the option whose text is 选项A for every choice question, whatever letter it shows under.
         picks: dict[str, list[str]] = {}
         for question in start["questions"]:

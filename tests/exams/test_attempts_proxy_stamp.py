@@ -18,7 +18,7 @@ from app.core.config import Settings
 from app.exams.models import Attempt
 from app.exams.room.sweeper import IN_FLIGHT_SECONDS, sweep_batch, sweep_grace_seconds
 from tests.conftest import TEST_SECRET
-from tests.exams.factories_attempts import Examinee, ExamSetup, make_exam_setup, path_start
+from tests.exams.factories_attempts import Examinee, make_exam_setup, start_attempt
 
 GRACE = 10  # settings.save_grace_seconds
 LIMIT = 600  # the paper's time limit
@@ -35,13 +35,6 @@ def settings(database_url: str) -> Settings:
 
 def stamp(moment: datetime) -> dict[str, str]:
     return {"X-Request-Start": f"t={moment.timestamp():.3f}"}
-
-
-async def _start(client: httpx2.AsyncClient, setup: ExamSetup, examinee: Examinee) -> dict[str, Any]:
-    response = await client.post(path_start(setup), headers=examinee.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _save(
@@ -66,7 +59,7 @@ async def test_a_save_the_trusted_proxy_had_in_the_grace_is_taken_after_it(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     received = clock.advance(seconds=LIMIT + GRACE - 2)  # nginx has it 2 s before the grace ends
     clock.advance(seconds=20)  # it reaches the application 18 s after the grace
 
@@ -86,7 +79,7 @@ async def test_the_same_stamp_from_an_untrusted_client_is_ignored(
     async with httpx2.AsyncClient(transport=transport, base_url="http://exambank.test") as client:
         setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
         examinee = setup.examinees[0]
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         sent = clock.advance(seconds=LIMIT + GRACE - 2)
         clock.advance(seconds=20)
 
@@ -102,7 +95,7 @@ async def test_a_stamp_in_the_future_counts_as_now(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     now = clock.advance(seconds=60)
 
     # An hour ahead is past the grace: taken as given, it would be refused.
@@ -118,7 +111,7 @@ async def test_a_stamp_older_than_the_bound_counts_from_the_bound(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     claimed = clock.advance(seconds=LIMIT - 100)
     now = clock.advance(seconds=100 + GRACE + 30)  # 30 s after the grace; the bound is 60 s before now
 
@@ -146,7 +139,7 @@ async def test_a_malformed_stamp_is_ignored(
 ) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     inside = clock.advance(seconds=LIMIT + GRACE - 2).timestamp()
     clock.advance(seconds=20)
 
@@ -159,7 +152,7 @@ async def test_a_malformed_stamp_is_ignored(
 async def test_two_stamps_are_ignored(client: httpx2.AsyncClient, session: AsyncSession, clock: FrozenClock) -> None:
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     inside = stamp(clock.advance(seconds=LIMIT + GRACE - 2))["X-Request-Start"]
     clock.advance(seconds=20)
 
@@ -178,7 +171,7 @@ async def test_the_sweeper_waits_for_what_the_proxy_may_still_hold(
     setup = await make_exam_setup(session, shuffle=False, time_limit_seconds=LIMIT, now=clock.now())
     examinee = setup.examinees[0]
     deadline = clock.now() + timedelta(seconds=LIMIT)
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     received = clock.advance(seconds=LIMIT + GRACE - 2)
     # It reaches the server 50 s later: past the grace and the server's own in-flight wait.
     now = clock.advance(seconds=50)

@@ -14,21 +14,14 @@ from app.core.clock import FrozenClock
 from app.exams.models import Attempt, AttemptAnswer, Exam
 from tests.exams.factories_attempts import (
     Examinee,
-    ExamSetup,
     letters_for,
     make_exam_setup,
     path_start,
     right_answers,
     shown_to_paper,
+    start_attempt,
 )
 from tests.factories import headers_for, make_unit
-
-
-async def _start(client: httpx2.AsyncClient, setup: ExamSetup, examinee: Examinee) -> dict[str, Any]:
-    response = await client.post(path_start(setup), headers=examinee.headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def _answer(
@@ -73,7 +66,7 @@ async def test_shuffled_answers_grade_correctly_for_every_examinee(
         ({1: "C", 2: "D", 3: "C", 4: "ABDE", 5: "T", 6: "F"}, 6.0),
     ]
     for examinee, (paper_answers, expected) in zip(setup.examinees, sheets, strict=True):
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         if paper_answers:
             await _answer(client, start, examinee, _by_paper(start, paper_answers))
         submitted = await _submit(client, start, examinee)
@@ -91,7 +84,7 @@ async def test_partial_credit_gives_half_for_a_strict_subset_without_a_wrong_key
         [({3: "A", 4: "AB"}, 3.0), ({3: "AC", 4: "ABDE"}, 3.0), ({3: "AD", 4: "D"}, 1.5)],
         strict=True,
     ):
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         await _answer(client, start, examinee, _by_paper(start, paper_answers))
         await _submit(client, start, examinee)
         assert await _score(session, start["attempt_id"]) == expected, paper_answers
@@ -110,7 +103,7 @@ async def test_submit_is_idempotent_and_records_every_omission(
 ) -> None:
     setup = await make_exam_setup(session, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await _answer(client, start, examinee, _by_paper(start, {1: "B"}))
 
     first = await _submit(client, start, examinee)
@@ -133,7 +126,7 @@ async def test_a_formal_result_waits_for_publication(
 ) -> None:
     setup = await make_exam_setup(session, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     result_path = f"/api/attempts/{start['attempt_id']}/result"
     assert (await client.get(result_path, headers=examinee.headers)).status_code == 409  # not submitted
     await _answer(client, start, examinee, right_answers(setup, start))
@@ -165,7 +158,7 @@ async def test_practice_shows_score_right_answers_and_explanations_on_submit(
 ) -> None:
     setup = await make_exam_setup(session, mode="practice", max_attempts=2, now=clock.now())
     examinee = setup.examinees[0]
-    start = await _start(client, setup, examinee)
+    start = await start_attempt(client, setup, examinee)
     await _answer(client, start, examinee, _by_paper(start, {1: "B", 2: "A"}))
 
     submitted = await _submit(client, start, examinee)
@@ -191,7 +184,7 @@ async def test_practice_allows_attempts_up_to_the_maximum(
     examinee = setup.examinees[0]
     seen = []
     for expected_no in (1, 2, 3):
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         assert (start["attempt_no"], start["answers"], start["last_seq"]) == (expected_no, {}, 0)
         await _answer(client, start, examinee, dict(list(right_answers(setup, start).items())[:expected_no]))
         await _submit(client, start, examinee)
@@ -211,7 +204,7 @@ async def test_closing_submits_every_open_attempt(
     writing = setup.examinees[:3]
     starts = []
     for examinee in writing:
-        start = await _start(client, setup, examinee)
+        start = await start_attempt(client, setup, examinee)
         await _answer(client, start, examinee, right_answers(setup, start))
         starts.append(start)
     await _submit(client, starts[0], writing[0])
