@@ -95,6 +95,7 @@ def serve(
             # Off: the application judges the proxy's arrival stamp by the TCP peer, then applies
             # X-Forwarded-For itself for the same trusted proxies (EXAMBANK_TRUSTED_PROXIES, app.core.lane).
             proxy_headers=False,
+            server_header=False,  # no "server: uvicorn" telling a scanner what runs here
             timeout_worker_healthcheck=WORKER_START_SECONDS,
         )
 

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from app.accounts import lane as accounts_lane
 from app.accounts import service as accounts_service
@@ -83,26 +83,6 @@ def _watch_pools(database: Database) -> None:
         metrics.watch_pool(database.write_engine)
 
 
-class ExambankApplication(LaneApplication):
-    """The application behind its HTTP guard (``app.core.http_guard``), which comes before the lane."""
-
-    _guard: HttpGuard | None = None
-
-    def use_guard(self) -> None:
-        self._guard = HttpGuard(
-            partial(LaneApplication.__call__, self),
-            authenticate=partial(_authenticated, self),
-            public_paths=frozenset({"/api/auth/login"}),
-            integer_params=partial(integer_query_parameters, self),
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._guard is not None and scope["type"] == "http":
-            await self._guard(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
 def _out_of_range(exc: BaseException) -> bool:
     """Whether a database error says a value was out of range (a number too large for its column)."""
     seen: BaseException | None = exc
@@ -157,9 +137,9 @@ def create_app(
         _watch_pools(app.state.database)
         await _bootstrap_admin(app.state.database, settings)
         await _discard_abandoned_imports(app.state.database, app.state.clock)
-        jobs: list[asyncio.Task[None]] = []
+        jobs = [asyncio.create_task(metrics.flush_periodically())]
         if background and settings.run_sweeper:
-            jobs = [asyncio.create_task(task(app)) for task in BACKGROUND_TASKS]
+            jobs += [asyncio.create_task(task(app)) for task in BACKGROUND_TASKS]
         try:
             yield
         finally:
@@ -171,7 +151,7 @@ def create_app(
 
     # The interactive documentation is off in production unless asked for.
     docs = settings.environment != "production" or settings.docs_enabled
-    app = ExambankApplication(
+    app = LaneApplication(
         title="exambank",
         version="0.1.0",
         lifespan=lifespan,
@@ -236,7 +216,13 @@ def create_app(
     # The hot paths (ticket login, first start, autosave, submit) are settled ahead of the application
     # when they can be; see app.core.lane.
     app.use_lane([*accounts_lane.LANE_ROUTES, *exams_lane.LANE_ROUTES])
-    app.use_guard()
+    app.use_guard(
+        HttpGuard(
+            authenticate=partial(_authenticated, app),
+            public_paths=frozenset({"/api/auth/login"}),
+            integer_params=partial(integer_query_parameters, app),
+        )
+    )
     for router in (
         operations_router,
         accounts_router,

@@ -106,5 +106,6 @@ async def database_figures(session: AsyncSession, *, now: datetime, grace_second
 @router.get("/metrics", include_in_schema=False)
 async def prometheus_metrics(session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
     figures = await database_figures(session, now=clock.now(), grace_seconds=settings.save_grace_seconds)
+    metrics.flush()  # this worker's requests up to now; the others' reach their files each second
     body = await asyncio.to_thread(metrics.render, figures)
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from starlette.types import Message, Receive
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs as much as reading the body
 class BufferedBody:
     """What was received: the messages as they came, the body (None once it passed the limit) and whether
     the whole body arrived within the limit (False too when the client went away)."""

@@ -19,9 +19,10 @@ lane's handlers and the routes judge deadlines by it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.core.asgi_body import read_body
@@ -38,7 +39,8 @@ from app.core.db import RETRY_AFTER_SECONDS, database_unavailable, unavailable_b
 from app.core.deps import ARRIVED_AT, arrival_of, get_session
 from app.core.driver import Driver, DriverRow, driver_for, pooled_driver, release_pooled
 from app.core.errors import AppError
-from app.core.metrics import LANE_ROUTE, observe_request
+from app.core.http_guard import BODY, HttpGuard, send_refusal, with_security_headers
+from app.core.metrics import LANE_ROUTE, count_request
 from app.core.sqlite_writer import Job, SQLiteWriter, run_job
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ class LaneCall:
     headers: Mapping[bytes, bytes]
     body: bytes
     arrived_at: datetime
-    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _stack: AsyncExitStack | None = None  # what the request opened (a session, a pooled connection), if anything
     _session: AsyncSession | None = None
     _driver: Driver | None = None
     _pooled: Any = None
@@ -72,6 +74,13 @@ class LaneCall:
     @property
     def state(self) -> Any:
         return self.app.state
+
+    @property
+    def stack(self) -> AsyncExitStack:
+        """Closed when the handler is done: committed if it settled the request, rolled back if not."""
+        if self._stack is None:
+            self._stack = AsyncExitStack()
+        return self._stack
 
     def bearer_token(self, cookie_name: str) -> str | None:
         """The session token: ``Authorization: Bearer …`` or the session cookie."""
@@ -89,7 +98,7 @@ class LaneCall:
         """The request's write session, opened on first use; committed if the handler settles the
         request, rolled back if it does not."""
         if self._session is None:
-            self._session = await self._stack.enter_async_context(request_session(self.app))
+            self._session = await self.stack.enter_async_context(request_session(self.app))
         return self._session
 
     @property
@@ -106,7 +115,7 @@ class LaneCall:
             return await driver_for(await self.session(), transaction=False)
         if self._driver is None:
             self._pooled = await self.app.state.database.engine.raw_connection()
-            self._stack.push_async_callback(self.release_driver)
+            self.stack.push_async_callback(self.release_driver)
             self._driver = pooled_driver(self._pooled)
         return self._driver
 
@@ -219,17 +228,20 @@ class HotPathLane:
     async def _serve(
         self, route: LaneRoute, params: dict[str, str], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        buffered = await read_body(receive, MAX_LANE_BODY)
+        body: bytes | None = scope.get(BODY)  # read whole by the HTTP guard, which replays it to ``receive``
+        if body is None:
+            buffered = await read_body(receive, MAX_LANE_BODY)
+            receive = buffered.replaying(receive)
+            body = buffered.body if buffered.complete else None
         reply = None
-        if buffered.complete and buffered.body is not None:
+        if body is not None and len(body) <= MAX_LANE_BODY:
             app = scope["app"]
-            arrived_at = arrival_of(scope, app)
             call = LaneCall(
-                app=app, params=params, headers=dict(scope["headers"]), body=buffered.body, arrived_at=arrived_at
+                app=app, params=params, headers=dict(scope["headers"]), body=body, arrived_at=arrival_of(scope, app)
             )
             reply = await self._settle(route.handler, call)
         if reply is None:
-            await self.app(scope, buffered.replaying(receive), send)
+            await self.app(scope, receive, send)
             return
         scope[LANE_ROUTE] = route.path  # counted under the lane's route (app.core.metrics)
         await send(
@@ -248,11 +260,18 @@ class HotPathLane:
     @staticmethod
     async def _settle(handler: LaneHandler, call: LaneCall) -> LaneReply | None:
         try:
-            async with call._stack:
+            try:
                 reply = await handler(call)
                 if reply is None:
                     raise _Fallthrough
-                return reply
+            except BaseException as exc:
+                # What the handler opened sees the exception (a session rolls back), as ``async with`` would.
+                if call._stack is not None and await call._stack.__aexit__(type(exc), exc, exc.__traceback__):
+                    return None
+                raise
+            if call._stack is not None:
+                await call._stack.aclose()  # a session commits
+            return reply
         except (_Fallthrough, AppError, BatchFailed) as exc:
             if isinstance(exc, BatchFailed) and database_unavailable(exc):
                 return UNAVAILABLE_REPLY
@@ -264,23 +283,48 @@ class HotPathLane:
 
 
 class LaneApplication(FastAPI):
-    """A FastAPI application with the hot-path lane in front of everything else: a request for one of
-    the lane's routes reaches FastAPI (its telemetry, middleware, router) only when the lane leaves it."""
+    """A FastAPI application with its front in one layer, ahead of everything else: each HTTP request is
+    stamped with its arrival, passes the HTTP guard (``app.core.http_guard``) and goes to the hot-path
+    lane, which leaves to FastAPI (its telemetry, middleware, router) what it does not settle; the reply
+    gets the guard's security headers, and the request is counted (``app.core.metrics``)."""
 
     _lane: HotPathLane | None = None
+    _guard: HttpGuard | None = None
     _proxy_headers: ASGIApp | None = None
     lane_enabled = True  # off: every request goes the ordinary way (the tests compare both)
 
     def use_lane(self, routes: Sequence[LaneRoute]) -> None:
         self._lane = HotPathLane(partial(FastAPI.__call__, self), routes)
 
+    def use_guard(self, guard: HttpGuard) -> None:
+        self._guard = guard
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[ARRIVED_AT] = arrival_of(scope, self)  # from the TCP peer, before X-Forwarded-For names the client
-            scope["app"] = self
-            await observe_request(self._forwarded, scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        started = time.perf_counter()
+        scope[ARRIVED_AT] = arrival_of(scope, self)  # from the TCP peer, before X-Forwarded-For names the client
+        scope["app"] = self
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = with_security_headers(message)
+            await send(message)
+
+        try:
+            refusal = None
+            if self._guard is not None:
+                refusal, receive = await self._guard.check(scope, receive)
+            if refusal is None:
+                await self._forwarded(scope, receive, sending)
+            else:
+                await send_refusal(sending, refusal)
+        finally:
+            count_request(scope, status, time.perf_counter() - started)
 
     async def _forwarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The client behind a trusted proxy (``EXAMBANK_TRUSTED_PROXIES``) is the one its X-Forwarded-For

@@ -1,11 +1,11 @@
 """Prometheus metrics for the people watching an exam: requests and latency by route, saves, submits, the
 deadline sweeper, the connection pool.
 
-Each request is counted once, by ``observe_request`` at the very front of the application (ahead of the
-hot-path lane), under the route that answered it: the lane's route when the lane settled it, FastAPI's
-route template otherwise, ``unmatched`` for anything else (so a scan of random paths cannot grow the
-label set). Label children are looked up once per route and kept, so a request costs two clock reads,
-one counter increment and one histogram observation.
+Each request is counted once, by ``count_request`` at the very front of the application (ahead of the
+HTTP guard and the hot-path lane, ``app.core.lane.LaneApplication``), under the route that answered it:
+the lane's route when the lane settled it, FastAPI's route template otherwise, ``unmatched`` for anything
+else (so a scan of random paths cannot grow the label set). A request costs two dict updates; the counts
+reach the Prometheus values at ``flush()`` — each second in a serving worker, and before every scrape.
 
 ``exambank serve`` runs several worker processes: it points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh
 directory before they start (``app.core.metrics_directory``), each worker writes its values there, and
@@ -16,16 +16,18 @@ the database at each scrape.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.core.metrics_directory import MULTIPROCESS_ENV
 
@@ -86,36 +88,11 @@ POOL_IN_USE = Gauge(
 _SAVE_ROUTE = ("PUT", "/api/attempts/{attempt_id}/answers")
 _SUBMIT_ROUTE = ("POST", "/api/attempts/{attempt_id}/submit")
 
-_Observers = tuple[Callable[[], None], Callable[[float], None]]
-_children: dict[tuple[str, str, str, str], _Observers] = {}
-
-
-def _observers(method: str, route: str, status: str, served_by: str) -> _Observers:
-    key = (method, route, status, served_by)
-    found = _children.get(key)
-    if found is None:
-        count = REQUESTS.labels(method, route, status, served_by).inc
-        observe = LATENCY.labels(method, route).observe
-        if (method, route) == _SAVE_ROUTE:
-            save = SAVES.labels(status).inc
-
-            def count_save() -> None:
-                count()
-                save()
-
-            found = (count_save, observe)
-        elif (method, route) == _SUBMIT_ROUTE and status == "200":
-            submit = SUBMITS.labels("examinee").inc
-
-            def count_submit() -> None:
-                count()
-                submit()
-
-            found = (count_submit, observe)
-        else:
-            found = (count, observe)
-        _children[key] = found
-    return found
+# Requests counted since the last flush, in plain dicts: (method, route, status, served_by) → requests, and
+# (method, route) → [sum of seconds, one count per bucket of LATENCY_BUCKETS, then +Inf].
+_counted: dict[tuple[str, str, int, str], int] = {}
+_timed: dict[tuple[str, str], list[float]] = {}
+FLUSH_SECONDS = 1.0  # how stale a worker's request figures may be in a scrape served by another worker
 
 
 def route_of(scope: Scope) -> tuple[str, str]:
@@ -128,24 +105,50 @@ def route_of(scope: Scope) -> tuple[str, str]:
     return (path or UNMATCHED), "app"
 
 
-async def observe_request(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Serve one HTTP request with ``app`` and count it under its route, status and latency."""
-    status = 500
-    started = time.perf_counter()
+def count_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered request under its route, status and latency (``seconds``), for the next flush."""
+    route, served_by = route_of(scope)
+    method = scope["method"]
+    key = (method, route, status, served_by)
+    _counted[key] = _counted.get(key, 0) + 1
+    timed = _timed.get((method, route))
+    if timed is None:
+        timed = _timed[(method, route)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+    timed[0] += seconds
+    timed[1 + bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bucket whose bound is >= seconds
 
-    async def send_status(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
 
-    try:
-        await app(scope, receive, send_status)
-    finally:
-        route, served_by = route_of(scope)
-        count, observe = _observers(scope["method"], route, str(status), served_by)
-        count()
-        observe(time.perf_counter() - started)
+def flush() -> None:
+    """Add the requests counted since the last flush to the Prometheus values (in multi-process mode this
+    process's value files, which a scrape by any worker sums): a request costs two dict updates, not
+    four locked writes to a memory-mapped file."""
+    global _counted, _timed
+    counted, timed, _counted, _timed = _counted, _timed, {}, {}
+    for (method, route, status, served_by), requests in counted.items():
+        REQUESTS.labels(method, route, str(status), served_by).inc(requests)
+        if (method, route) == _SAVE_ROUTE:
+            SAVES.labels(str(status)).inc(requests)
+        elif (method, route) == _SUBMIT_ROUTE and status == 200:
+            SUBMITS.labels("examinee").inc(requests)
+    for (method, route), (seconds, *buckets) in timed.items():
+        _add_observations(LATENCY.labels(method, route), seconds, buckets)
+
+
+def _add_observations(child: Any, seconds: float, buckets: list[float]) -> None:
+    """What ``observe`` does for each of many observations at once: the sum, and each bucket's count
+    (prometheus_client keeps a histogram child's per-bucket counts in ``_buckets``, its sum in ``_sum``;
+    tests/core/test_operations.py checks the exposition against the observations)."""
+    child._sum.inc(seconds)
+    for value, count in zip(child._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)
+
+
+async def flush_periodically() -> None:
+    """A worker's task while it serves: its request figures reach the scrape within ``FLUSH_SECONDS``."""
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        flush()
 
 
 def record_sweep(*, submitted: int, seconds: float) -> None:
@@ -192,7 +195,7 @@ class DatabaseFigures:
 def render(database_figures: dict[str, float]) -> bytes:
     """The text exposition of every metric: this server's processes and the database's figures.
 
-    Blocking (it reads every worker's value files): run it off the event loop."""
+    Blocking (it reads every worker's value files): run it off the event loop, after ``flush()`` on it."""
     registry = CollectorRegistry()
     if MULTIPROCESS:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -205,5 +208,6 @@ def render(database_figures: dict[str, float]) -> bytes:
 
 def forget_process() -> None:
     """At a worker's orderly exit: its live gauges (pool use) stop counting in the server's sums."""
+    flush()
     if MULTIPROCESS:
         mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

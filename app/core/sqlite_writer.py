@@ -76,7 +76,7 @@ def executemany(connection: Any, sql: str, rows: Sequence[Mapping[str, Any]]) ->
         cursor.close()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class ReadThenWrite(Generic[R, T]):
     """A job in two steps. ``read`` runs before the batch's transaction, holding no lock — another
     process may commit between it and the write, so ``write`` must re-check, in its own statements,

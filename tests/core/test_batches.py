@@ -5,13 +5,14 @@ fails every request of its batch as ``BatchFailed`` (nothing of it stored)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from app.core.batches import Batches, BatchFailed, Pending
+from app.core.batches import Batches, BatchFailed, Inputs, Pending
 from app.core.db import Database
 from app.core.driver import DriverSQL
 
@@ -85,3 +86,37 @@ async def test_a_failed_statement_fails_its_whole_batch_and_stores_nothing(datab
         assert (key in stored) is (not isinstance(reply, BaseException))
     # And the batches go on.
     assert (await marks.send(Pending(3, (3, 3))))["mark"] == 3  # type: ignore[index]
+
+
+# Inputs: one template rendered for one request and for a batch -------------------------------------------
+
+TABLE_UPDATE = """
+    UPDATE marks SET mark = i.mark, seen = i.mark + 1
+    FROM {inputs}
+    WHERE marks.key = i.key AND marks.mark < i.mark
+    RETURNING marks.key, marks.mark
+"""
+
+
+def test_an_inline_update_does_what_its_one_row_join_does() -> None:
+
+    inputs = Inputs.of(key="INTEGER", mark="INTEGER")
+    inline, joined = inputs.inline(TABLE_UPDATE), TABLE_UPDATE.format(inputs=inputs.one())
+    assert "i." not in inline and ":key" in inline and "FROM" not in inline
+    for requests in ([(1, 5), (1, 3), (2, 9), (7, 1)], [(2, 0), (3, 4), (3, 4)]):
+        results = []
+        for statement in (inline, joined):
+            db = sqlite3.connect(":memory:")
+            db.execute("CREATE TABLE marks (key INTEGER PRIMARY KEY, mark INTEGER, seen INTEGER)")
+            db.executemany("INSERT INTO marks VALUES (?, ?, NULL)", [(1, 4), (2, 1), (3, 3)])
+            returned = [db.execute(statement, {"key": k, "mark": m}).fetchall() for k, m in requests]
+            results.append((returned, db.execute("SELECT * FROM marks ORDER BY key").fetchall()))
+        assert results[0] == results[1]
+
+
+def test_inline_refuses_templates_it_cannot_render() -> None:
+    inputs = Inputs.of(key="INTEGER", mark="INTEGER")
+    with pytest.raises(ValueError, match="UPDATE"):
+        inputs.inline("SELECT i.key FROM {inputs} JOIN marks ON marks.key = i.key")
+    with pytest.raises(ValueError, match="columns"):
+        inputs.inline("UPDATE marks SET mark = i.other FROM {inputs} WHERE marks.key = i.key")

@@ -169,7 +169,16 @@ async def test_every_response_carries_the_security_headers(client: httpx2.AsyncC
     for reply in replies:
         assert reply.headers["x-frame-options"] == "DENY"
         assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["referrer-policy"] == "same-origin"
+        assert len(reply.headers.get_list("content-security-policy")) == 1
         assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
+    page, *resources = replies
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    for reply in resources:  # JSON loads nothing
+        assert reply.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    static = await client.get("/static/css/app.css")
+    assert static.status_code == 200, static.text
+    assert static.headers.get_list("x-content-type-options") == ["nosniff"]  # set by the route, not twice
 
 
 @pytest.mark.parametrize(

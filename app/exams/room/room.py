@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
@@ -173,6 +173,8 @@ class Scoring:
     multiple_scoring: str
     answer_key_text: str
     answer_key: Any
+    # The claim's conditions in each backend's stored form, worked out at the first save (not every save).
+    _claim_inputs: dict[bool, dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def of(cls, row: Any, values: DriverValues) -> Scoring:
@@ -189,12 +191,15 @@ class Scoring:
         )
 
     def claim_values(self, values: DriverValues) -> dict[str, Any]:
-        """The claim's conditions that the scoring still holds (``rules.SAVE_INPUTS``)."""
-        return {
-            "paper_id": self.paper_id, "started_at": values.time(self.started_at),
-            "paper_stamp": values.time(self.paper_stamp), "answer_key": self.answer_key_text,
-            "multiple_scoring": self.multiple_scoring,
-        }  # fmt: skip
+        """The claim's conditions that the scoring still holds (``rules.SAVE_INPUTS``); shared: never mutate."""
+        found = self._claim_inputs.get(values.is_sqlite)
+        if found is None:
+            found = self._claim_inputs[values.is_sqlite] = {
+                "paper_id": self.paper_id, "started_at": values.time(self.started_at),
+                "paper_stamp": values.time(self.paper_stamp), "answer_key": self.answer_key_text,
+                "multiple_scoring": self.multiple_scoring,
+            }  # fmt: skip
+        return found
 
     def score(self, paper: ServedPaper, answers: Mapping[str, Sequence[str]]) -> list[ScoredAnswer]:
         return scored_answers(
@@ -236,7 +241,7 @@ class Scorings:
 # Autosave -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class SaveClaim:
     """One save: who, which attempt, its ``seq`` and answers, when it arrived."""
 
@@ -277,7 +282,7 @@ async def claim_save(io: RoomIO, scorings: Scorings, save: SaveClaim) -> datetim
     return await _claim_on_postgresql(io, scorings, save)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class _ScoredSave:
     scoring: Scoring
     rows: list[dict[str, Any]]
@@ -349,7 +354,7 @@ async def claim_submit(io: RoomIO, *, attempt_id: int, digest: str, now: datetim
 # Start --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class PlannedAttempt:
     """An attempt about to be inserted (``rules.ATTEMPT_INPUTS``) and what its start answers with."""
 
@@ -400,7 +405,7 @@ async def insert_attempt(io: RoomIO, planned: PlannedAttempt) -> int | None:
     return None if inserted is None else int(inserted["id"])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class Started:
     attempt_id: int
     mode: str
@@ -445,7 +450,7 @@ def _first_start_exam(row: Any, values: DriverValues, now: datetime) -> Any:
     return exam
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # made per request: not frozen, whose __init__ costs several times more
 class _ExamOfStart:
     status: str
     opens_at: datetime | None

@@ -145,13 +145,14 @@ INSERT_ATTEMPT_OF = f"""
 
 # Rendered ---------------------------------------------------------------------------------------------
 
-# SQLite: one request (the group-commit writer's jobs, or the route's own transaction).
-CLAIM_SAVE = DriverSQL.of(CLAIM_SAVE_OF.format(inputs=SAVE_INPUTS.one()))
+# SQLite: one request (the group-commit writer's jobs, or the route's own transaction); the claims with
+# their parameters in place (``Inputs.inline``: the same statement, no join with a one-row subquery).
+CLAIM_SAVE = DriverSQL.of(SAVE_INPUTS.inline(CLAIM_SAVE_OF))
 UPSERT_ANSWERS = DriverSQL.of(
     UPSERT_ANSWERS_OF.format(rows="VALUES (:attempt_id, :position, :keys, :seq, :saved_at, :points, :is_correct)")
 )
 ATTEMPT_SCORING = DriverSQL.of(ATTEMPT_SCORING_OF.format(inputs=SCORING_INPUTS.one()))
-CLAIM_SUBMIT = DriverSQL.of(CLAIM_SUBMIT_OF.format(inputs=SUBMIT_INPUTS.one()))
+CLAIM_SUBMIT = DriverSQL.of(SUBMIT_INPUTS.inline(CLAIM_SUBMIT_OF))
 START_CONTEXT = DriverSQL.of(START_CONTEXT_OF.format(inputs=START_CONTEXT_INPUTS.one()))
 INSERT_ATTEMPT = DriverSQL.of(
     INSERT_ATTEMPT_OF.format(
