@@ -250,7 +250,7 @@ def with_security_headers(message: Message) -> Message:
             page = bytes(value).lower().startswith(b"text/html")
         elif name in _SECURITY_NAMES:
             own = True
-    chosen = SECURITY_HEADERS if page else RESOURCE_SECURITY_HEADERS
+    chosen: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS if page else RESOURCE_SECURITY_HEADERS
     if own:
         present = {bytes(name).lower() for name, _ in headers}
         chosen = tuple((name, value) for name, value in chosen if name not in present)
