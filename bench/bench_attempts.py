@@ -73,6 +73,7 @@ from app.papers.models import Blueprint, Paper, PaperSlot  # noqa: E402
 SECRET = "exambank-bench-secret-0123456789abcdef0123"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BIN = Path(sys.executable).parent
+SERVER_TREE: Path | None = None  # --server-tree: serve another checkout's code (a before/after comparison)
 RESULTS = ROOT / "bench" / "results"
 PRESET = (("single", 20, 2.0, "ABCD"), ("multiple", 10, 3.0, "ABCDE"), ("judge", 15, 2.0, "TF"))
 CATEGORY_SPLIT = (("theory", 0.4), ("law", 0.2), ("policy", 0.4))
@@ -503,6 +504,17 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {PORTS.start}–{PORTS.stop - 1}")
 
 
+def served_code_of(tree: Path) -> Path:
+    """A directory holding only ``tree``'s ``app`` package: the server runs that code while ``migrations``
+    (and so the schema it checks at start-up) stays this checkout's, which the load generator seeds."""
+    shim = Path(tempfile.gettempdir()) / f"exambank-bench-tree-{os.getpid()}"
+    shim.mkdir(exist_ok=True)
+    link = shim / "app"
+    if not link.exists():
+        link.symlink_to(tree / "app", target_is_directory=True)
+    return shim
+
+
 class Server:
     """A server process group on loopback: ``exambank serve`` or the bare app, 2 workers."""
 
@@ -521,6 +533,8 @@ class Server:
             "EXAMBANK_LOG_LEVEL": "WARNING",
             "EXAMBANK_SWEEP_INTERVAL_SECONDS": str(sweep_interval),
         }
+        if SERVER_TREE is not None:
+            env["PYTHONPATH"] = str(served_code_of(SERVER_TREE))
         argv = [str(BIN / "exambank"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
         return cls(argv, env, port)
 
@@ -1221,7 +1235,14 @@ def main() -> None:
     parser.add_argument(
         "--kill-after", type=float, default=0.3, help="SIGKILL once this share of the final saves is acknowledged"
     )
+    parser.add_argument(
+        "--server-tree",
+        help="serve the code of this checkout (e.g. a worktree of an earlier commit) on this checkout's schema "
+        "and load generator, so that two versions are driven by the same client",
+    )
     args = parser.parse_args()
+    global SERVER_TREE
+    SERVER_TREE = Path(args.server_tree).resolve() if args.server_tree else None
     scenarios = set(args.scenarios.split(","))
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     report: dict[str, Any] = {
