@@ -48,6 +48,9 @@ def _config(is_postgres: bool) -> TopologyConfig:
     return TopologyConfig(servers=2, workers=1, base_port=BASE_PORT["sqlite"], database="sqlite")
 
 
+_EXAM_ROOM_ROUTES = (("PUT", "/api/attempts/{attempt_id}/answers"), ("POST", "/api/attempts/{attempt_id}/submit"))
+
+
 def _served_by_lane(exposition: str, method: str, route: str) -> float:
     total = 0.0
     for family in text_string_to_metric_families(exposition):
@@ -118,11 +121,12 @@ async def test_the_topology_serves_an_exam_through_nginx_and_stops_cleanly(is_po
                     reply = await http.get(f"{topology.server_url(index)}/metrics")
                     assert reply.status_code == 200
                     expositions.append(reply.text)
-                if sum(_served_by_lane(e, "POST", "/api/attempts/{attempt_id}/submit") for e in expositions) >= 1:
+                # The save and the submit may have been served by different workers: wait for both.
+                if all(sum(_served_by_lane(e, *route) for e in expositions) >= 1 for route in _EXAM_ROOM_ROUTES):
                     break
                 await asyncio.sleep(0.5)
-        assert sum(_served_by_lane(e, "PUT", "/api/attempts/{attempt_id}/answers") for e in expositions) == 1
-        assert sum(_served_by_lane(e, "POST", "/api/attempts/{attempt_id}/submit") for e in expositions) == 1
+        for route in _EXAM_ROOM_ROUTES:
+            assert sum(_served_by_lane(e, *route) for e in expositions) == 1, route
 
         database = Database(topology.direct_database_url, pool_size=2)
         try:
