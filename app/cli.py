@@ -11,7 +11,7 @@ import typer
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from app.core import budget
+from app.core import budget, listen_backlog
 from app.core.config import Settings, get_settings
 from app.core.metrics_directory import multiprocess_metrics
 from app.core.migrate import upgrade_database
@@ -73,9 +73,15 @@ def serve(
     port: Annotated[int, typer.Option(help="监听端口")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="工作进程数")] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="先载入演示数据")] = False,
+    backlog: Annotated[
+        int | None, typer.Option(min=64, help="监听队列长度（默认取内核上限 net.core.somaxconn）")
+    ] = None,
 ) -> None:
     """执行数据库迁移后启动服务（多个工作进程共用同一数据库）。"""
     settings = get_settings()
+    listen = listen_backlog.choose(backlog)
+    if (warning := listen.warning()) is not None:
+        typer.echo(warning, err=True)
     upgrade_database(settings.database_url)
     _check_connection_budget(settings, workers)
     if demo:
@@ -91,6 +97,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            backlog=listen.backlog,
             log_level=settings.log_level.lower(),
             # Off: the application judges the proxy's arrival stamp by the TCP peer, then applies
             # X-Forwarded-For itself for the same trusted proxies (EXAMBANK_TRUSTED_PROXIES, app.core.lane).
