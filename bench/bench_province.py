@@ -63,6 +63,7 @@ from bench_attempts import (  # noqa: E402
     seed_exam,
 )
 
+from app.core import listen_backlog  # noqa: E402
 from app.core.db import Database  # noqa: E402
 from app.exams.models import Attempt, AttemptAnswer, Exam  # noqa: E402
 from app.grading.scorers import encode_keys  # noqa: E402
@@ -423,7 +424,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_before": os.getloadavg(),
         "args": vars(args),
+        # Each app server listens with the kernel's limit (app.core.listen_backlog): at the release it is
+        # what holds ~examinees / servers connections at once.
+        "somaxconn": listen_backlog.kernel_limit(),
     }
+    if (report["somaxconn"] or 0) < args.examinees // args.servers:
+        print(
+            f"net.core.somaxconn={report['somaxconn']} is below the {args.examinees // args.servers} connections "
+            "each app server gets at the release: raise it (sysctl -w net.core.somaxconn=...) or expect 502s",
+            flush=True,
+        )
     with running(_bare_server(args.base_port - 1), health="/bare") as bare_server:
         bare = uvloop.run(scenario_bare(bare_server.port, seconds=10))
     report["bare"] = bare

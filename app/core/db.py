@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from app.core import sqlite_pragmas
 from app.core.sqlite_writer import SQLiteWriter
 
 NAMING_CONVENTION = {
@@ -159,10 +160,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (savepoints need it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        sqlite_pragmas.configure(cursor)
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
@@ -196,7 +194,7 @@ def create_engine(
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=pool_timeout,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": sqlite_pragmas.BUSY_TIMEOUT_SECONDS},
         )
         _configure_sqlite(engine)
         return engine
@@ -244,7 +242,7 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=pool_timeout,
-                connect_args={"timeout": 30},
+                connect_args={"timeout": sqlite_pragmas.BUSY_TIMEOUT_SECONDS},
             )
             _configure_sqlite(self.write_engine)
         # The hot paths' group-commit writer (app.core.sqlite_writer); its thread starts on first use.

@@ -29,6 +29,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import sqlite_pragmas
+
 T = TypeVar("T")
 R = TypeVar("R")
 Job = Callable[[Any], T]  # called with a DB-API connection
@@ -127,9 +129,7 @@ class SQLiteWriter:
         # No busy handler of SQLite's own: it sleeps 1, 2, 5, 10 … up to 100 ms between tries, far longer
         # than another worker's batch holds the lock. ``_begin`` polls instead.
         connection = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA foreign_keys=ON")
+        sqlite_pragmas.configure(connection.cursor(), busy_timeout_seconds=self._busy_timeout)
         connection.execute("PRAGMA busy_timeout=0")
         return connection
 
