@@ -97,3 +97,15 @@ def test_the_app_servers_trust_the_arrival_stamp_of_nginx_only() -> None:
         )
     finally:
         local.stop()
+
+
+def test_the_kernel_holds_the_release_s_connections_for_nginx_and_every_app_server() -> None:
+    services = _compose()["services"]
+    nginx_conf = (COMPOSE_DIR / "nginx.conf").read_text(encoding="utf-8")
+    nginx_backlog = int(re.search(r"^\s*listen \d+ .*backlog=(\d+);", nginx_conf, flags=re.MULTILINE).group(1))  # type: ignore[union-attr]
+    apps = [name for name in services if re.fullmatch(r"app\d+", name)]
+    for name in [*apps, "nginx"]:
+        somaxconn = int(services[name].get("sysctls", {}).get("net.core.somaxconn", 0))
+        # Docker's default is 4,096; below nginx's own backlog the kernel would cut it.
+        assert somaxconn > 4096, name
+        assert somaxconn >= nginx_backlog, name
