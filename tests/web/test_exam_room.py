@@ -231,6 +231,7 @@ def test_another_device_resumes_the_attempt_and_the_first_one_can_take_it_back(
     second.locator("[data-testid=question]").first.wait_for()
     assert second.locator("[data-testid=card-summary]").inner_text().startswith("已答 1 题")
     assert second.locator("[data-testid=question]").first.locator("input").first.is_checked()
+    assert second.locator("[data-testid=save-state]").inner_text() == "已恢复作答记录"  # not "尚未作答"
 
     # the first device is told, keeps its new answer locally, and can take the attempt back
     questions.nth(1).locator("input").first.check()

@@ -140,7 +140,8 @@ function examRoom(config) {
       if (this.takenOver) return '本设备已停止保存' + (waiting ? '（' + waiting + ' 题暂存本机）' : '');
       if (this.offline) return '网络中断，答案已暂存本机' + (waiting ? '（' + waiting + ' 题待上传）' : '');
       if (this.saving || waiting) return '正在保存…';
-      return this.savedAt ? '已保存 ' + clockText(this.savedAt) : '尚未作答';
+      if (this.savedAt) return '已保存 ' + clockText(this.savedAt);
+      return this.answeredCount ? '已恢复作答记录' : '尚未作答';  // resumed: the answers shown are the server's
     },
     get resultItems() { const r = this.result || {}; return r.questions || r.items || []; },
 
