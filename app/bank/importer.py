@@ -260,8 +260,10 @@ def _read_sheet(filename: str, content: bytes) -> SourceFile:
 def _read_json(content: bytes) -> SourceFile:
     try:
         payload = json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return SourceFile(errors=[_file_error(f"无法读取的 JSON 文件：{exc}")])
+    except UnicodeDecodeError:
+        return SourceFile(errors=[_file_error("无法读取的 JSON 文件：不是 UTF-8 编码的文本")])
+    except json.JSONDecodeError as exc:
+        return SourceFile(errors=[_file_error(f"无法读取的 JSON 文件：第 {exc.lineno} 行第 {exc.colno} 列有语法错误")])
     if not isinstance(payload, list):
         return SourceFile(errors=[_file_error(".json 文件应为题目对象的列表")])
     source = SourceFile()

@@ -294,7 +294,9 @@ def _csv_records(text: str, budget: SheetBudget) -> Iterator[list[str]]:
             _check_extent(number, len(record), budget, "CSV 文件")
             yield record
     except csv.Error as exc:
-        raise ImportRejectedError(_file_problem(f"CSV 文件第 {reader.line_num} 行无法读取：{exc}")) from exc
+        raise ImportRejectedError(
+            _file_problem(f"CSV 文件第 {reader.line_num} 行无法读取（格式错误，例如含有空字符或过长的单元格）")
+        ) from exc
 
 
 def _read_xlsx(content: bytes, budget: SheetBudget) -> list[TableRow]:
@@ -308,8 +310,8 @@ def _read_xlsx(content: bytes, budget: SheetBudget) -> list[TableRow]:
         return _rows_from_matrix(sheet.to_python(skip_empty_area=False))
     except ImportRejectedError:
         raise
-    except Exception as exc:  # calamine raises its own error types for every kind of bad file
-        raise ImportRejectedError(_file_problem(f"无法读取该表格文件：{exc}")) from exc
+    except Exception as exc:  # calamine raises its own error types (in English) for every kind of bad file
+        raise ImportRejectedError(_file_problem("无法读取该表格文件（文件已损坏，或不是 Excel 工作簿）")) from exc
 
 
 def read_table(filename: str, content: bytes, budget: SheetBudget = DEFAULT_BUDGET) -> list[TableRow]:

@@ -127,7 +127,7 @@ def export_interchange(fmt: str, items: list[QuestionDict]) -> ExportedFile:
     write, media_type, filename = EXPORT_FORMATS[fmt]
     rows = [row for row, item in enumerate(items, start=1) if item.get("type") in _EXPORTABLE_TYPES]
     skipped = [
-        SkippedItem(row, f"{item.get('type')!r} is not an exambank question type")
+        SkippedItem(row, f"“{item.get('type')}”不是本系统的题型，未导出")
         for row, item in enumerate(items, start=1)
         if item.get("type") not in _EXPORTABLE_TYPES
     ]

@@ -22,25 +22,34 @@ TRUE_KEY, FALSE_KEY = "T", "F"
 # Row 0 is not an item: it marks a problem with the file as a whole.
 FILE_ROW = 0
 
-_KIND_NAMES: dict[str, tuple[str, str]] = {
-    "essay": ("essay", "问答题"),
-    "match": ("matching", "匹配题"),
-    "matching": ("matching", "匹配题"),
-    "randomsamatch": ("random short-answer matching", "随机匹配题"),
-    "numerical": ("numerical", "数值题"),
-    "shortanswer": ("short-answer", "简答/填空题"),
-    "cloze": ("cloze (embedded answers)", "完形填空（嵌入答案）题"),
-    "multianswer": ("cloze (embedded answers)", "完形填空（嵌入答案）题"),
-    "description": ("description (text without a question)", "说明文字（非题目）"),
-    "calculated": ("calculated", "计算题"),
-    "calculatedsimple": ("calculated", "计算题"),
-    "calculatedmulti": ("calculated multichoice", "计算选择题"),
-    "ddwtos": ("drag-and-drop into text", "拖放填空题"),
-    "ddimageortext": ("drag-and-drop onto image", "拖放图片题"),
-    "ddmarker": ("drag-and-drop markers", "拖放标记题"),
-    "gapselect": ("select missing words", "选词填空题"),
-    "ordering": ("ordering", "排序题"),
-    "random": ("random", "随机题"),
+# The Chinese names of the question types exambank does not have, by the type's name in the file
+# (Moodle XML's type attribute, GIFT's kinds, QTI's interaction), lower-cased.
+_KIND_NAMES: dict[str, str] = {
+    "essay": "问答题",
+    "match": "匹配题",
+    "matching": "匹配题",
+    "randomsamatch": "随机匹配题",
+    "numerical": "数值题",
+    "shortanswer": "简答/填空题",
+    "cloze": "嵌入答案的完形填空题",
+    "multianswer": "嵌入答案的完形填空题",
+    "description": "不含题目的说明文字",
+    "calculated": "计算题",
+    "calculatedsimple": "计算题",
+    "calculatedmulti": "计算选择题",
+    "ddwtos": "拖放填空题",
+    "ddimageortext": "拖放图片题",
+    "ddmarker": "拖放标记题",
+    "gapselect": "选词填空题",
+    "ordering": "排序题",
+    "random": "随机题",
+    "textentryinteraction": "填空题",
+    "extendedtextinteraction": "问答题",
+    "matchinteraction": "匹配题",
+    "associateinteraction": "关联匹配题",
+    "gapmatchinteraction": "拖放填空题",
+    "inlinechoiceinteraction": "选词填空题",
+    "orderinteraction": "排序题",
 }
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".tif", ".tiff")
@@ -73,9 +82,11 @@ def collect(outcomes: Iterable[Outcome]) -> InterchangeResult:
 
 
 def unsupported(row: int, kind: str) -> SkippedItem:
-    """A skip for a question type exambank does not have, in English and Chinese."""
-    english, chinese = _KIND_NAMES.get(kind.lower(), (kind, f"“{kind}”题型"))
-    return SkippedItem(row, f"{english} questions are not supported (不支持{chinese})")
+    """A skip for a question type exambank does not have: its Chinese name, and its name in the file."""
+    chinese = _KIND_NAMES.get(kind.lower())
+    if chinese is None:
+        return SkippedItem(row, f"不支持“{kind}”题型")
+    return SkippedItem(row, f"不支持{chinese}（题型 {kind}）")
 
 
 @dataclass(slots=True)

@@ -20,11 +20,10 @@ def parse_xml(content: bytes) -> Element:
     try:
         root: Element = SafeET.fromstring(content)
     except defusedxml.DefusedXmlException as exc:
-        raise FileRejected(
-            f"the XML declares entities or external references, which are refused for safety ({exc})"
-        ) from exc
+        raise FileRejected("XML 中声明了实体或外部引用，出于安全考虑已拒绝") from exc
     except SafeET.ParseError as exc:
-        raise FileRejected(f"文件不是格式正确的 XML（{exc}）") from exc
+        line, column = exc.position
+        raise FileRejected(f"文件不是格式正确的 XML（第 {line} 行第 {column + 1} 列）") from exc
     return root
 
 

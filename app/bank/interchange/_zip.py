@@ -40,7 +40,7 @@ class SafeZip:
             self._zip = zipfile.ZipFile(io.BytesIO(content))
             infos = self._zip.infolist()
         except _READ_ERRORS as exc:
-            raise FileRejected(f"无法读取的 zip 压缩包（{exc}）") from exc
+            raise FileRejected("无法读取的 zip 压缩包（文件已损坏，或不是 zip 格式）") from exc
         _vet_entries(infos)
         self._members = {info.filename: info for info in infos if not info.is_dir()}
         self._bytes_read = 0
@@ -62,10 +62,10 @@ class SafeZip:
             with self._zip.open(info) as member:
                 data = member.read(MAX_ENTRY_BYTES + 1)
         except _READ_ERRORS as exc:
-            raise FileRejected(f"{name} cannot be read from the archive ({exc})") from exc
+            raise FileRejected(f"无法从压缩包中读取 {name}（该文件已损坏）") from exc
         self._bytes_read += len(data)
         if len(data) > MAX_ENTRY_BYTES or self._bytes_read > MAX_TOTAL_BYTES:
-            raise FileRejected(f"{name} unpacks to more data than allowed; the archive is refused")
+            raise FileRejected(f"{name} 解压后超过允许的大小，已拒绝整个压缩包")
         return data
 
 
@@ -77,11 +77,11 @@ def _vet_entries(infos: list[zipfile.ZipInfo]) -> None:
         if not is_safe_member_name(info.filename):
             raise FileRejected(f"压缩包含有不安全的路径 {info.filename!r}，已拒绝")
         if info.flag_bits & 0x1:
-            raise FileRejected(f"{info.filename} is encrypted")
+            raise FileRejected(f"{info.filename} 已加密，无法读取")
         if info.file_size > MAX_ENTRY_BYTES:
-            raise FileRejected(f"{info.filename} unpacks to more than {MAX_ENTRY_BYTES // (1024 * 1024)} MB")
+            raise FileRejected(f"{info.filename} 解压后超过 {MAX_ENTRY_BYTES // (1024 * 1024)} MB")
         if info.file_size > _RATIO_CHECK_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise FileRejected(f"{info.filename} is compressed suspiciously well (a zip bomb?); refused")
+            raise FileRejected(f"{info.filename} 的压缩比异常（可能是压缩炸弹），已拒绝")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise FileRejected(f"压缩包解压后超过 {MAX_TOTAL_BYTES // (1024 * 1024)} MB")

@@ -142,7 +142,7 @@ def write_aiken(items: Sequence[QuestionDict]) -> tuple[bytes, list[SkippedItem]
 def _block(item: QuestionDict) -> str | SkippedItem:
     kind = item.get("type")
     if kind == "multiple":
-        return _cannot("Aiken holds one right answer per question, so multiple-choice is left out (Aiken 仅支持单选)")
+        return _cannot("Aiken 格式每题只能有一个正确答案，多选题未导出")
     if kind == "judge":
         options = list(JUDGE_AS_CHOICE)
         right = 0 if judge_truth(item) else 1

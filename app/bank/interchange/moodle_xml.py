@@ -54,7 +54,7 @@ def read_moodle_xml(content: bytes) -> InterchangeResult:
     except FileRejected as exc:
         return rejected_file(exc.message)
     if local_name(root) != "quiz":
-        return rejected_file(f"not a Moodle XML file: the root element is <{local_name(root)}>, not <quiz>")
+        return rejected_file(f"不是 Moodle XML 文件：根元素是 <{local_name(root)}>，而不是 <quiz>")
     return collect(_read_questions(root))
 
 

@@ -49,15 +49,6 @@ _NOT_QUESTION_TEXT = frozenset(
 )
 _QTI_BLOCKS = BLOCK_TAGS | {"prompt", "itemBody", "choiceInteraction", "simpleChoice", "contentBody"}
 _EXPLANATION_IDS = frozenset({"EXPLANATION", "SOLUTION"})
-_INTERACTION_KINDS = {
-    "textEntryInteraction": "text entry (fill-in)",
-    "extendedTextInteraction": "essay",
-    "matchInteraction": "matching",
-    "associateInteraction": "matching",
-    "gapMatchInteraction": "gap match",
-    "inlineChoiceInteraction": "inline choice (cloze)",
-    "orderInteraction": "ordering",
-}
 _KEBAB_PART = re.compile(r"-([a-z])")
 _IDENTIFIER_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -157,8 +148,8 @@ def read_qti(content: bytes) -> InterchangeResult:
         return rejected_file(exc.message)
     if _name(root) != "assessmentItem":
         return rejected_file(
-            f"not a QTI item: the root element is <{local_name(root)}>, "
-            "not <assessmentItem> (QTI 2.x) or <qti-assessment-item> (QTI 3.0)"
+            f"不是 QTI 题目：根元素是 <{local_name(root)}>，"
+            "而不是 <assessmentItem>（QTI 2.x）或 <qti-assessment-item>（QTI 3.0）"
         )
     return collect([_read_item(1, root)])
 
@@ -173,11 +164,11 @@ def _read_item(row: int, root: Element) -> Outcome:
         return unsupported(row, "description")
     if len(interactions) > 1:
         count = len(interactions)
-        return SkippedItem(row, f"QTI items with {count} interactions are not supported (不支持多个作答区)")
+        return SkippedItem(row, f"不支持含 {count} 个作答区的 QTI 题目")
     interaction = interactions[0]
     kind = _name(interaction)
     if kind != "choiceInteraction":
-        return unsupported(row, _INTERACTION_KINDS.get(kind, f"QTI {kind}"))
+        return unsupported(row, kind)
     return _read_choice(row, root, body, interaction)
 
 
@@ -284,7 +275,7 @@ def _find_manifest(archive: SafeZip) -> str:
         key=lambda name: name.count("/"),
     )
     if not nested:
-        raise FileRejected("not a QTI content package: there is no imsmanifest.xml")
+        raise FileRejected("不是 QTI 题包：其中没有 imsmanifest.xml")
     return nested[0]
 
 

@@ -52,8 +52,8 @@ def test_malformed_xml_is_a_file_error(read: Reader) -> None:
 
 
 def test_xml_of_the_wrong_kind_is_a_file_error() -> None:
-    assert "not <quiz>" in file_error(read_moodle_xml(b"<html><body/></html>"))
-    assert "not a QTI item" in file_error(read_qti(b"<quiz/>"))
+    assert "而不是 <quiz>" in file_error(read_moodle_xml(b"<html><body/></html>"))
+    assert "不是 QTI 题目" in file_error(read_qti(b"<quiz/>"))
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -75,7 +75,7 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 def test_xml_entities_are_refused_not_expanded(read: Reader, content: bytes) -> None:
     message = file_error(read(content))
 
-    assert "refused for safety" in message
+    assert "出于安全考虑已拒绝" in message
     assert "root:" not in message
 
 
@@ -83,7 +83,7 @@ def test_entity_expansion_is_refused_through_format_detection() -> None:
     result = read_interchange("quiz.xml", BILLION_LAUGHS)
 
     assert result is not None
-    assert "refused for safety" in file_error(result)
+    assert "出于安全考虑已拒绝" in file_error(result)
 
 
 def test_entity_expansion_inside_a_package_item_is_an_item_error() -> None:
@@ -93,7 +93,7 @@ def test_entity_expansion_inside_a_package_item_is_an_item_error() -> None:
 
     assert len(result.errors) == 1
     assert (result.errors[0].row, result.errors[0].field) == (1, "file")
-    assert "refused for safety" in result.errors[0].message
+    assert "出于安全考虑已拒绝" in result.errors[0].message
 
 
 # -------------------------------------------------------------------------------------- zip files
@@ -122,7 +122,7 @@ def test_not_a_zip_is_a_file_error() -> None:
 def test_zip_without_manifest_is_a_file_error() -> None:
     package = _zip_of({"item.xml": write_qti3_item(JUDGE)})
 
-    assert "no imsmanifest.xml" in file_error(read_qti_package(package))
+    assert "没有 imsmanifest.xml" in file_error(read_qti_package(package))
 
 
 def test_manifest_without_item_resources_is_a_file_error() -> None:
@@ -152,14 +152,14 @@ def test_zip_bomb_is_refused_before_it_is_unpacked() -> None:
     bomb = _zip_of({"imsmanifest.xml": _manifest_for("item.xml"), "item.xml": b"\0" * (_zip.MAX_ENTRY_BYTES + 1)})
     assert len(bomb) < 100_000
 
-    assert "item.xml unpacks to more than" in file_error(read_qti_package(bomb))
+    assert "item.xml 解压后超过" in file_error(read_qti_package(bomb))
 
 
 def test_highly_compressed_entry_is_refused_as_a_bomb(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_zip, "_RATIO_CHECK_FLOOR", 1000)
     package = _zip_of({"imsmanifest.xml": _manifest_for("item.xml"), "item.xml": b" " * 500_000})
 
-    assert "zip bomb" in file_error(read_qti_package(package))
+    assert "压缩炸弹" in file_error(read_qti_package(package))
 
 
 def test_total_unpacked_size_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -189,7 +189,7 @@ def test_reading_stops_at_the_limit_whatever_the_header_says(monkeypatch: pytest
     archive = _zip.SafeZip(package)
     monkeypatch.setattr(_zip, "MAX_ENTRY_BYTES", 10)
 
-    with pytest.raises(FileRejected, match="more data than allowed"):
+    with pytest.raises(FileRejected, match="解压后超过允许的大小"):
         archive.read("imsmanifest.xml")
 
 
@@ -200,7 +200,7 @@ def test_encrypted_entries_are_refused() -> None:
         position = package.index(signature) + offset
         package[position] |= 0x1
 
-    assert "encrypted" in file_error(read_qti_package(bytes(package)))
+    assert "已加密" in file_error(read_qti_package(bytes(package)))
 
 
 # -------------------------------------------------------------------------------- text encodings

@@ -29,8 +29,6 @@ QTI3_PACKAGING = QTI_1EDTECH / "qtiv3-examples" / "packaging"
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared interchange samples are not available")
 
-NOT_SUPPORTED = "questions are not supported"
-
 
 def summary(result: InterchangeResult) -> list[tuple[int, str, str, list[str], list[str]]]:
     """(row, type, stem, option texts, answer) for each imported item."""
@@ -51,7 +49,7 @@ def field_of(result: InterchangeResult, key: str) -> list[Any]:
 
 
 def skipped_rows(result: InterchangeResult) -> list[tuple[int, str]]:
-    return [(skip.row, skip.reason.split(" questions")[0]) for skip in result.skipped]
+    return [(skip.row, skip.reason.split("（题型 ")[1].rstrip("）")) for skip in result.skipped]
 
 
 # ------------------------------------------------------------------------------------ Moodle XML
@@ -111,9 +109,7 @@ def test_moodle_legacy_image_tag_and_cloze() -> None:
 
     result = read_moodle_xml(path.read_bytes())
 
-    assert result.skipped == [
-        SkippedItem(1, "cloze (embedded answers) questions are not supported (不支持完形填空（嵌入答案）题)")
-    ]
+    assert result.skipped == [SkippedItem(1, "不支持嵌入答案的完形填空题（题型 cloze）")]
     assert summary(result) == [
         (
             2,
@@ -167,7 +163,7 @@ def test_moodle_nested_categories_become_knowledge_points() -> None:
     ]
     assert field_of(result, "knowledge_point") == ["Iota", "Iota/Kappa", "Iota/Kappa/Lambda", "Iota/Mu"]
     assert field_of(result, "tags") == [[], [], [], []]
-    assert result.skipped == [SkippedItem(2, "essay questions are not supported (不支持问答题)")]
+    assert result.skipped == [SkippedItem(2, "不支持问答题（题型 essay）")]
     assert result.errors == []
 
 
@@ -197,7 +193,7 @@ def test_gift_fixture_reads_choice_and_truefalse_and_skips_the_rest() -> None:
         None,
         None,
     ]
-    assert skipped_rows(result) == [(1, "essay"), (2, "matching"), (5, "numerical"), (6, "short-answer")]
+    assert skipped_rows(result) == [(1, "essay"), (2, "match"), (5, "numerical"), (6, "shortanswer")]
     assert result.errors == []
 
 
@@ -218,7 +214,7 @@ def test_gift_category_fixture_with_escapes() -> None:
     ]
     assert field_of(result, "knowledge_point") == ["Default for New Features"] * 2
     assert field_of(result, "tags") == [[]] * 2
-    assert skipped_rows(result) == [(1, "matching"), (3, "short-answer")]
+    assert skipped_rows(result) == [(1, "match"), (3, "shortanswer")]
     assert result.errors == []
 
 

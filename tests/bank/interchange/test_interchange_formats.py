@@ -147,15 +147,13 @@ def test_gift_category_switches_apply_to_following_questions() -> None:
         ("题干{~甲 ~乙 ~%-50%丙}", ItemError(1, "answer", "没有标出正确答案")),
         ("题干{=甲 ~乙", ItemError(1, "answer", "答案块以 { 开始，但没有以 } 结束")),
         ("::t::{T}", ItemError(1, "stem", "题干为空")),
-        ("题干{=甲}", SkippedItem(1, "short-answer questions are not supported (不支持简答/填空题)")),
-        ("题干{#3:2}", SkippedItem(1, "numerical questions are not supported (不支持数值题)")),
-        ("题干{}", SkippedItem(1, "essay questions are not supported (不支持问答题)")),
-        ("题干{=甲 -> 乙 =丙 -> 丁}", SkippedItem(1, "matching questions are not supported (不支持匹配题)")),
+        ("题干{=甲}", SkippedItem(1, "不支持简答/填空题（题型 shortanswer）")),
+        ("题干{#3:2}", SkippedItem(1, "不支持数值题（题型 numerical）")),
+        ("题干{}", SkippedItem(1, "不支持问答题（题型 essay）")),
+        ("题干{=甲 -> 乙 =丙 -> 丁}", SkippedItem(1, "不支持匹配题（题型 match）")),
         (
             "只是说明文字",
-            SkippedItem(
-                1, "description (text without a question) questions are not supported (不支持说明文字（非题目）)"
-            ),
+            SkippedItem(1, "不支持不含题目的说明文字（题型 description）"),
         ),
     ],
 )
@@ -242,7 +240,7 @@ def test_aiken_writer_decisions() -> None:
         "下列哪一项是我国的根本大法？\nA. 宪法\nB. 刑法\nC. 民法典\nANSWER: A\n"
     )
     assert [(skip.row, skip.reason) for skip in skipped] == [
-        (2, "Aiken holds one right answer per question, so multiple-choice is left out (Aiken 仅支持单选)"),
+        (2, "Aiken 格式每题只能有一个正确答案，多选题未导出"),
         (3, "题干开头像 Aiken 的选项行或 ANSWER 行"),
     ]
 
@@ -322,7 +320,7 @@ def test_moodle_other_types_are_skipped(kind: str) -> None:
     result = read_moodle_xml(quiz(f'<question type="{kind}"><questiontext><text>x</text></questiontext></question>'))
 
     assert [skip.row for skip in result.skipped] == [1]
-    assert "questions are not supported (不支持" in result.skipped[0].reason
+    assert result.skipped[0].reason.startswith("不支持")
     assert result.items == [] and result.errors == []
 
 
@@ -384,17 +382,13 @@ def qti2(body: str, declaration: str = "") -> bytes:
 def test_qti_other_interactions_are_skipped() -> None:
     result = read_qti(qti2('<p>填空 <textEntryInteraction responseIdentifier="R"/></p>'))
 
-    assert result.skipped == [
-        SkippedItem(1, "text entry (fill-in) questions are not supported (不支持“text entry (fill-in)”题型)")
-    ]
+    assert result.skipped == [SkippedItem(1, "不支持填空题（题型 textEntryInteraction）")]
 
 
 def test_qti_item_with_two_interactions_is_skipped() -> None:
     body = '<choiceInteraction responseIdentifier="A"/><choiceInteraction responseIdentifier="B"/>'
 
-    assert read_qti(qti2(body)).skipped == [
-        SkippedItem(1, "QTI items with 2 interactions are not supported (不支持多个作答区)")
-    ]
+    assert read_qti(qti2(body)).skipped == [SkippedItem(1, "不支持含 2 个作答区的 QTI 题目")]
 
 
 def test_qti_mapping_stands_in_for_a_missing_correct_response() -> None:
@@ -518,7 +512,7 @@ def test_export_reports_skips_with_positions_in_the_original_list() -> None:
     gift_export = export_interchange("gift", items)
 
     assert [skip.row for skip in aiken_export.skipped] == [1, 3]
-    assert aiken_export.skipped[0].reason == "'essay' is not an exambank question type"
+    assert aiken_export.skipped[0].reason == "“essay”不是本系统的题型，未导出"
     assert [skip.row for skip in gift_export.skipped] == [1]
     assert len(read_gift(gift_export.content).items) == 3
 
